@@ -1,0 +1,87 @@
+"""The session state machine: what is playing, as ``/api/status`` reports it.
+
+Plain values and pure transitions; the supervisor (``tuner.play.supervisor``) applies
+them as events happen and publishes each new status.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+
+class State(enum.StrEnum):
+    """Where the current session is in its life."""
+
+    IDLE = "idle"
+    RESOLVING = "resolving"
+    PLAYING = "playing"
+    ERROR = "error"
+
+
+class TransitionError(RuntimeError):
+    """An event that cannot happen in the current state (a bug, not a user error)."""
+
+
+@attrs.frozen
+class Status:
+    """A snapshot of the current session."""
+
+    state: State = State.IDLE
+    session_id: str | None = None
+    query: str | None = None
+    title: str | None = None
+    is_live: bool = False
+    preset: str | None = None
+    mode: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as ``/api/status`` shows it (``error`` only in the error state)."""
+        body: dict[str, Any] = {
+            "state": self.state.value,
+            "session_id": self.session_id,
+            "title": self.title,
+            "is_live": self.is_live,
+            "preset": self.preset,
+            "mode": self.mode,
+        }
+        if self.state is State.ERROR:
+            body["error"] = self.error
+        return body
+
+
+def start(session_id: str, query: str, preset: str, mode: str) -> Status:
+    """A play was accepted: a new session is resolving (from any state)."""
+    return Status(State.RESOLVING, session_id, query, preset=preset, mode=mode)
+
+
+def resolved(status: Status, session_id: str, title: str, is_live: bool) -> Status:
+    """The session's source is known and its first frame is out."""
+    _expect(status, session_id, State.RESOLVING, State.PLAYING)
+    return attrs.evolve(status, state=State.PLAYING, title=title, is_live=is_live)
+
+
+def failed(status: Status, session_id: str, error: str) -> Status:
+    """The session ended with an error a person can read."""
+    _expect(status, session_id, State.RESOLVING, State.PLAYING)
+    return attrs.evolve(status, state=State.ERROR, error=error)
+
+
+def stopped() -> Status:
+    """Nothing plays (a stop, or a video that ended)."""
+    return Status()
+
+
+def is_current(status: Status, session_id: str) -> bool:
+    """Whether ``session_id`` is the session the status describes."""
+    return status.session_id == session_id
+
+
+def _expect(status: Status, session_id: str, *states: State) -> None:
+    if status.session_id != session_id:
+        raise TransitionError(f"session {session_id} is not current ({status.session_id})")
+    if status.state not in states:
+        raise TransitionError(f"session {session_id} is {status.state}, not {states}")

@@ -1,0 +1,108 @@
+"""The PIN and the cookie-signing secret: where they come from and how they are kept.
+
+The PIN comes from ``TUNER_PIN``, else a PIN file (``pin_file`` in the config), else
+the state directory, where a random one is made on first start (mode 0600) and
+printed once. The secret is random, kept in the state directory, and never leaves it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from tuner.config import ConfigError, Settings
+from tuner.core.tokens import SECRET_BYTES, is_valid_pin
+
+PIN_ENV = "TUNER_PIN"
+GENERATED_PIN_DIGITS = 6
+
+
+@attrs.frozen
+class Pin:
+    """The PIN in force and where it came from (for the log; never the PIN itself)."""
+
+    value: str = attrs.field(repr=False)
+    source: str
+    created: bool = False
+
+
+def ensure_state_dir(state_dir: Path) -> None:
+    """Create the state directory (mode 0700) or explain why it cannot be used."""
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"state_dir {state_dir}: cannot create it: {exc.strerror}") from None
+    if not os.access(state_dir, os.W_OK):
+        raise ConfigError(f"state_dir {state_dir}: not writable by this user")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    # O_EXCL: never clobber a file another process wrote meanwhile; 0600 from birth.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _read_pin(path: Path, source: str) -> str:
+    try:
+        pin = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read PIN file {path}: {exc.strerror}") from None
+    if not is_valid_pin(pin):
+        raise ConfigError(f"{source}: the PIN in {path} must be 4 to 12 digits")
+    return pin
+
+
+def load_pin(settings: Settings, environ: Mapping[str, str] | None = None) -> Pin:
+    """Find the PIN, making and storing one if none is configured.
+
+    Raises:
+        ConfigError: a configured PIN that is not 4 to 12 digits, or an unreadable file.
+    """
+    environ = os.environ if environ is None else environ
+    from_env = environ.get(PIN_ENV)
+    if from_env is not None and from_env != "":
+        if not is_valid_pin(from_env.strip()):
+            raise ConfigError(f"environment variable {PIN_ENV}: must be 4 to 12 digits")
+        return Pin(from_env.strip(), f"environment variable {PIN_ENV}")
+    if settings.pin_file is not None:
+        return Pin(_read_pin(settings.pin_file, "pin_file"), str(settings.pin_file))
+
+    stored = settings.state_dir / "pin"
+    if stored.exists():
+        return Pin(_read_pin(stored, "state_dir"), str(stored))
+    pin = "".join(secrets.choice("0123456789") for _ in range(GENERATED_PIN_DIGITS))
+    try:
+        _write_private(stored, pin.encode() + b"\n")
+    except FileExistsError:
+        return Pin(_read_pin(stored, "state_dir"), str(stored))
+    except OSError as exc:
+        raise ConfigError(
+            f"state_dir: cannot store a new PIN in {stored}: {exc.strerror}"
+        ) from None
+    return Pin(pin, str(stored), created=True)
+
+
+def load_secret(state_dir: Path) -> bytes:
+    """The cookie-signing secret, made on first use.
+
+    Deleting the file (or ``tuner`` rotating it later) logs every browser out.
+    """
+    path = state_dir / "secret"
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        secret = secrets.token_bytes(SECRET_BYTES)
+        try:
+            _write_private(path, secret)
+        except FileExistsError:
+            secret = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"state_dir: cannot read {path}: {exc.strerror}") from None
+    if len(secret) < SECRET_BYTES:
+        raise ConfigError(f"state_dir: {path} is shorter than {SECRET_BYTES} bytes; delete it")
+    return secret

@@ -1,0 +1,2 @@
+"""The trio shell around playback: ffmpeg processes, sessions, their supervisor, and
+the fan-out of frames and sound to viewers."""

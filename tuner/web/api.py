@@ -1,0 +1,109 @@
+"""The JSON API: login, logout, play, stop, status, presets."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quart import Response, jsonify, request
+from quart_trio import QuartTrio
+
+from tuner.core.presets import PRESETS, Mode, UnknownChoiceError, get_mode, get_preset
+from tuner.play.supervisor import PlayError, UnavailableError
+from tuner.web.auth import check_pin, clear_session_cookie, login_required, set_session_cookie
+from tuner.web.context import WebContext
+from tuner.web.errors import error_response, no_content
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_LENGTH = 2000
+
+
+class BadRequestError(ValueError):
+    """A request body that does not say what the route needs."""
+
+
+async def _json_object() -> dict[str, Any]:
+    body = await request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise BadRequestError("the body must be a JSON object")
+    return body
+
+
+def _optional_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadRequestError(f"'{key}' must be a string")
+    return value
+
+
+def register(app: QuartTrio, ctx: WebContext) -> None:
+    """Add the API routes to ``app``."""
+    logged_in = login_required(ctx)
+
+    @app.errorhandler(BadRequestError)
+    async def bad_request(exc: BadRequestError) -> Response:
+        return error_response(400, "bad request", str(exc))
+
+    @app.post("/api/login")
+    async def login() -> Response:
+        body = await _json_object()
+        if not check_pin(ctx, body.get("pin")):
+            log.warning("failed login from %s", request.remote_addr)
+            return error_response(401, "wrong PIN")
+        log.info("login from %s", request.remote_addr)
+        response = no_content()
+        set_session_cookie(ctx, response)
+        return response
+
+    @app.post("/api/logout")
+    @logged_in
+    async def logout() -> Response:
+        response = no_content()
+        clear_session_cookie(response)
+        return response
+
+    @app.post("/api/play")
+    @logged_in
+    async def play() -> Response | tuple[Response, int]:
+        body = await _json_object()
+        query = _optional_str(body, "query")
+        if query is None or not query.strip():
+            raise BadRequestError("'query' is required: a video, a URL, or 'testcard'")
+        if len(query) > MAX_QUERY_LENGTH:
+            raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
+        try:
+            preset = get_preset(_optional_str(body, "preset") or ctx.settings.default_preset)
+            mode = get_mode(_optional_str(body, "mode") or Mode.MONO.value)
+        except UnknownChoiceError as exc:
+            raise BadRequestError(str(exc)) from None
+        try:
+            status = ctx.supervisor.play(query, preset, mode)
+        except PlayError as exc:
+            return error_response(400, "cannot play this", str(exc))
+        except UnavailableError as exc:
+            return error_response(503, "not available", str(exc))
+        return jsonify({"session_id": status.session_id, "state": status.state.value}), 202
+
+    @app.post("/api/stop")
+    @logged_in
+    async def stop() -> Response:
+        ctx.supervisor.stop()
+        return no_content()
+
+    @app.get("/api/status")
+    @logged_in
+    async def status() -> Response:
+        return jsonify(ctx.supervisor.status.to_json())
+
+    @app.get("/api/presets")
+    @logged_in
+    async def presets() -> Response:
+        return jsonify(
+            {
+                "presets": [p.to_json() for p in PRESETS.values()],
+                "modes": [m.value for m in Mode],
+                "default_preset": ctx.settings.default_preset,
+                "default_mode": Mode.MONO.value,
+            }
+        )

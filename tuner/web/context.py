@@ -1,0 +1,29 @@
+"""What the web handlers need from the rest of the daemon, in one place."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import attrs
+
+from tuner.config import Settings
+from tuner.core.tokens import TokenSigner
+from tuner.credentials import Pin
+from tuner.play.supervisor import Supervisor
+
+
+@attrs.define
+class WebContext:
+    """Shared by every handler; the daemon builds one and hands it to ``create_app``."""
+
+    settings: Settings
+    supervisor: Supervisor
+    signer: TokenSigner
+    pin: Pin
+    #: ``None`` when ffmpeg is usable, else why not (for ``/readyz`` and the log).
+    ffmpeg_problem: str | None
+    serving: bool = False
+    shutting_down: bool = False
+    started_at: float = attrs.field(factory=time.monotonic)
+    clock: Callable[[], float] = time.time

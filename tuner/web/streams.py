@@ -1,0 +1,92 @@
+"""The endless routes: ``/ws/video`` (frames) and ``/audio`` (AAC in ADTS)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import trio
+from quart import Response, request, websocket
+from quart_trio import QuartTrio
+
+from tuner.core.codec import ProtocolError, decode_control
+from tuner.play.fanout import Control, SubscriberClosed
+from tuner.web.auth import is_logged_in
+from tuner.web.context import WebContext
+from tuner.web.errors import error_response
+
+log = logging.getLogger(__name__)
+
+#: Client messages larger than this are a protocol violation (the client sends small JSON).
+MAX_CLIENT_MESSAGE = 4096
+
+
+def register(app: QuartTrio, ctx: WebContext) -> None:
+    """Add the streaming routes to ``app``."""
+
+    @app.websocket("/ws/video")
+    async def video() -> Response | None:
+        if not is_logged_in(ctx, websocket.cookies):
+            return error_response(401, "login required", "POST /api/login with the PIN")
+        await websocket.accept()
+        viewer = ctx.supervisor.subscribe_video()
+        log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_read_client, nursery.cancel_scope)
+                while True:
+                    item = await viewer.get()
+                    await websocket.send(item.text if isinstance(item, Control) else item)
+        except SubscriberClosed as closed:
+            await websocket.close(closed.code, closed.reason)
+        finally:
+            ctx.supervisor.video.unsubscribe(viewer)
+            log.info(
+                "viewer %d gone: %d frames sent, %d dropped",
+                viewer.id,
+                viewer.delivered,
+                viewer.dropped,
+            )
+        return None
+
+    @app.get("/audio")
+    async def audio() -> Response:
+        if not is_logged_in(ctx, request.cookies):
+            return error_response(401, "login required", "POST /api/login with the PIN")
+        fanout, listener = ctx.supervisor.subscribe_audio()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    item = await listener.get()
+                    if isinstance(item, bytes):
+                        yield item
+            except SubscriberClosed:
+                return
+            finally:
+                fanout.unsubscribe(listener)
+
+        response = Response(
+            body(),
+            mimetype="audio/aac",
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
+        # Quart would cut an endless body after RESPONSE_TIMEOUT (60 s by default).
+        response.timeout = None
+        return response
+
+
+async def _read_client(cancel_on_close: trio.CancelScope) -> None:
+    """Read what the client sends (it must be read, or Hypercorn's queue fills)."""
+    try:
+        while True:
+            message = await websocket.receive()
+            if isinstance(message, bytes) or len(message) > MAX_CLIENT_MESSAGE:
+                log.info("viewer sent a message this protocol version does not know")
+                continue
+            try:
+                decode_control(message)
+            except ProtocolError as exc:
+                log.info("viewer sent a bad message: %s", exc)
+    finally:
+        cancel_on_close.cancel()
