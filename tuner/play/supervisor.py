@@ -70,7 +70,7 @@ class Supervisor:
                 await trio.sleep_forever()
         except Exception as exc:
             log.exception("session supervisor died")
-            self.death = f"{type(exc).__name__}: {exc}"
+            self.death = _describe(exc)
         finally:
             self.alive = False
             self._nursery = None
@@ -186,3 +186,10 @@ class Supervisor:
             Control(encode_control("end", session_id=session.id, reason=reason, error=error)),
             clear=True,
         )
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` for an error, looking inside the groups that nurseries raise."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"

@@ -10,7 +10,7 @@ from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
 from tuner.core.codec import ProtocolError, decode_control
-from tuner.play.fanout import Control, SubscriberClosed
+from tuner.play.fanout import Control, Subscriber, SubscriberClosed
 from tuner.web.auth import is_logged_in
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response
@@ -34,10 +34,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_read_client, nursery.cancel_scope)
-                while True:
-                    item = await viewer.get()
-                    await websocket.send(item.text if isinstance(item, Control) else item)
-        except SubscriberClosed as closed:
+                closed = await _send_until_closed(viewer)
+                nursery.cancel_scope.cancel()
             await websocket.close(closed.code, closed.reason)
         finally:
             ctx.supervisor.video.unsubscribe(viewer)
@@ -74,6 +72,16 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         # Quart would cut an endless body after RESPONSE_TIMEOUT (60 s by default).
         response.timeout = None
         return response
+
+
+async def _send_until_closed(viewer: Subscriber[bytes]) -> SubscriberClosed:
+    """Send the viewer's queue until the server closes it; returns why it closed."""
+    try:
+        while True:
+            item = await viewer.get()
+            await websocket.send(item.text if isinstance(item, Control) else item)
+    except SubscriberClosed as closed:
+        return closed
 
 
 async def _read_client(cancel_on_close: trio.CancelScope) -> None:

@@ -1,0 +1,31 @@
+"""The session state machine (sans-IO)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuner.core import state
+from tuner.core.state import State, TransitionError
+
+
+def test_a_session_resolves_plays_and_stops() -> None:
+    status = state.start("s1", "testcard", "low", "mono")
+    assert status.state is State.RESOLVING
+    status = state.resolved(status, "s1", "Test card", is_live=True)
+    assert (status.state, status.title, status.is_live) == (State.PLAYING, "Test card", True)
+    assert "error" not in status.to_json()
+    assert state.stopped().to_json()["state"] == "idle"
+
+
+def test_an_error_is_reported_with_its_message() -> None:
+    status = state.failed(state.start("s1", "q", "low", "mono"), "s1", "ffmpeg not found")
+    assert status.to_json()["error"] == "ffmpeg not found"
+    assert status.to_json()["state"] == "error"
+
+
+def test_events_of_another_session_are_bugs() -> None:
+    status = state.start("s2", "q", "low", "mono")
+    with pytest.raises(TransitionError):
+        state.resolved(status, "s1", "old", is_live=False)
+    with pytest.raises(TransitionError):
+        state.resolved(state.stopped(), "s2", "x", is_live=False)

@@ -1,0 +1,88 @@
+"""Small clients for the daemon's endpoints, shared by the integration tests."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+import psutil
+import trio
+from trio_websocket import WebSocketConnection
+
+from tuner.core.codec import Frame, decode_control, decode_frame
+
+
+async def next_control(
+    ws: WebSocketConnection, type_: str, timeout: float = 10
+) -> dict[str, object]:
+    """Skip frames until a control message of ``type_`` arrives."""
+    with trio.fail_after(timeout):
+        while True:
+            message = await ws.get_message()
+            if isinstance(message, str):
+                control = decode_control(message)
+                if control["type"] == type_:
+                    return control
+
+
+async def frames_for(ws: WebSocketConnection, seconds: float) -> list[tuple[float, Frame]]:
+    """Receive frames for ``seconds`` after the first one; each with its arrival time."""
+    received: list[tuple[float, Frame]] = []
+    with trio.fail_after(15):
+        first = await ws.get_message()
+        while isinstance(first, str):
+            first = await ws.get_message()
+    start = trio.current_time()
+    received.append((start, decode_frame(first)))
+    with trio.move_on_after(seconds):
+        while True:
+            message = await ws.get_message()
+            if isinstance(message, bytes):
+                received.append((trio.current_time(), decode_frame(message)))
+    return received
+
+
+async def read_audio(client: httpx.AsyncClient, cookie: str, nbytes: int) -> bytes:
+    """Read ``nbytes`` of ``/audio``."""
+    data = bytearray()
+    with trio.fail_after(15):
+        async with client.stream("GET", "/audio", headers={"Cookie": cookie}) as response:
+            assert response.status_code == 200, await response.aread()
+            assert response.headers["content-type"] == "audio/aac"
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) >= nbytes:
+                    break
+    return bytes(data)
+
+
+def probe_codec(ffprobe: str, path: Path) -> str:
+    """The codec ffprobe reads in the file's first audio stream."""
+    done = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
+         "stream=codec_name", "-of", "default=nw=1:nk=1", str(path)],
+        capture_output=True, text=True, check=True, timeout=20,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def live_ffmpegs() -> list[psutil.Process]:
+    """ffmpeg processes among this process's descendants."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "ffmpeg" in child.name() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+async def wait_for_ffmpegs(count: int, timeout: float = 5) -> list[psutil.Process]:
+    """Wait until exactly ``count`` ffmpeg children are alive."""
+    with trio.move_on_after(timeout):
+        while len(found := live_ffmpegs()) != count:
+            await trio.sleep(0.05)
+        return found
+    raise AssertionError(f"expected {count} ffmpeg processes, found {live_ffmpegs()}")

@@ -1,0 +1,147 @@
+"""Playing the test card end to end against a real daemon and a real ffmpeg."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from pathlib import Path
+
+import trio
+from trio_websocket import open_websocket_url
+
+from tests.integration.conftest import RunningDaemon
+from tests.integration.helpers import (
+    frames_for,
+    next_control,
+    probe_codec,
+    read_audio,
+    wait_for_ffmpegs,
+)
+from tuner.core.presets import PRESETS
+from tuner.core.render import MONO_RAMP
+
+
+async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        cookie = await daemon.login(client)
+        async with open_websocket_url(
+            daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
+        ) as ws:
+            response = await client.post("/api/play", json={"query": "testcard", "preset": "low"})
+            assert response.status_code == 202
+            session_id = response.json()["session_id"]
+            hello = await next_control(ws, "hello")
+            low = PRESETS["low"]
+            assert hello == {
+                "type": "hello",
+                "protocol": 1,
+                "session_id": session_id,
+                "cols": low.cols,
+                "rows": low.rows,
+                "fps": low.fps,
+                "mode": "mono",
+                "preset": "low",
+            }
+            received = await frames_for(ws, 3.0)
+
+    frames = [frame for _, frame in received]
+    # Rate within 10% of the preset's, measured over the 3 s after the first frame.
+    assert abs(len(frames) - 1 - 3 * low.fps) <= 0.1 * 3 * low.fps, len(frames)
+    assert all((f.cols, f.rows) == (low.cols, low.rows) for f in frames)
+    seqs = [f.seq for f in frames]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a fast viewer skipped frames"
+    assert [f.pts_ms for f in frames] == [s * 1000 // low.fps for s in seqs]
+    # The test card is a picture, not a blank: many distinct characters, all from the ramp.
+    assert set(frames[-1].cells) <= set(MONO_RAMP)
+    assert len(set(frames[-1].cells)) >= 5
+    assert frames[0].cells != frames[-1].cells, "the test card should move"
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(received)]
+    assert statistics.median(gaps) < 2 / low.fps
+
+
+async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        await daemon.login(client)
+        assert (await client.get("/api/status")).json()["state"] == "idle"
+        await client.post("/api/play", json={"query": "testcard", "preset": "med"})
+        with trio.fail_after(10):
+            while (status := (await client.get("/api/status")).json())["state"] != "playing":
+                await trio.sleep(0.05)
+        assert status["title"] == "Test card"
+        assert status["preset"] == "med"
+        assert status["mode"] == "mono"
+        await wait_for_ffmpegs(1)
+        response = await client.post("/api/stop")
+        assert response.status_code == 204
+        assert (await client.get("/api/status")).json() == {
+            "state": "idle",
+            "session_id": None,
+            "title": None,
+            "is_live": False,
+            "preset": None,
+            "mode": None,
+        }
+        await wait_for_ffmpegs(0)
+
+
+async def test_audio_is_aac_in_adts(daemon: RunningDaemon, ffprobe: str, tmp_path: Path) -> None:
+    async with daemon.client() as client:
+        cookie = await daemon.login(client)
+        await client.post("/api/play", json={"query": "testcard"})
+        data = await read_audio(client, cookie, 16_000)
+    # Every listener starts on an ADTS sync word.
+    assert data[0] == 0xFF and data[1] & 0xF6 == 0xF0
+    path = tmp_path / "audio.aac"
+    path.write_bytes(data)
+    assert probe_codec(ffprobe, path) == "aac"
+
+
+async def test_audio_listener_ends_with_its_session(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        cookie = await daemon.login(client)
+        await client.post("/api/play", json={"query": "testcard"})
+        with trio.fail_after(10):
+            async with client.stream("GET", "/audio", headers={"Cookie": cookie}) as response:
+                got = 0
+                async for chunk in response.aiter_bytes():
+                    got += len(chunk)
+                    if got > 2000:
+                        await client.post("/api/stop")
+                # Reaching here means the stream ended by itself after the stop.
+        assert got > 2000
+
+
+async def test_a_second_play_supersedes_the_first(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        cookie = await daemon.login(client)
+        async with open_websocket_url(
+            daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
+        ) as ws:
+            first = (await client.post("/api/play", json={"query": "testcard"})).json()
+            second = (
+                await client.post("/api/play", json={"query": "testcard", "preset": "high"})
+            ).json()
+            assert first["session_id"] != second["session_id"]
+            hello = await next_control(ws, "hello")
+            if hello["session_id"] == first["session_id"]:
+                hello = await next_control(ws, "hello")
+            assert hello["session_id"] == second["session_id"]
+            assert hello["cols"] == PRESETS["high"].cols
+            received = await frames_for(ws, 0.5)
+            # After the new hello, only frames of the new grid arrive.
+            assert all(f.cols == PRESETS["high"].cols for _, f in received)
+        await wait_for_ffmpegs(1)
+        status = (await client.get("/api/status")).json()
+        assert status["session_id"] == second["session_id"]
+
+
+async def test_many_quick_plays_leave_exactly_one_ffmpeg(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        await daemon.login(client)
+        for _ in range(10):
+            response = await client.post("/api/play", json={"query": "testcard"})
+            assert response.status_code == 202
+        alive = await wait_for_ffmpegs(1)
+        status = (await client.get("/api/status")).json()
+        assert status["state"] in ("resolving", "playing")
+        assert len(alive) == 1

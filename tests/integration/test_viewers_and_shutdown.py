@@ -1,0 +1,99 @@
+"""A viewer that never reads must not slow the others, nor hold shutdown."""
+
+from __future__ import annotations
+
+import socket
+
+import trio
+from prometheus_client.parser import text_string_to_metric_families
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
+from tests.integration.helpers import frames_for, next_control, wait_for_ffmpegs
+from tuner.core.presets import PRESETS
+
+
+async def _stalled_viewer(daemon: RunningDaemon, cookie: str) -> trio.socket.SocketType:
+    """Open /ws/video with a tiny receive buffer, then never read from it."""
+    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    await sock.connect(("127.0.0.1", daemon.serving.port))
+    request = (
+        "GET /ws/video HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{daemon.serving.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Cookie: {cookie}\r\n\r\n"
+    )
+    await sock.send(request.encode())
+    return sock
+
+
+async def _dropped_by_viewer(daemon: RunningDaemon) -> dict[str, float]:
+    async with daemon.client() as client:
+        text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "tuner_viewer_frames_dropped":
+            return {s.labels["viewer"]: s.value for s in family.samples}
+    raise AssertionError("no tuner_viewer_frames_dropped in /metrics")
+
+
+async def test_a_stalled_viewer_neither_slows_others_nor_blocks_shutdown(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ultra = PRESETS["ultra"]
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings_for(tmp_path, viewer_queue=4))
+        async with daemon.client() as client:
+            cookie = await daemon.login(client)
+            stalled = await _stalled_viewer(daemon, cookie)
+            with stalled:
+                async with open_websocket_url(
+                    daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
+                ) as ws:
+                    await client.post("/api/play", json={"query": "testcard", "preset": "ultra"})
+                    await next_control(ws, "hello")
+                    received = await frames_for(ws, 3.0)
+                    # The fast viewer kept the full rate while the other one stalled...
+                    assert abs(len(received) - 1 - 3 * ultra.fps) <= 0.1 * 3 * ultra.fps
+                    seqs = [f.seq for _, f in received]
+                    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+                    # ...which really was stalled: its queue overflowed, the other's never did.
+                    dropped = await _dropped_by_viewer(daemon)
+                    assert sorted(v > 0 for v in dropped.values()) == [False, True], dropped
+
+                    started = trio.current_time()
+                    daemon.shutdown.set()
+                    with trio.fail_after(5):
+                        await daemon.stopped.wait()
+                    took = trio.current_time() - started
+                    close_code = None
+                    try:
+                        with trio.fail_after(2):
+                            while True:
+                                await ws.get_message()
+                    except ConnectionClosed as closed:
+                        close_code = closed.reason.code
+            assert took < 3.0, f"shutdown took {took:.2f} s"
+            assert close_code == 1001
+        await wait_for_ffmpegs(0)
+
+
+async def test_shutdown_closes_viewers_with_1001_and_kills_ffmpeg(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        cookie = await daemon.login(client)
+        async with open_websocket_url(
+            daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
+        ) as ws:
+            await client.post("/api/play", json={"query": "testcard"})
+            await next_control(ws, "hello")
+            await frames_for(ws, 0.2)
+            await wait_for_ffmpegs(1)
+            daemon.shutdown.set()
+            try:
+                with trio.fail_after(3):
+                    while True:
+                        await ws.get_message()
+            except ConnectionClosed as closed:
+                assert closed.reason.code == 1001
+        with trio.fail_after(3):
+            await daemon.stopped.wait()
+    await wait_for_ffmpegs(0, timeout=0.5)
