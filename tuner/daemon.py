@@ -25,6 +25,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from tuner.config import Settings
+from tuner.core.state import describe
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin, load_secret
 from tuner.play.fanout import GOING_AWAY
@@ -130,6 +131,7 @@ async def serve(
         serving = Serving(host, port, ctx)
         log.info("serving on %s", serving.url)
         notifier.ready(f"serving on {serving.url}")
+        supervisor.on_status.append(lambda status: notifier.status(describe(status)))
         if notifier.watchdog_interval:
             root.start_soon(_watchdog, notifier, supervisor, notifier.watchdog_interval)
         task_status.started(serving)

@@ -14,6 +14,7 @@ def test_a_session_resolves_plays_and_stops() -> None:
     status = state.resolved(status, "s1", "Test card", is_live=True)
     assert (status.state, status.title, status.is_live) == (State.PLAYING, "Test card", True)
     assert "error" not in status.to_json()
+    assert state.describe(status) == "playing Test card (live) at low, mono"
     assert state.stopped().to_json()["state"] == "idle"
 
 
@@ -21,6 +22,8 @@ def test_an_error_is_reported_with_its_message() -> None:
     status = state.failed(state.start("s1", "q", "low", "mono"), "s1", "ffmpeg not found")
     assert status.to_json()["error"] == "ffmpeg not found"
     assert status.to_json()["state"] == "error"
+    assert state.describe(status) == "error: ffmpeg not found"
+    assert state.describe(state.stopped()) == "idle"
 
 
 def test_events_of_another_session_are_bugs() -> None:

@@ -54,6 +54,13 @@ def test_ready_watchdog_and_stopping_reach_systemd(tmp_path: Path) -> None:
             while time.monotonic() < deadline:
                 pings += _messages(notify, "WATCHDOG=1", timeout=1)[-1] == "WATCHDOG=1"
             assert pings >= 4
+            # What plays shows in `systemctl status`.
+            login = httpx.post(daemon.base_url + "/api/login", json={"pin": daemon.pin})
+            httpx.post(
+                daemon.base_url + "/api/play", json={"query": "testcard"}, cookies=login.cookies
+            )
+            _messages(notify, "STATUS=resolving 'testcard'")
+            _messages(notify, "STATUS=playing Test card (live) at low, mono")
             daemon.process.send_signal(signal.SIGTERM)
             assert "STOPPING=1" in _messages(notify, "STOPPING=1")[-1]
             assert daemon.process.wait(5) == 0

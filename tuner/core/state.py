@@ -53,6 +53,18 @@ class Status:
         return body
 
 
+def describe(status: Status) -> str:
+    """One line for a person (systemd's ``STATUS=``): what plays, or why not."""
+    if status.state is State.IDLE:
+        return "idle"
+    if status.state is State.RESOLVING:
+        return f"resolving {status.query!r}"
+    if status.state is State.ERROR:
+        return f"error: {status.error}"
+    live = " (live)" if status.is_live else ""
+    return f"playing {status.title}{live} at {status.preset}, {status.mode}"
+
+
 def start(session_id: str, query: str, preset: str, mode: str) -> Status:
     """A play was accepted: a new session is resolving (from any state)."""
     return Status(State.RESOLVING, session_id, query, preset=preset, mode=mode)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import trio
 
@@ -47,13 +48,28 @@ class Supervisor:
         self._hello: Control | None = None
         self._current: Session | None = None
         self._nursery: trio.Nursery | None = None
-        self.status = Status()
+        self._status = Status()
+        #: Called with every new status (systemd's STATUS= line; later, /ws/events).
+        self.on_status: list[Callable[[Status], object]] = []
         self.alive = False
         self.death: str | None = None
         self.sessions_started = 0
         self.ffmpeg_failures = 0
         #: ffmpeg started again within a session; stays 0 until sessions reconnect.
         self.ffmpeg_restarts = 0
+
+    @property
+    def status(self) -> Status:
+        """What plays now."""
+        return self._status
+
+    @status.setter
+    def status(self, status: Status) -> None:
+        changed = status != self._status
+        self._status = status
+        if changed:
+            for callback in self.on_status:
+                callback(status)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve play and stop commands until cancelled.

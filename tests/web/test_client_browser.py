@@ -1,0 +1,264 @@
+"""The web client in a real headless Chromium against a real ``tuner serve``.
+
+Debian's chromium is used (``executable_path``), not Playwright's download, which
+cannot be fetched here. Screenshots land in ``test-artifacts/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.daemon_process import DaemonProcess
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+STATIC = ROOT / "tuner" / "web" / "static"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INSTALL_HINT = "run .ci/install-web-test-deps.sh"
+PIN = "2468"
+#: A pixel brighter than this (0-255 luminance) is drawn text, not background.
+LIT = 64
+STATUS_LINE = "document.getElementById('status').textContent"
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(f"playwright is not installed: {INSTALL_HINT}")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: {INSTALL_HINT}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Any, errors: list[str]) -> Any:
+    # A device pixel ratio of 2 checks that the canvas is drawn at device resolution.
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, device_scale_factor=2)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """A logged-out page on a fresh daemon's front page."""
+    errors: list[str] = []
+    with DaemonProcess.start(tmp_path, pin=PIN) as daemon:
+        page = new_page(browser, errors)
+        try:
+            page.goto(daemon.base_url + "/")
+            yield page
+        except BaseException:
+            print("daemon output:\n" + "\n".join(daemon.output[-60:]))
+            raise
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def canvas_png(page: Any, name: str) -> bytes:
+    png: bytes = page.locator("#screen").screenshot()
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / name).write_bytes(png)
+    return png
+
+
+def lit_pixels(png: bytes) -> tuple[int, int, tuple[int, int, int, int] | None]:
+    """(lit pixels, all pixels, bounding box of the lit ones)."""
+    from PIL import Image
+
+    grey = Image.open(io.BytesIO(png)).convert("L")
+    mask = grey.point(lambda v: 255 if v > LIT else 0)
+    lit = mask.histogram()[255]
+    return lit, grey.width * grey.height, mask.getbbox()
+
+
+def changed_pixels(before: bytes, after: bytes) -> int:
+    from PIL import Image, ImageChops
+
+    a = Image.open(io.BytesIO(before)).convert("L")
+    b = Image.open(io.BytesIO(after)).convert("L")
+    assert a.size == b.size, "the canvas changed size while the grid did not"
+    diff = ImageChops.difference(a, b).point(lambda v: 255 if v > LIT else 0)
+    return diff.histogram()[255]
+
+
+def text(page: Any, selector: str) -> str:
+    return str(page.text_content(selector) or "").strip()
+
+
+def test_login_play_testcard_and_stop(page: Any) -> None:
+    page.wait_for_selector("body[data-state=login]")
+
+    page.fill("#pin", "1357")
+    page.click("#login-button")
+    page.wait_for_function("document.getElementById('login-message').textContent !== ''")
+    assert text(page, "#login-message") == "Wrong PIN"
+
+    page.fill("#pin", PIN)
+    page.click("#login-button")
+    page.wait_for_selector("body[data-state=player]")
+    page.wait_for_function("document.getElementById('preset').options.length > 0")
+    assert page.input_value("#query") == "testcard"
+    assert page.input_value("#preset") == "low"
+
+    page.click("#play")
+    page.wait_for_function("window.tunerStats.framesDrawn > 10", timeout=30_000)
+    stats = page.evaluate("window.tunerStats")
+    hello = stats["lastHello"]
+    assert hello["type"] == "hello" and hello["protocol"] == 1
+    assert (hello["cols"], hello["rows"]) == (120, 50)
+    assert stats["socketState"] == "open"
+    assert stats["framesReceived"] >= stats["framesDrawn"]
+
+    canvas = page.evaluate(
+        """() => {
+            const c = document.getElementById('screen');
+            const box = c.getBoundingClientRect();
+            return {w: c.width, h: c.height, cssW: box.width, cssH: box.height};
+        }"""
+    )
+    assert canvas["w"] == pytest.approx(canvas["cssW"] * 2, abs=2), "not drawn at device pixels"
+    assert canvas["cssW"] / canvas["cssH"] == pytest.approx(120 * 0.6 / 50, rel=0.02)
+
+    first = canvas_png(page, "browser-canvas-1.png")
+    time.sleep(1.0)
+    second = canvas_png(page, "browser-canvas-2.png")
+    page.screenshot(path=str(ARTIFACTS / "browser-page.png"))
+
+    lit, total, bbox = lit_pixels(first)
+    assert lit > total * 0.05, f"canvas is almost blank: {lit} of {total} pixels lit"
+    assert bbox is not None
+    width, height = bbox[2] - bbox[0], bbox[3] - bbox[1]
+    size = page.locator("#screen").bounding_box()
+    assert size is not None
+    # The rows must span the canvas: the font is scaled to the cell width.
+    assert width > size["width"] * 2 * 0.9, f"text covers only {bbox} of the canvas"
+    assert height > size["height"] * 2 * 0.9, f"text covers only {bbox} of the canvas"
+    changed = changed_pixels(first, second)
+    assert changed > total * 0.001, f"the test card did not move: {changed} pixels changed"
+
+    audio_src = page.evaluate("document.getElementById('audio').src")
+    assert f"/audio?session={hello['session_id']}" in audio_src
+
+    page.wait_for_function(f"{STATUS_LINE}.indexOf('playing') === 0")
+    page.click("#stop")
+    page.wait_for_function(f"{STATUS_LINE} === 'idle'")
+    assert text(page, "#message") == ""
+    assert not page.evaluate("document.getElementById('audio').hasAttribute('src')")
+
+    page.click("#logout")
+    page.wait_for_selector("body[data-state=login]")
+
+
+def frame(version: int, kind: int, seq: int, cols: int, rows: int, cells: bytes) -> bytes:
+    return struct.pack(">BBIIHH", version, kind, seq, seq * 40, cols, rows) + cells
+
+
+def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
+    """Bad messages are dropped, unknown ones ignored, and the socket comes back with backoff.
+
+    The server here is Playwright's: the static files from disk, canned JSON, a fake socket.
+    """
+    errors: list[str] = []
+    page = new_page(browser, errors)
+    idle = {"state": "idle", "session_id": None, "title": None, "is_live": False}
+    presets = {
+        "presets": [{"name": "low", "cols": 4, "rows": 2, "fps": 24, "description": "tiny"}],
+        "modes": ["mono"],
+        "default_preset": "low",
+        "default_mode": "mono",
+    }
+
+    def http(route: Any) -> None:
+        path = urlsplit(route.request.url).path
+        if path == "/":
+            route.fulfill(path=STATIC / "index.html")
+        elif path.startswith("/static/"):
+            route.fulfill(path=STATIC / path.removeprefix("/static/"))
+        elif path in ("/api/status", "/api/presets"):
+            route.fulfill(json=idle if path == "/api/status" else presets)
+        else:
+            route.fulfill(status=404, json={"error": "not found", "detail": None})
+
+    connected: list[float] = []
+
+    def video(ws: Any) -> None:
+        connected.append(time.monotonic())
+        if len(connected) == 1:
+            ws.send("not JSON")
+            ws.send(json.dumps({"type": "from-the-future", "x": 1}))
+            ws.send(
+                json.dumps(
+                    {
+                        "type": "hello",
+                        "protocol": 1,
+                        "session_id": "abc123",
+                        "cols": 4,
+                        "rows": 2,
+                        "fps": 24,
+                        "mode": "mono",
+                        "preset": "low",
+                    }
+                )
+            )
+            ws.send(frame(2, 1, 1, 4, 2, b"@" * 8))  # unknown version
+            ws.send(frame(1, 9, 2, 4, 2, b"@" * 8))  # unknown kind
+            ws.send(frame(1, 1, 3, 4, 2, b"@" * 7))  # payload too short
+            ws.send(frame(1, 1, 4, 4, 2, b"@" * 9))  # payload too long
+            ws.send(b"\x01\x01\x00")  # truncated header
+            ws.send(frame(1, 1, 5, 4, 2, b"@#%&*+=-"))
+        if len(connected) < 3:
+            ws.close(code=1001, reason="going away")
+
+    page.route("**/*", http)
+    page.route_web_socket("**/ws/video", video)
+    page.goto("http://tuner.test/")
+    page.wait_for_selector("body[data-state=player]")
+    page.wait_for_function("window.tunerStats.socketState === 'open'")
+    page.wait_for_function("window.tunerStats.framesDrawn === 1")
+    stats = page.evaluate("window.tunerStats")
+    assert stats["framesReceived"] == 1
+    assert stats["lastSeq"] == 5
+    assert stats["lastHello"]["session_id"] == "abc123"
+    assert page.evaluate("document.getElementById('audio').src").endswith("/audio?session=abc123")
+
+    # Two sockets that died at once: the waits before the next tries double, 1 s then 2 s.
+    page.wait_for_function("window.tunerStats.socketState === 'open'")
+    deadline = time.monotonic() + 10
+    while len(connected) < 3 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert len(connected) == 3, f"the client reconnected {len(connected) - 1} times, not 2"
+    first_wait, second_wait = connected[1] - connected[0], connected[2] - connected[1]
+    assert 0.9 < first_wait < 1.8
+    assert 1.9 < second_wait < 3.0
+    page.context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
