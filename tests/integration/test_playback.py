@@ -9,7 +9,7 @@ from pathlib import Path
 import trio
 from trio_websocket import open_websocket_url
 
-from tests.integration.conftest import RunningDaemon
+from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
 from tests.integration.helpers import (
     frames_for,
     next_control,
@@ -145,3 +145,27 @@ async def test_many_quick_plays_leave_exactly_one_ffmpeg(daemon: RunningDaemon) 
         status = (await client.get("/api/status")).json()
         assert status["state"] in ("resolving", "playing")
         assert len(alive) == 1
+
+
+async def test_the_ffmpeg_bundled_with_imageio_plays_the_testcard(
+    tmp_path: Path, ffprobe: str
+) -> None:
+    """A plain pip install on a machine with no ffmpeg falls back to this binary."""
+    import imageio_ffmpeg
+
+    settings = settings_for(tmp_path, ffmpeg=imageio_ffmpeg.get_ffmpeg_exe())
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings)
+        async with daemon.client() as client:
+            cookie = await daemon.login(client)
+            async with open_websocket_url(
+                daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
+            ) as ws:
+                await client.post("/api/play", json={"query": "testcard"})
+                await next_control(ws, "hello")
+                received = await frames_for(ws, 1.0)
+            assert len(received) >= PRESETS["low"].fps * 0.9
+            audio = tmp_path / "audio.aac"
+            audio.write_bytes(await read_audio(client, cookie, 8000))
+            assert probe_codec(ffprobe, audio) == "aac"
+        daemon.shutdown.set()
