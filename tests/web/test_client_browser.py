@@ -45,9 +45,10 @@ STATUS_LINE = "document.getElementById('status').textContent"
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium, driven by Playwright."""
     try:
+        import PIL  # noqa: F401  (the screenshots are measured with it)
         from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(f"playwright is not installed: {INSTALL_HINT}")
+    except ImportError as exc:
+        pytest.fail(f"{exc.name} is not installed: {INSTALL_HINT}")
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: {INSTALL_HINT}")
     with sync_playwright() as playwright:
