@@ -7,6 +7,7 @@ the key and where it came from, so ``tuner serve`` can say exactly what to fix.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -74,31 +75,18 @@ def _optional_str(value: object) -> str | None:
     return _str(value)
 
 
-def _int_range(lo: int, hi: int) -> Callable[[object], int]:
-    def parse(value: object) -> int:
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = int(value) if isinstance(value, (int, str)) else None
-        except ValueError:
-            number = None
+def _number_range(kind: type[int] | type[float], lo: float, hi: float) -> Callable[[object], Any]:
+    noun = "a whole number" if kind is int else "a number"
+    accepted = (int, str) if kind is int else (int, float, str)
+
+    def parse(value: object) -> int | float:
+        number = None
+        # bool is an int to Python, never to a person editing a config file.
+        if isinstance(value, accepted) and not isinstance(value, bool):
+            with contextlib.suppress(ValueError):
+                number = kind(value)
         if number is None or not lo <= number <= hi:
-            raise ValueError(f"must be a whole number from {lo} to {hi}, got {value!r}")
-        return number
-
-    return parse
-
-
-def _float_range(lo: float, hi: float) -> Callable[[object], float]:
-    def parse(value: object) -> float:
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value) if isinstance(value, (int, float, str)) else None
-        except ValueError:
-            number = None
-        if number is None or not lo <= number <= hi:
-            raise ValueError(f"must be a number from {lo} to {hi}, got {value!r}")
+            raise ValueError(f"must be {noun} from {lo} to {hi}, got {value!r}")
         return number
 
     return parse
@@ -120,18 +108,18 @@ def _choice(*choices: str) -> Callable[[object], str]:
 
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "host": _str,
-    "port": _int_range(0, 65535),
+    "port": _number_range(int, 0, 65535),
     "state_dir": _path,
     "ffmpeg": _optional_str,
     "ffprobe": _optional_str,
     "pin_file": _path,
     "default_preset": _choice(*PRESETS),
-    "session_days": _float_range(0.01, 3650),
+    "session_days": _number_range(float, 0.01, 3650),
     "metrics_token": _str,
     "log_level": _choice("debug", "info", "warning", "error"),
-    "viewer_queue": _int_range(1, 1000),
-    "drain_seconds": _float_range(0.1, 60),
-    "tcp_user_timeout": _float_range(0.5, 600),
+    "viewer_queue": _number_range(int, 1, 1000),
+    "drain_seconds": _number_range(float, 0.1, 60),
+    "tcp_user_timeout": _number_range(float, 0.5, 600),
 }
 
 #: Keys a config file or the environment may set (others are errors: likely typos).

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import subprocess
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
 import psutil
 import trio
-from trio_websocket import WebSocketConnection
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from tuner.core.codec import Frame, decode_control, decode_frame
+
+
+def open_viewer(base_url: str, cookie: str) -> AbstractAsyncContextManager[WebSocketConnection]:
+    """Connect to ``/ws/video`` of the daemon at ``base_url`` (http://...) with a cookie."""
+    ws_url = "ws" + base_url.removeprefix("http") + "/ws/video"
+    return open_websocket_url(ws_url, extra_headers=[("Cookie", cookie)])
+
+
+async def close_code(ws: WebSocketConnection, timeout: float = 5) -> int | None:
+    """Read (and drop) messages until the server closes; returns its close code."""
+    try:
+        with trio.fail_after(timeout):
+            while True:
+                await ws.get_message()
+    except ConnectionClosed as closed:
+        return closed.reason.code
 
 
 async def next_control(

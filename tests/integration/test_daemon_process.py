@@ -13,10 +13,9 @@ import httpx
 import psutil
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.daemon_process import DaemonProcess
-from tests.integration.helpers import next_control
+from tests.integration.helpers import close_code, next_control, open_viewer
 from tuner.web.auth import COOKIE_NAME
 
 
@@ -80,21 +79,14 @@ async def _play_and_watch(daemon: DaemonProcess) -> tuple[list[psutil.Process], 
     async with httpx.AsyncClient(base_url=daemon.base_url) as client:
         assert (await client.post("/api/login", json={"pin": daemon.pin})).status_code == 204
         cookie = f"{COOKIE_NAME}={client.cookies[COOKIE_NAME]}"
-        ws_url = "ws" + daemon.base_url.removeprefix("http") + "/ws/video"
-        async with open_websocket_url(ws_url, extra_headers=[("Cookie", cookie)]) as ws:
+        async with open_viewer(daemon.base_url, cookie) as ws:
             await client.post("/api/play", json={"query": "testcard"})
             await next_control(ws, "hello")
             await ws.get_message()
             ffmpegs = [p for p in daemon.children() if "ffmpeg" in p.name()]
             started = time.monotonic()
             daemon.process.send_signal(signal.SIGTERM)
-            code = None
-            try:
-                with trio.fail_after(5):
-                    while True:
-                        await ws.get_message()
-            except ConnectionClosed as closed:
-                code = closed.reason.code
+            code = await close_code(ws)
             with trio.fail_after(5):
                 while daemon.process.poll() is None:
                     await trio.sleep(0.01)

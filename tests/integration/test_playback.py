@@ -7,12 +7,12 @@ import statistics
 from pathlib import Path
 
 import trio
-from trio_websocket import open_websocket_url
 
 from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
 from tests.integration.helpers import (
     frames_for,
     next_control,
+    open_viewer,
     probe_codec,
     read_audio,
     wait_for_ffmpegs,
@@ -24,9 +24,7 @@ from tuner.core.render import MONO_RAMP
 async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon) -> None:
     async with daemon.client() as client:
         cookie = await daemon.login(client)
-        async with open_websocket_url(
-            daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
-        ) as ws:
+        async with open_viewer(daemon.url, cookie) as ws:
             response = await client.post("/api/play", json={"query": "testcard", "preset": "low"})
             assert response.status_code == 202
             session_id = response.json()["session_id"]
@@ -114,9 +112,7 @@ async def test_audio_listener_ends_with_its_session(daemon: RunningDaemon) -> No
 async def test_a_second_play_supersedes_the_first(daemon: RunningDaemon) -> None:
     async with daemon.client() as client:
         cookie = await daemon.login(client)
-        async with open_websocket_url(
-            daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
-        ) as ws:
+        async with open_viewer(daemon.url, cookie) as ws:
             first = (await client.post("/api/play", json={"query": "testcard"})).json()
             second = (
                 await client.post("/api/play", json={"query": "testcard", "preset": "high"})
@@ -158,9 +154,7 @@ async def test_the_ffmpeg_bundled_with_imageio_plays_the_testcard(
         daemon = await start_daemon(nursery, settings)
         async with daemon.client() as client:
             cookie = await daemon.login(client)
-            async with open_websocket_url(
-                daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
-            ) as ws:
+            async with open_viewer(daemon.url, cookie) as ws:
                 await client.post("/api/play", json={"query": "testcard"})
                 await next_control(ws, "hello")
                 received = await frames_for(ws, 1.0)

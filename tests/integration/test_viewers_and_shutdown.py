@@ -6,10 +6,15 @@ import socket
 
 import trio
 from prometheus_client.parser import text_string_to_metric_families
-from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
-from tests.integration.helpers import frames_for, next_control, wait_for_ffmpegs
+from tests.integration.helpers import (
+    close_code,
+    frames_for,
+    next_control,
+    open_viewer,
+    wait_for_ffmpegs,
+)
 from tuner.core.presets import PRESETS
 
 
@@ -46,9 +51,7 @@ async def test_a_stalled_viewer_neither_slows_others_nor_blocks_shutdown(tmp_pat
             cookie = await daemon.login(client)
             stalled = await _stalled_viewer(daemon, cookie)
             with stalled:
-                async with open_websocket_url(
-                    daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
-                ) as ws:
+                async with open_viewer(daemon.url, cookie) as ws:
                     await client.post("/api/play", json={"query": "testcard", "preset": "ultra"})
                     await next_control(ws, "hello")
                     received = await frames_for(ws, 3.0)
@@ -65,35 +68,22 @@ async def test_a_stalled_viewer_neither_slows_others_nor_blocks_shutdown(tmp_pat
                     with trio.fail_after(5):
                         await daemon.stopped.wait()
                     took = trio.current_time() - started
-                    close_code = None
-                    try:
-                        with trio.fail_after(2):
-                            while True:
-                                await ws.get_message()
-                    except ConnectionClosed as closed:
-                        close_code = closed.reason.code
+                    code = await close_code(ws, timeout=2)
             assert took < 3.0, f"shutdown took {took:.2f} s"
-            assert close_code == 1001
+            assert code == 1001
         await wait_for_ffmpegs(0)
 
 
 async def test_shutdown_closes_viewers_with_1001_and_kills_ffmpeg(daemon: RunningDaemon) -> None:
     async with daemon.client() as client:
         cookie = await daemon.login(client)
-        async with open_websocket_url(
-            daemon.ws_url + "/ws/video", extra_headers=[("Cookie", cookie)]
-        ) as ws:
+        async with open_viewer(daemon.url, cookie) as ws:
             await client.post("/api/play", json={"query": "testcard"})
             await next_control(ws, "hello")
             await frames_for(ws, 0.2)
             await wait_for_ffmpegs(1)
             daemon.shutdown.set()
-            try:
-                with trio.fail_after(3):
-                    while True:
-                        await ws.get_message()
-            except ConnectionClosed as closed:
-                assert closed.reason.code == 1001
+            assert await close_code(ws, timeout=3) == 1001
         with trio.fail_after(3):
             await daemon.stopped.wait()
     await wait_for_ffmpegs(0, timeout=0.5)
