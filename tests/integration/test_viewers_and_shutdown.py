@@ -87,3 +87,32 @@ async def test_shutdown_closes_viewers_with_1001_and_kills_ffmpeg(daemon: Runnin
         with trio.fail_after(3):
             await daemon.stopped.wait()
     await wait_for_ffmpegs(0, timeout=0.5)
+
+
+async def _viewers_connected(daemon: RunningDaemon) -> float:
+    async with daemon.client() as client:
+        text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        if family.name == "tuner_viewers_connected":
+            return family.samples[0].value
+    raise AssertionError("no tuner_viewers_connected in /metrics")
+
+
+async def test_a_viewer_that_stops_reading_is_dropped_after_tcp_user_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Hypercorn's sends are shielded from cancellation, so the send timeout that drops
+    a stalled viewer is the kernel's TCP_USER_TIMEOUT on the daemon's socket."""
+    settings = settings_for(tmp_path, tcp_user_timeout=1.0, viewer_queue=4)
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings)
+        async with daemon.client() as client:
+            cookie = await daemon.login(client)
+            with await _stalled_viewer(daemon, cookie):
+                await client.post("/api/play", json={"query": "testcard", "preset": "ultra"})
+                with trio.fail_after(5):
+                    while await _viewers_connected(daemon) != 1:
+                        await trio.sleep(0.05)
+                # Its buffers fill within seconds at ultra; then 1 s without progress.
+                with trio.fail_after(30):
+                    while await _viewers_connected(daemon) != 0:
+                        await trio.sleep(0.1)
+        daemon.shutdown.set()
