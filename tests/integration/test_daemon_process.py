@@ -176,3 +176,18 @@ def test_first_start_makes_and_prints_a_pin_once(tmp_path: Path) -> None:
         pass
     assert pin_file.read_text().strip() == pin
     assert not any(pin in line for line in again.output), "the PIN is printed only once"
+
+
+def test_kill_9_of_the_daemon_leaves_no_ffmpeg_behind(tmp_path: Path) -> None:
+    """Even without a chance to clean up, ffmpeg dies: its pipes break."""
+    with DaemonProcess.start(tmp_path) as daemon:
+        login = httpx.post(daemon.base_url + "/api/login", json={"pin": daemon.pin})
+        httpx.post(daemon.base_url + "/api/play", json={"query": "testcard"}, cookies=login.cookies)
+        deadline = time.monotonic() + 10
+        while not (ffmpegs := [p for p in daemon.children() if "ffmpeg" in p.name()]):
+            assert time.monotonic() < deadline, "ffmpeg did not start"
+            time.sleep(0.05)
+        daemon.process.kill()
+        daemon.process.wait(5)
+        _, alive = psutil.wait_procs(ffmpegs, timeout=5)
+        assert not alive, f"ffmpeg outlived a killed daemon: {alive}"

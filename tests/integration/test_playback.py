@@ -163,3 +163,24 @@ async def test_the_ffmpeg_bundled_with_imageio_plays_the_testcard(
             audio.write_bytes(await read_audio(client, cookie, 8000))
             assert probe_codec(ffprobe, audio) == "aac"
         daemon.shutdown.set()
+
+
+async def test_an_ffmpeg_that_dies_is_reported_and_the_next_play_works(
+    daemon: RunningDaemon,
+) -> None:
+    async with daemon.client() as client:
+        cookie = await daemon.login(client)
+        async with open_viewer(daemon.url, cookie) as ws:
+            await client.post("/api/play", json={"query": "testcard"})
+            await next_control(ws, "hello")
+            (ffmpeg,) = await wait_for_ffmpegs(1)
+            ffmpeg.kill()
+            end = await next_control(ws, "end")
+            assert end["reason"] == "error"
+            assert end["error"] == "ffmpeg was killed by signal 9"
+        status = (await client.get("/api/status")).json()
+        assert (status["state"], status["error"]) == ("error", "ffmpeg was killed by signal 9")
+        await client.post("/api/play", json={"query": "testcard"})
+        with trio.fail_after(10):
+            while (await client.get("/api/status")).json()["state"] != "playing":
+                await trio.sleep(0.05)
