@@ -107,3 +107,22 @@ async def test_login_keeps_working_after_many_bad_requests(daemon: RunningDaemon
             assert response.status_code in (400, 401)
         with trio.fail_after(5):
             await daemon.login(client)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/", "text/html"),
+        ("/static/app.js", "text/javascript"),
+        ("/static/style.css", "text/css"),
+        ("/healthz", "application/json"),
+        ("/readyz", "application/json"),
+    ],
+)
+async def test_public_routes_need_no_cookie(
+    daemon: RunningDaemon, path: str, content_type: str
+) -> None:
+    async with daemon.client() as client:
+        response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(content_type)
