@@ -34,14 +34,13 @@ from tuner.play.supervisor import Supervisor
 from tuner.systemd import Notifier
 from tuner.web.app import create_app
 from tuner.web.context import WebContext
+from tuner.web.keepalive import ShieldLastSend
 from tuner.web.listen import abort_connections, make_listen_socket
 
 log = logging.getLogger(__name__)
 
 #: Beyond the graceful drain, how long stalled connections get before being cut.
 ABORT_GRACE_SECONDS = 0.5
-#: Websocket pings keep tunnels from timing idle viewers out and find dead ones.
-WEBSOCKET_PING_SECONDS = 15.0
 
 
 @attrs.frozen
@@ -106,7 +105,8 @@ async def serve(
     # Hypercorn takes the socket over by its descriptor, and closes it when done.
     config.bind = [f"fd://{sock.detach()}"]
     config.graceful_timeout = settings.drain_seconds
-    config.websocket_ping_interval = WEBSOCKET_PING_SECONDS
+    # Off: tuner.web.streams sends its own keepalive (see KEEPALIVE_SECONDS there).
+    config.websocket_ping_interval = None
     config.accesslog = None
     # A Logger (not "-") makes Hypercorn log through ours instead of adding a handler.
     config.errorlog = logging.getLogger("hypercorn.error")
@@ -116,7 +116,7 @@ async def serve(
     async def run_web(task_status: trio.TaskStatus[list[str]]) -> None:
         try:
             await hypercorn_serve(
-                create_app(ctx),
+                ShieldLastSend(create_app(ctx)),
                 config,
                 shutdown_trigger=stop_web.wait,
                 task_status=task_status,

@@ -9,13 +9,20 @@ import trio
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
-from tuner.core.codec import ProtocolError, decode_control
+from tuner.core.codec import ProtocolError, decode_control, encode_control
 from tuner.play.fanout import Control, Subscriber, SubscriberClosed
 from tuner.web.auth import is_logged_in
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response
 
 log = logging.getLogger(__name__)
+
+#: With no frame for this long, a viewer gets a ``keepalive`` control message: it keeps
+#: tunnels from closing an idle socket, and gives TCP_USER_TIMEOUT unacknowledged data
+#: to find a peer that vanished (a car in a tunnel). Hypercorn's own pings are off: its
+#: ping task outlives a closed socket by up to an interval and so holds up shutdown.
+KEEPALIVE_SECONDS = 15.0
+_KEEPALIVE = encode_control("keepalive")
 
 #: Client messages larger than this are a protocol violation (the client sends small JSON).
 MAX_CLIENT_MESSAGE = 4096
@@ -78,7 +85,9 @@ async def _send_until_closed(viewer: Subscriber[bytes]) -> SubscriberClosed:
     """Send the viewer's queue until the server closes it; returns why it closed."""
     try:
         while True:
-            item = await viewer.get()
+            item: bytes | Control = Control(_KEEPALIVE)
+            with trio.move_on_after(KEEPALIVE_SECONDS):
+                item = await viewer.get()
             await websocket.send(item.text if isinstance(item, Control) else item)
     except SubscriberClosed as closed:
         return closed
@@ -90,11 +99,11 @@ async def _read_client(cancel_on_close: trio.CancelScope) -> None:
         while True:
             message = await websocket.receive()
             if isinstance(message, bytes) or len(message) > MAX_CLIENT_MESSAGE:
-                log.info("viewer sent a message this protocol version does not know")
+                log.debug("viewer sent a message this protocol version does not know")
                 continue
             try:
                 decode_control(message)
             except ProtocolError as exc:
-                log.info("viewer sent a bad message: %s", exc)
+                log.debug("viewer sent a bad message: %s", exc)
     finally:
         cancel_on_close.cancel()
