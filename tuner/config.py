@@ -71,10 +71,6 @@ def _str(value: object) -> str:
     return value.strip()
 
 
-def _optional_str(value: object) -> str | None:
-    return _str(value)
-
-
 def _number_range(kind: type[int] | type[float], lo: float, hi: float) -> Callable[[object], Any]:
     noun = "a whole number" if kind is int else "a number"
     accepted = (int, str) if kind is int else (int, float, str)
@@ -110,8 +106,8 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "host": _str,
     "port": _number_range(int, 0, 65535),
     "state_dir": _path,
-    "ffmpeg": _optional_str,
-    "ffprobe": _optional_str,
+    "ffmpeg": _str,
+    "ffprobe": _str,
     "pin_file": _path,
     "default_preset": _choice(*PRESETS),
     "session_days": _number_range(float, 0.01, 3650),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
 from functools import partial
 
 import attrs
@@ -67,7 +68,7 @@ async def check_ffmpeg(configured: str | None) -> tuple[Tool | None, str | None]
         return None, str(exc)
     except (OSError, trio.TooSlowError) as exc:
         return None, f"ffmpeg at {configured or 'PATH'} does not run: {exc}"
-    except Exception as exc:  # a non-zero exit: CalledProcessError
+    except subprocess.CalledProcessError as exc:
         return None, f"ffmpeg does not run: {exc}"
     log.info("using ffmpeg %s from %s (%s)", found, tool.origin, tool.path)
     return tool, None

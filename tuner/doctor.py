@@ -6,7 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -15,7 +15,7 @@ import attrs
 from tuner import __version__
 from tuner.config import ConfigError, Settings, default_config_file
 from tuner.credentials import PIN_ENV
-from tuner.play.ffmpeg import ToolNotFoundError, find_ffmpeg, find_ffprobe, version_sync
+from tuner.play.ffmpeg import Tool, ToolNotFoundError, find_ffmpeg, find_ffprobe, version_sync
 
 
 @attrs.define
@@ -43,13 +43,19 @@ class Report:
             out.write("\nready to serve\n")
 
 
-def _tool_line(report: Report, name: str, find: object, configured: str | None) -> None:
-    assert callable(find)
+def _tool_line(
+    report: Report,
+    name: str,
+    find: Callable[[str | None], Tool],
+    configured: str | None,
+    *,
+    required: bool,
+) -> None:
     try:
         tool = find(configured)
     except ToolNotFoundError as exc:
         report.add(name, "not found")
-        (report.problems if name == "ffmpeg" else report.warnings).append(str(exc))
+        (report.problems if required else report.warnings).append(str(exc))
         return
     try:
         found = version_sync(tool)
@@ -88,8 +94,8 @@ def diagnose(
     else:
         report.add("PIN", "none yet: tuner serve makes one on first start and prints it")
     report.add("listen", f"{settings.host}:{settings.port}")
-    _tool_line(report, "ffmpeg", find_ffmpeg, settings.ffmpeg)
-    _tool_line(report, "ffprobe", find_ffprobe, settings.ffprobe)
+    _tool_line(report, "ffmpeg", find_ffmpeg, settings.ffmpeg, required=True)
+    _tool_line(report, "ffprobe", find_ffprobe, settings.ffprobe, required=False)
     try:
         from yt_dlp.version import __version__ as ytdlp_version
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import psutil
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from tuner.core.codec import Frame, decode_control, decode_frame
@@ -58,6 +59,25 @@ async def frames_for(ws: WebSocketConnection, seconds: float) -> list[tuple[floa
             if isinstance(message, bytes):
                 received.append((trio.current_time(), decode_frame(message)))
     return received
+
+
+def parse_metrics(text: str) -> dict[str, dict[str, float]]:
+    """``/metrics`` text as {sample name: {label values joined by "," (or ""): value}}."""
+    samples: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[",".join(sample.labels.values())] = sample.value
+    return samples
+
+
+async def wait_for_state(
+    client: httpx.AsyncClient, state: str, timeout: float = 10
+) -> dict[str, object]:
+    """Poll ``/api/status`` until the session is in ``state``; returns that status."""
+    with trio.fail_after(timeout):
+        while (status := (await client.get("/api/status")).json())["state"] != state:
+            await trio.sleep(0.02)
+    return status
 
 
 async def read_audio(client: httpx.AsyncClient, cookie: str, nbytes: int) -> bytes:

@@ -5,18 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
-
-
-def _samples(text: str) -> dict[str, float]:
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if not sample.labels
-    }
+from tests.integration.helpers import parse_metrics, wait_for_state
 
 
 async def test_healthz_and_readyz_when_all_is_well(daemon: RunningDaemon) -> None:
@@ -64,9 +55,7 @@ async def test_readyz_is_503_and_play_explains_when_ffmpeg_is_missing(tmp_path: 
             assert (await client.get("/healthz")).json()["components"]["ffmpeg"] == "missing"
             await daemon.login(client)
             await client.post("/api/play", json={"query": "testcard"})
-            with trio.fail_after(5):
-                while (status := (await client.get("/api/status")).json())["state"] != "error":
-                    await trio.sleep(0.02)
+            status = await wait_for_state(client, "error", timeout=5)
             assert "ffmpeg" in status["error"] and "not an executable" in status["error"]
         daemon.shutdown.set()
 
@@ -80,10 +69,10 @@ async def test_metrics_count_sessions_and_are_loopback_only(daemon: RunningDaemo
         response = await client.get("/metrics")
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
-        samples = _samples(response.text)
-        assert samples["tuner_sessions_started_total"] == 2
-        assert samples["tuner_supervisor_alive"] == 1
-        assert samples["tuner_viewers_connected"] == 0
+        samples = parse_metrics(response.text)
+        assert samples["tuner_sessions_started_total"] == {"": 2}
+        assert samples["tuner_supervisor_alive"] == {"": 1}
+        assert samples["tuner_viewers_connected"] == {"": 0}
         assert "tuner_ffmpeg_restarts_total" in samples
         # Through a reverse proxy on the same host the peer is loopback too: refused.
         proxied = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})

@@ -16,6 +16,7 @@ from tests.integration.helpers import (
     probe_codec,
     read_audio,
     wait_for_ffmpegs,
+    wait_for_state,
 )
 from tuner.core.presets import PRESETS
 from tuner.core.render import MONO_RAMP
@@ -62,9 +63,7 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
         await daemon.login(client)
         assert (await client.get("/api/status")).json()["state"] == "idle"
         await client.post("/api/play", json={"query": "testcard", "preset": "med"})
-        with trio.fail_after(10):
-            while (status := (await client.get("/api/status")).json())["state"] != "playing":
-                await trio.sleep(0.05)
+        status = await wait_for_state(client, "playing")
         assert status["title"] == "Test card"
         assert status["preset"] == "med"
         assert status["mode"] == "mono"
@@ -181,6 +180,4 @@ async def test_an_ffmpeg_that_dies_is_reported_and_the_next_play_works(
         status = (await client.get("/api/status")).json()
         assert (status["state"], status["error"]) == ("error", "ffmpeg was killed by signal 9")
         await client.post("/api/play", json={"query": "testcard"})
-        with trio.fail_after(10):
-            while (await client.get("/api/status")).json()["state"] != "playing":
-                await trio.sleep(0.05)
+        await wait_for_state(client, "playing")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 
 import trio
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
 from tests.integration.helpers import (
@@ -13,6 +12,7 @@ from tests.integration.helpers import (
     frames_for,
     next_control,
     open_viewer,
+    parse_metrics,
     wait_for_ffmpegs,
 )
 from tuner.core.presets import PRESETS
@@ -34,13 +34,9 @@ async def _stalled_viewer(daemon: RunningDaemon, cookie: str) -> trio.socket.Soc
     return sock
 
 
-async def _dropped_by_viewer(daemon: RunningDaemon) -> dict[str, float]:
+async def _metrics(daemon: RunningDaemon) -> dict[str, dict[str, float]]:
     async with daemon.client() as client:
-        text = (await client.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        if family.name == "tuner_viewer_frames_dropped":
-            return {s.labels["viewer"]: s.value for s in family.samples}
-    raise AssertionError("no tuner_viewer_frames_dropped in /metrics")
+        return parse_metrics((await client.get("/metrics")).text)
 
 
 async def test_a_stalled_viewer_neither_slows_others_nor_blocks_shutdown(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +56,7 @@ async def test_a_stalled_viewer_neither_slows_others_nor_blocks_shutdown(tmp_pat
                     seqs = [f.seq for _, f in received]
                     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
                     # ...which really was stalled: its queue overflowed, the other's never did.
-                    dropped = await _dropped_by_viewer(daemon)
+                    dropped = (await _metrics(daemon))["tuner_viewer_frames_dropped_total"]
                     assert sorted(v > 0 for v in dropped.values()) == [False, True], dropped
 
                     started = trio.current_time()
@@ -89,15 +85,6 @@ async def test_shutdown_closes_viewers_with_1001_and_kills_ffmpeg(daemon: Runnin
     await wait_for_ffmpegs(0, timeout=0.5)
 
 
-async def _viewers_connected(daemon: RunningDaemon) -> float:
-    async with daemon.client() as client:
-        text = (await client.get("/metrics")).text
-    for family in text_string_to_metric_families(text):
-        if family.name == "tuner_viewers_connected":
-            return family.samples[0].value
-    raise AssertionError("no tuner_viewers_connected in /metrics")
-
-
 async def test_a_viewer_that_stops_reading_is_dropped_after_tcp_user_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Hypercorn's sends are shielded from cancellation, so the send timeout that drops
     a stalled viewer is the kernel's TCP_USER_TIMEOUT on the daemon's socket."""
@@ -109,10 +96,10 @@ async def test_a_viewer_that_stops_reading_is_dropped_after_tcp_user_timeout(tmp
             with await _stalled_viewer(daemon, cookie):
                 await client.post("/api/play", json={"query": "testcard", "preset": "ultra"})
                 with trio.fail_after(5):
-                    while await _viewers_connected(daemon) != 1:
+                    while (await _metrics(daemon))["tuner_viewers_connected"][""] != 1:
                         await trio.sleep(0.05)
                 # Its buffers fill within seconds at ultra; then 1 s without progress.
                 with trio.fail_after(30):
-                    while await _viewers_connected(daemon) != 0:
+                    while (await _metrics(daemon))["tuner_viewers_connected"][""] != 0:
                         await trio.sleep(0.1)
         daemon.shutdown.set()

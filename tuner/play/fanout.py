@@ -41,8 +41,9 @@ class Subscriber(Generic[T]):
 
     _ids = itertools.count(1)
 
-    def __init__(self, maxlen: int) -> None:
+    def __init__(self, fanout: Fanout[T], maxlen: int) -> None:
         self.id = next(self._ids)
+        self._fanout = fanout
         self._items: collections.deque[T] = collections.deque(maxlen=maxlen)
         self._control: collections.deque[Control] = collections.deque()
         self._wakeup = trio.Event()
@@ -50,14 +51,12 @@ class Subscriber(Generic[T]):
         self.delivered = 0
         self.dropped = 0
 
-    def put(self, item: T) -> bool:
-        """Queue an item; returns False if that pushed out an older one."""
-        full = len(self._items) == self._items.maxlen
-        if full:
+    def put(self, item: T) -> None:
+        """Queue an item, pushing out the oldest one when full."""
+        if len(self._items) == self._items.maxlen:
             self.dropped += 1
         self._items.append(item)
         self._wakeup.set()
-        return not full
 
     def put_control(self, message: Control) -> None:
         """Queue a control message, delivered before any queued item."""
@@ -74,10 +73,9 @@ class Subscriber(Generic[T]):
             self._closed = SubscriberClosed(code, reason)
             self._wakeup.set()
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed is not None
+    def leave(self) -> None:
+        """Unsubscribe from the fan-out this came from (idempotent)."""
+        self._fanout.unsubscribe(self)
 
     async def get(self) -> T | Control:
         """The next control message, else the next item; waits for one.
@@ -109,7 +107,7 @@ class Fanout(Generic[T]):
 
     def subscribe(self) -> Subscriber[T]:
         """A new subscriber; already closed if the fan-out is shutting down."""
-        subscriber: Subscriber[T] = Subscriber(self._maxlen)
+        subscriber: Subscriber[T] = Subscriber(self, self._maxlen)
         if self._closed is not None:
             subscriber.close(*self._closed)
         self.subscribers.add(subscriber)

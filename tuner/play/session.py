@@ -40,13 +40,11 @@ class FrameSink:
 
     def __init__(self, fanout: Fanout[bytes]) -> None:
         self._fanout: Fanout[bytes] | None = fanout
-        self.published = 0
 
     def publish(self, message: bytes) -> None:
         """Send a frame to every viewer, unless the sink is shut."""
         if self._fanout is not None:
             self._fanout.publish(message)
-            self.published += 1
 
     def shut(self) -> None:
         """Drop every later frame."""

@@ -153,13 +153,13 @@ class Supervisor:
             viewer.put_control(self._hello)
         return viewer
 
-    def subscribe_audio(self) -> tuple[Fanout[bytes], Subscriber[bytes]]:
+    def subscribe_audio(self) -> Subscriber[bytes]:
         """A listener on the current session's sound (or the next session's, when idle).
 
         The subscription ends with that session.
         """
         audio = self._current.audio if self._current is not None else self._next_audio
-        return audio, audio.subscribe()
+        return audio.subscribe()
 
     def audio_listeners(self) -> int:
         """How many ``/audio`` listeners there are now."""

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 #: to find a peer that vanished (a car in a tunnel). Hypercorn's own pings are off: its
 #: ping task outlives a closed socket by up to an interval and so holds up shutdown.
 KEEPALIVE_SECONDS = 15.0
-_KEEPALIVE = encode_control("keepalive")
+_KEEPALIVE = Control(encode_control("keepalive"))
 
 #: Client messages larger than this are a protocol violation (the client sends small JSON).
 MAX_CLIENT_MESSAGE = 4096
@@ -40,12 +40,12 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_read_client, nursery.cancel_scope)
+                nursery.start_soon(_read_client)
                 closed = await _send_until_closed(viewer)
                 nursery.cancel_scope.cancel()
             await websocket.close(closed.code, closed.reason)
         finally:
-            ctx.supervisor.video.unsubscribe(viewer)
+            viewer.leave()
             log.info(
                 "viewer %d gone: %d frames sent, %d dropped",
                 viewer.id,
@@ -58,7 +58,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     async def audio() -> Response:
         if not is_logged_in(ctx, request.cookies):
             return error_response(401, "login required", "POST /api/login with the PIN")
-        fanout, listener = ctx.supervisor.subscribe_audio()
+        listener = ctx.supervisor.subscribe_audio()
 
         async def body() -> AsyncIterator[bytes]:
             try:
@@ -69,7 +69,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             except SubscriberClosed:
                 return
             finally:
-                fanout.unsubscribe(listener)
+                listener.leave()
 
         response = Response(
             body(),
@@ -85,7 +85,7 @@ async def _send_until_closed(viewer: Subscriber[bytes]) -> SubscriberClosed:
     """Send the viewer's queue until the server closes it; returns why it closed."""
     try:
         while True:
-            item: bytes | Control = Control(_KEEPALIVE)
+            item: bytes | Control = _KEEPALIVE
             with trio.move_on_after(KEEPALIVE_SECONDS):
                 item = await viewer.get()
             await websocket.send(item.text if isinstance(item, Control) else item)
@@ -93,17 +93,18 @@ async def _send_until_closed(viewer: Subscriber[bytes]) -> SubscriberClosed:
         return closed
 
 
-async def _read_client(cancel_on_close: trio.CancelScope) -> None:
-    """Read what the client sends (it must be read, or Hypercorn's queue fills)."""
-    try:
-        while True:
-            message = await websocket.receive()
-            if isinstance(message, bytes) or len(message) > MAX_CLIENT_MESSAGE:
-                log.debug("viewer sent a message this protocol version does not know")
-                continue
-            try:
-                decode_control(message)
-            except ProtocolError as exc:
-                log.debug("viewer sent a bad message: %s", exc)
-    finally:
-        cancel_on_close.cancel()
+async def _read_client() -> None:
+    """Read what the client sends (it must be read, or Hypercorn's queue fills).
+
+    Runs until cancelled: by the handler when it closes, or by Quart-Trio when the
+    client goes.
+    """
+    while True:
+        message = await websocket.receive()
+        if isinstance(message, bytes) or len(message) > MAX_CLIENT_MESSAGE:
+            log.debug("viewer sent a message this protocol version does not know")
+            continue
+        try:
+            decode_control(message)
+        except ProtocolError as exc:
+            log.debug("viewer sent a bad message: %s", exc)
