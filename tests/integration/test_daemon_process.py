@@ -160,6 +160,7 @@ def test_port_in_use_exits_2_and_says_so(tmp_path: Path) -> None:
         )
     assert done.returncode == 2, done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "choose another with --port" in done.stderr
     assert "Traceback" not in done.stderr
 
 

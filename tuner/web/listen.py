@@ -8,6 +8,7 @@ dropped by the kernel instead of holding a shielded Hypercorn send forever.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import socket
@@ -41,7 +42,9 @@ def make_listen_socket(host: str, port: int, user_timeout: float) -> socket.sock
         sock.bind(address)
     except OSError as exc:
         sock.close()
-        hint = " (another tuner? choose another with --port)" if exc.errno == 98 else ""
+        hint = (
+            " (another tuner? choose another with --port)" if exc.errno == errno.EADDRINUSE else ""
+        )
         raise BindError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
     return sock
 
