@@ -7,6 +7,9 @@
     ├── web server: hypercorn.trio.serve(app, config, shutdown_trigger=...)
     └── systemd watchdog pings
 
+The event hub is not a task: components publish to it, and each ``/ws/events``
+handler reads its own subscriber queue.
+
 Shutdown is one ordered sequence run by :func:`serve` itself when its ``shutdown``
 event is set (by a signal, or by a test): tell systemd, close every websocket with
 1001, end the sessions (killing ffmpeg), let Hypercorn drain, and as a last resort
@@ -29,6 +32,7 @@ from tuner.config import Settings
 from tuner.core.state import describe
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin, load_secret
+from tuner.events import EventHub
 from tuner.play.fanout import GOING_AWAY
 from tuner.play.ffmpeg import Tool, ToolNotFoundError, find_ffmpeg, version
 from tuner.play.supervisor import Supervisor
@@ -93,9 +97,13 @@ async def serve(
     if ffmpeg_problem:
         log.error("%s", ffmpeg_problem)
     supervisor = Supervisor(ffmpeg, ffmpeg_problem, settings.viewer_queue)
+    events = EventHub()
+    events.add_snapshot("session", lambda: supervisor.status.to_json())
+    supervisor.on_status.append(lambda status: events.publish("session", status.to_json()))
     ctx = WebContext(
         settings=settings,
         supervisor=supervisor,
+        events=events,
         signer=TokenSigner(load_secret(settings.state_dir)),
         pin=pin,
         ffmpeg_problem=ffmpeg_problem,
@@ -142,6 +150,7 @@ async def serve(
         ctx.shutting_down = True
         notifier.stopping()
         supervisor.video.close_all(GOING_AWAY, "server shutting down", final=True)
+        events.close_all(GOING_AWAY, "server shutting down")
         supervisor.close()
         stop_web.set()
         with trio.move_on_after(settings.drain_seconds + ABORT_GRACE_SECONDS):

@@ -10,6 +10,7 @@ import attrs
 from tuner.config import Settings
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin
+from tuner.events import EventHub
 from tuner.play.supervisor import Supervisor
 
 
@@ -19,6 +20,7 @@ class WebContext:
 
     settings: Settings
     supervisor: Supervisor
+    events: EventHub
     signer: TokenSigner
     pin: Pin
     #: ``None`` when ffmpeg is usable, else why not (for ``/readyz`` and the log).

@@ -1,9 +1,11 @@
-"""The endless routes: ``/ws/video`` (frames) and ``/audio`` (AAC in ADTS)."""
+"""The endless routes: ``/ws/video`` (frames), ``/ws/events`` (JSON events) and
+``/audio`` (AAC in ADTS)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import trio
 from quart import Response, request, websocket
@@ -39,11 +41,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         viewer = ctx.supervisor.subscribe_video()
         log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_read_client)
-                closed = await _send_until_closed(viewer)
-                nursery.cancel_scope.cancel()
-            await websocket.close(closed.code, closed.reason)
+            await _serve_subscriber(viewer)
         finally:
             viewer.leave()
             log.info(
@@ -52,6 +50,18 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
                 viewer.delivered,
                 viewer.dropped,
             )
+        return None
+
+    @app.websocket("/ws/events")
+    async def events() -> Response | None:
+        if not is_logged_in(ctx, websocket.cookies):
+            return error_response(401, "login required", "POST /api/login with the PIN")
+        await websocket.accept()
+        subscriber = ctx.events.subscribe()
+        try:
+            await _serve_subscriber(subscriber)
+        finally:
+            subscriber.leave()
         return None
 
     @app.get("/audio")
@@ -81,13 +91,22 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         return response
 
 
-async def _send_until_closed(viewer: Subscriber[bytes]) -> SubscriberClosed:
-    """Send the viewer's queue until the server closes it; returns why it closed."""
+async def _serve_subscriber(subscriber: Subscriber[Any]) -> None:
+    """Send a subscriber's queue on the current websocket until the server closes it."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_read_client)
+        closed = await _send_until_closed(subscriber)
+        nursery.cancel_scope.cancel()
+    await websocket.close(closed.code, closed.reason)
+
+
+async def _send_until_closed(subscriber: Subscriber[Any]) -> SubscriberClosed:
+    """Send the queue until the server closes it; returns why it closed."""
     try:
         while True:
-            item: bytes | Control = _KEEPALIVE
+            item: Any = _KEEPALIVE
             with trio.move_on_after(KEEPALIVE_SECONDS):
-                item = await viewer.get()
+                item = await subscriber.get()
             await websocket.send(item.text if isinstance(item, Control) else item)
     except SubscriberClosed as closed:
         return closed
