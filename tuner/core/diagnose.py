@@ -44,12 +44,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"http error 429|too many requests", "the site is rate-limiting us (HTTP 429): wait"),
         (r"http error 5\d\d|server returned 5\d\d", "the site has a server error: try later"),
         (
-            r"invalid data found|could not find codec|unknown format|moov atom not found",
-            "not a playable video or audio stream",
+            # A playlist naming a file: (or other) URL, refused by the whitelist.
+            r"not on whitelist|segment '(?!https?:)[a-z][a-z0-9+.-]*:",
+            "the stream points to something tuner does not fetch (only http/https)",
         ),
         (
-            r"protocol not on whitelist|protocol '.*' not on whitelist",
-            "the stream points to something tuner does not fetch (only http/https)",
+            r"invalid data found|could not find codec|unknown format|moov atom not found",
+            "not a playable video or audio stream",
         ),
     )
 )

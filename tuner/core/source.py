@@ -13,6 +13,7 @@ import attrs
 
 #: ``Stream #0:1(und): Audio: aac ...`` lines of ``ffmpeg -i``.
 _STREAM_LINE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (\S+)", re.MULTILINE)
+_DURATION = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.MULTILINE)
 #: Cover art is a "video" stream of one picture: it does not make a file a video.
 _ATTACHED_PICTURE = "(attached pic)"
 
@@ -63,7 +64,7 @@ class Source:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (the worker's answer)."""
-        return attrs.asdict(self, recurse=True, retain_collection_types=False)
+        return attrs.asdict(self, recurse=True)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Source:
@@ -134,6 +135,16 @@ def _has(codec: object) -> bool | None:
     if codec is None:
         return None
     return codec != "none"
+
+
+def duration_from_probe(stderr: str) -> float | None:
+    """The input's duration in seconds from ``ffmpeg -i URL``'s output (``None`` for a
+    live stream, which says ``Duration: N/A``)."""
+    match = _DURATION.search(stderr)
+    if not match:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds) or None
 
 
 def streams_from_probe(stderr: str) -> tuple[bool, bool]:

@@ -348,4 +348,5 @@ async def _watch(attempt: _Attempt, playback: Playback, attempt_scope: trio.Canc
             attempt.stalled = f"the stream stalled ({what} for {limit:.0f} s)"
             attempt_scope.cancel()
             return
-        await trio.sleep_until(due)
+        # Not past ``due`` in one sleep: the limit shrinks once the first frame is out.
+        await trio.sleep_until(min(due, trio.current_time() + playback.stall_seconds))

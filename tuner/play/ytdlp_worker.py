@@ -21,7 +21,13 @@ from typing import Any
 import attrs
 
 from tuner.core.diagnose import explain
-from tuner.core.source import Source, SourceError, source_from_info, streams_from_probe
+from tuner.core.source import (
+    Source,
+    SourceError,
+    duration_from_probe,
+    source_from_info,
+    streams_from_probe,
+)
 from tuner.play.command import probe_command
 
 
@@ -71,6 +77,7 @@ def probe(ffmpeg: str, source: Source, timeout: float) -> Source:
         SourceError: an input has neither video nor audio, or cannot be opened.
     """
     inputs = []
+    duration = source.duration
     for media in source.inputs:
         if media.known:
             inputs.append(media)
@@ -91,7 +98,9 @@ def probe(ffmpeg: str, source: Source, timeout: float) -> Source:
             lines = [line for line in done.stderr.splitlines() if "output file" not in line]
             raise SourceError("\n".join(lines[-3:]) or "invalid data found")
         inputs.append(attrs.evolve(media, has_video=has_video, has_audio=has_audio))
-    return attrs.evolve(source, inputs=tuple(inputs))
+        if duration is None and not source.is_live:
+            duration = duration_from_probe(done.stderr)
+    return attrs.evolve(source, inputs=tuple(inputs), duration=duration)
 
 
 def resolve(request: dict[str, Any]) -> Source:
@@ -122,9 +131,18 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": explain(detail, "cannot resolve"), "detail": detail}
 
 
+def warm_up() -> None:
+    """Do now what the first request would wait for: import yt-dlp and compile every
+    extractor's URL pattern (about 0.5 s of regex compiling, done once per process)."""
+    import yt_dlp
+
+    for extractor in yt_dlp.extractor.gen_extractor_classes():
+        extractor.suitable("https://warm-up.invalid/")
+
+
 def main() -> int:
-    """Import yt-dlp, wait for one request, answer it."""
-    import yt_dlp  # noqa: F401  (imported now: this is what a warm spare saves)
+    """Warm up, wait for one request, answer it."""
+    warm_up()
 
     # yt-dlp and ffmpeg may print; only the answer goes to the real stdout.
     answers = os.fdopen(os.dup(1), "w")
