@@ -15,7 +15,8 @@ import psutil
 import pytest
 import trio
 
-from tests.media import http_server, live_hls_command, make_all
+from tests.conftest import Media
+from tests.media import live_hls_command
 from tuner.config import Settings
 from tuner.credentials import Pin, ensure_state_dir
 from tuner.daemon import Serving, serve
@@ -92,30 +93,6 @@ async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
         running.shutdown.set()
         with trio.fail_after(10):
             await running.stopped.wait()
-
-
-@attrs.frozen
-class Media:
-    """The generated clips, served over loopback HTTP."""
-
-    url: str
-    directory: Path
-
-    def url_of(self, name: str) -> str:
-        """The URL of a clip in :data:`tests.media.CLIPS` (or any file served)."""
-        return f"{self.url}/{name}"
-
-
-@pytest.fixture(scope="session")
-def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Media]:
-    """Every clip of :mod:`tests.media`, made once per run and served on a loopback port."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("ffmpeg is not on PATH: run `bash .ci/run` or install ffmpeg")
-    directory = tmp_path_factory.mktemp("media")
-    make_all(ffmpeg, directory)
-    with http_server(directory) as url:
-        yield Media(url, directory)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ import trio
 from tuner.core.query import Query
 from tuner.core.source import Source, SourceError
 from tuner.play.ffmpeg import run_in_own_group
+from tuner.play.ytdlp_worker import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +127,7 @@ class Resolver:
         worker = await self._take_worker()
         process = worker.process
         assert process.stdin is not None and process.stdout is not None
-        request = {
-            "target": query.target,
-            "max_height": self.max_height,
-            "timeout": self.timeout,
-            "ffmpeg": self._ffmpeg,
-            "cache_dir": str(self._cache_dir) if self._cache_dir else None,
-        }
+        request = {"target": query.target}
         started = time.monotonic()
         try:
             # The worker's own network timeouts come first; this one catches the rest
@@ -167,7 +162,13 @@ class Resolver:
             self._spare = await self._nursery.start(self._run_worker)
 
     async def _run_worker(self, *, task_status: trio.TaskStatus[_Worker]) -> None:
-        command = [self._python, "-m", "tuner.play.ytdlp_worker"]
+        settings = WorkerSettings(
+            max_height=self.max_height,
+            timeout=self.timeout,
+            ffmpeg=self._ffmpeg,
+            cache_dir=str(self._cache_dir) if self._cache_dir else None,
+        )
+        command = [self._python, "-m", "tuner.play.ytdlp_worker", settings.to_argv()]
         status = _WorkerStatus(task_status)
         try:
             await run_in_own_group(

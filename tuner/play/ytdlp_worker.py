@@ -5,7 +5,7 @@ worker process imports it ahead of time (a warm spare), reads one JSON request l
 stdin, answers one JSON line on stdout and exits. Cancelling a resolution kills the
 worker's process group, which bounds it however yt-dlp is stuck.
 
-Request: ``{"target", "max_height", "timeout", "ffmpeg", "cache_dir"}``. Answer:
+Settings: one JSON argument (:class:`WorkerSettings`). Request: ``{"target"}``. Answer:
 ``{"ok": true, "source": {...}}`` or ``{"ok": false, "error": sentence, "detail": raw}``.
 """
 
@@ -32,11 +32,12 @@ from tuner.play.command import probe_command
 
 
 def format_spec(max_height: int) -> str:
-    """yt-dlp's format selection: separate best video and audio within the height cap
-    (what sites like YouTube offer), else the best file with both, else whatever plays
-    (the smallest video above the cap, video only, audio only)."""
+    """yt-dlp's format selection: the best video-only format within the height cap with
+    the best audio (what sites like YouTube offer, and their best sound), else the best
+    file with both, else whatever plays (video with its own sound, the smallest video
+    above the cap, audio only)."""
     cap = f"[height<=?{max_height}]"
-    return f"bv*{cap}+ba/b{cap}/bv*{cap}/wv*+ba/w/wv*/ba"
+    return f"bv{cap}+ba/b{cap}/bv*{cap}/wv+ba/w/wv*/ba"
 
 
 def ydl_options(max_height: int, timeout: float, cache_dir: str | None) -> dict[str, Any]:
@@ -103,60 +104,77 @@ def probe(ffmpeg: str, source: Source, timeout: float) -> Source:
     return attrs.evolve(source, inputs=tuple(inputs), duration=duration)
 
 
-def resolve(request: dict[str, Any]) -> Source:
-    """Resolve one request (blocking: this is the worker's whole job)."""
-    import yt_dlp
+@attrs.frozen
+class WorkerSettings:
+    """What every resolution of a daemon shares: given on the command line, so that a
+    spare worker can be fully ready before its request arrives."""
 
-    options = ydl_options(int(request["max_height"]), float(request["timeout"]),
-                          request.get("cache_dir"))  # fmt: skip
-    with yt_dlp.YoutubeDL(options) as ydl:
-        info = ydl.extract_info(str(request["target"]), download=False)
+    max_height: int
+    timeout: float
+    ffmpeg: str | None = None
+    cache_dir: str | None = None
+
+    def to_argv(self) -> str:
+        """The one command-line argument that carries these settings."""
+        return json.dumps(attrs.asdict(self))
+
+    @classmethod
+    def from_argv(cls, argument: str) -> WorkerSettings:
+        """The inverse of :meth:`to_argv`."""
+        return cls(**json.loads(argument))
+
+
+def resolve(ydl: Any, settings: WorkerSettings, target: str) -> Source:
+    """Resolve one target (blocking: this is the worker's whole job)."""
+    info = ydl.extract_info(target, download=False)
     if info is None:
         raise SourceError("no results")
     source = pick(ydl.sanitize_info(info))
-    ffmpeg = request.get("ffmpeg")
-    if ffmpeg:
-        source = probe(str(ffmpeg), source, float(request["timeout"]))
+    if settings.ffmpeg:
+        source = probe(settings.ffmpeg, source, settings.timeout)
     return source
 
 
-def answer(request: dict[str, Any]) -> dict[str, Any]:
+def answer(ydl: Any, settings: WorkerSettings, request: dict[str, Any]) -> dict[str, Any]:
     """The JSON answer to a request: the source, or a sentence saying why not."""
     import yt_dlp
 
     try:
-        return {"ok": True, "source": resolve(request).to_json()}
+        source = resolve(ydl, settings, str(request["target"]))
+        return {"ok": True, "source": source.to_json()}
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, SourceError) as exc:
         detail = str(exc)
         return {"ok": False, "error": explain(detail, "cannot resolve"), "detail": detail}
 
 
-def warm_up() -> None:
-    """Do now what the first request would wait for: import yt-dlp and compile every
-    extractor's URL pattern (about 0.5 s of regex compiling, done once per process)."""
+def warm_up(settings: WorkerSettings) -> Any:
+    """Do now what a request would wait for: import yt-dlp, compile every extractor's
+    URL pattern (about 0.5 s of regex compiling) and make this worker's one
+    ``YoutubeDL``. Returns it."""
     import yt_dlp
 
     for extractor in yt_dlp.extractor.gen_extractor_classes():
         extractor.suitable("https://warm-up.invalid/")
+    options = ydl_options(settings.max_height, settings.timeout, settings.cache_dir)
+    return yt_dlp.YoutubeDL(options)
 
 
 def main() -> int:
     """Warm up, wait for one request, answer it."""
-    warm_up()
-
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    settings = WorkerSettings.from_argv(sys.argv[1])
     # yt-dlp and ffmpeg may print; only the answer goes to the real stdout.
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    line = sys.stdin.readline()
-    if not line.strip():
-        return 0  # the daemon closed our stdin: a spare that was not needed
-    try:
-        request = json.loads(line)
-        result = answer(request)
-    except Exception as exc:  # a bug: say so on stdout, as the protocol wants
-        result = {"ok": False, "error": "internal error in the resolver", "detail": repr(exc)}
+    with warm_up(settings) as ydl:
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0  # the daemon closed our stdin: a spare that was not needed
+        try:
+            result = answer(ydl, settings, json.loads(line))
+        except Exception as exc:  # a bug: say so on stdout, as the protocol wants
+            result = {"ok": False, "error": "internal error in the resolver", "detail": repr(exc)}
     answers.write(json.dumps(result) + "\n")
     answers.flush()
     return 0
