@@ -250,7 +250,8 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     assert stats["framesReceived"] == 1
     assert stats["lastSeq"] == 5
     assert stats["lastHello"]["session_id"] == "abc123"
-    assert page.evaluate("document.getElementById('audio').src").endswith("/audio?session=abc123")
+    audio_src = page.evaluate("document.getElementById('audio').src")
+    assert "/audio?session=abc123&listener=" in audio_src
 
     # Two sockets that died at once: the waits before the next tries double, 1 s then 2 s.
     page.wait_for_function("window.tunerStats.socketState === 'open'")

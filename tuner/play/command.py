@@ -11,7 +11,8 @@ anything. The shape every command shares:
   duplicates or drops frames, so the output rate is exact whatever the source's);
   the picture keeps its aspect and is letterboxed or pillarboxed with black;
 - sound becomes 48 kHz stereo AAC in ADTS frames, padded with silence from the
-  start (``aresample=async=1:first_pts=0``) so audio time 0 is video time 0;
+  start (``aresample=async=1:first_pts=0``) so audio time 0 is video time 0, with
+  white noise at -90 dBFS mixed in (see :func:`audio_graph`);
 - a source without sound gets silence, so that the audio element never stalls; a
   source without a picture gets a waveform of its sound.
 """
@@ -46,7 +47,7 @@ def testcard_command(ffmpeg: str, preset: Preset, audio_fd: int) -> list[str]:
         "-re", "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate={SAMPLE_RATE}",
         "-map", "0:v", "-vf", video_filter(preset),
         "-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1",
-        "-map", "1:a", *_audio_output(audio_fd),
+        "-filter_complex", audio_graph("[1:a:0]"), "-map", "[a]", *_audio_output(audio_fd),
     ]  # fmt: skip
 
 
@@ -71,13 +72,12 @@ def source_command(
         # No picture: draw the sound's waveform, from the same decoded audio.
         graph = (
             f"[{audio_at}:a:0]asplit=2[wave][sound];"
-            f"[wave]{waveform_filter(preset)}[v];"
-            f"[sound]{_AUDIO_FILTER}[a]"
+            f"[wave]{waveform_filter(preset)}[v];" + audio_graph("[sound]")
         )
         return [
             *command, "-filter_complex", graph,
             "-map", "[v]", "-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1",
-            "-map", "[a]", *_audio_output(audio_fd, filtered=True),
+            "-map", "[a]", *_audio_output(audio_fd),
         ]  # fmt: skip
 
     command += ["-map", f"{video_at}:v:0", "-vf", video_filter(preset)]
@@ -92,7 +92,29 @@ def source_command(
         at = command.index("-map")
         command[at:at] = silence
         audio_at = len(source.inputs)
-    return [*command, "-map", f"{audio_at}:a:0", *_audio_output(audio_fd)]
+    return [
+        *command, "-filter_complex", audio_graph(f"[{audio_at}:a:0]"),
+        "-map", "[a]", *_audio_output(audio_fd),
+    ]  # fmt: skip
+
+
+#: How much near-silent sound each listener gets before the session's own: as long as
+#: the stream takes to fill one of Chromium's 32 KB read blocks, plus a margin.
+PREROLL_SECONDS = 3.0
+
+
+def preroll_command(ffmpeg: str) -> list[str]:
+    """Near-silent sound, encoded like a session's (white noise at -90 dBFS).
+
+    Chromium reads an endless ``<audio>`` stream in 32 KB blocks and starts playing
+    only once the first one is full: about 2.7 s of a session's sound. A listener
+    gets this first, all at once, so the element starts at once and the session's
+    sound has filled the next block by the time the preroll has played.
+    """
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-f", "lavfi", "-i", _NOISE, "-t", str(PREROLL_SECONDS), *_audio_output(1),
+    ]  # fmt: skip
 
 
 def video_filter(preset: Preset) -> str:
@@ -122,13 +144,28 @@ def waveform_filter(preset: Preset) -> str:
     )
 
 
-_AUDIO_FILTER = f"aresample={SAMPLE_RATE}:async=1:first_pts=0"
+#: White noise at -90 dBFS: inaudible, and never digital silence.
+_NOISE = f"anoisesrc=a=0.00003:c=white:r={SAMPLE_RATE},aformat=channel_layouts=stereo"
 
 
-def _audio_output(audio_fd: int, *, filtered: bool = False) -> list[str]:
-    resample = [] if filtered else ["-af", _AUDIO_FILTER]
+def audio_graph(source: str) -> str:
+    """The sound's filters, from the pad ``source`` to ``[a]``.
+
+    The noise keeps the encoder at its bitrate through silence (real silence is
+    0.6 KB a second, this 12). Chromium reads an endless ``<audio>`` stream in 32 KB
+    blocks, so a silent passage would otherwise starve the element for many seconds.
+    """
+    return (
+        f"{source}aresample={SAMPLE_RATE}:async=1:first_pts=0,"
+        "aformat=channel_layouts=stereo[sound];"
+        f"{_NOISE}[noise];"
+        "[sound][noise]amix=inputs=2:duration=first:normalize=0[a]"
+    )
+
+
+def _audio_output(audio_fd: int) -> list[str]:
     return [
-        *resample, "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ac", "2", "-ar", str(SAMPLE_RATE),
+        "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ac", "2", "-ar", str(SAMPLE_RATE),
         "-f", "adts", *_OUTPUT_FLAGS, f"pipe:{audio_fd}",
     ]  # fmt: skip
 

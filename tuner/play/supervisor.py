@@ -8,6 +8,7 @@ root nursery owns. Superseding a session is cancelling its scope.
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -15,11 +16,13 @@ import attrs
 import trio
 
 from tuner.core import state
+from tuner.core.adts import ADTSSplitter
 from tuner.core.codec import PROTOCOL_VERSION, encode_control
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import QueryError, parse_query
 from tuner.core.source import Source
 from tuner.core.state import Status
+from tuner.play.command import preroll_command
 from tuner.play.fanout import Control, Fanout, Subscriber
 from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import Resolver
@@ -65,6 +68,8 @@ class Supervisor:
         self._playback = playback or Playback()
         #: Each audio listener's clock: its token, and the ``audio`` control message.
         self._audio_clocks: dict[str, Control] = {}
+        #: ADTS frames every listener gets first (see ``preroll_command``).
+        self._preroll: tuple[bytes, ...] = ()
         self.video: Fanout[bytes] = Fanout(viewer_queue)
         self._next_audio: Fanout[bytes] = Fanout(AUDIO_QUEUE_FRAMES)
         self._hello: Control | None = None
@@ -100,6 +105,8 @@ class Supervisor:
         escapes the supervisor itself marks it dead (``/healthz`` answers 503, the
         systemd watchdog stops) instead of taking the web server down with it.
         """
+        if self._ffmpeg is not None:
+            self._preroll = await make_preroll(self._ffmpeg)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -186,13 +193,14 @@ class Supervisor:
         The subscription ends with that session.
         """
         if self._current is not None:
-            return AudioListener(self._current.audio.subscribe(), self._current.audio_frames)
-        return AudioListener(self._next_audio.subscribe(), 0)
+            current = self._current
+            return AudioListener(current.audio.subscribe(), current.audio_frames, self._preroll)
+        return AudioListener(self._next_audio.subscribe(), 0, self._preroll)
 
     def publish_audio_clock(self, token: str, listener: AudioListener) -> None:
         """Tell every viewer where the listener ``token``'s sound starts on the session's
         clock (again whenever it skipped frames)."""
-        start_ms = (listener.first_frame + listener.subscriber.dropped - 1) * AUDIO_FRAME_MS
+        start_ms = listener.start_ms()
         clock = Control(encode_control("audio", listener=token, start_ms=round(start_ms, 3)))
         self._audio_clocks[token] = clock
         self.video.publish_control(clock)
@@ -257,10 +265,34 @@ class Supervisor:
 
 @attrs.define
 class AudioListener:
-    """An ``/audio`` subscription, and the session's ADTS frame it starts at."""
+    """An ``/audio`` subscription: the preroll to send first, then the session's
+    ADTS frames from ``first_frame`` on."""
 
     subscriber: Subscriber[bytes]
     first_frame: int
+    preroll: tuple[bytes, ...] = ()
+
+    def start_ms(self) -> float:
+        """Where this stream starts on the session's clock (the start of its preroll).
+
+        A session's first ADTS frame carries the encoder's priming, so its frame ``k``
+        starts at ``(k - 1)`` frames; frames the listener skipped move the rest later.
+        """
+        first = self.first_frame + self.subscriber.dropped - 1 - len(self.preroll)
+        return first * AUDIO_FRAME_MS
+
+
+async def make_preroll(ffmpeg: Tool) -> tuple[bytes, ...]:
+    """Encode the preroll once; without it, listeners only start later."""
+    try:
+        with trio.fail_after(15):
+            done = await trio.run_process(
+                preroll_command(ffmpeg.path), capture_stdout=True, capture_stderr=True
+            )
+    except (OSError, trio.TooSlowError, subprocess.CalledProcessError) as exc:
+        log.warning("no audio preroll (%s): browsers will start the sound later", exc)
+        return ()
+    return tuple(ADTSSplitter().feed(done.stdout))
 
 
 def _describe(exc: BaseException) -> str:

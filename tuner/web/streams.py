@@ -83,6 +83,12 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         async def body() -> AsyncIterator[bytes]:
             told_dropped = -1
             try:
+                if token is not None:
+                    # Before the first byte: the browser may start playing at once.
+                    told_dropped = subscriber.dropped
+                    ctx.supervisor.publish_audio_clock(token, listener)
+                for frame in listener.preroll:
+                    yield frame
                 while True:
                     item = await subscriber.get()
                     if not isinstance(item, bytes):

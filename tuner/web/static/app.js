@@ -38,9 +38,15 @@
     framesDrawn: 0,
     lastSeq: null,
     lastHello: null,
-    socketState: "closed"
+    socketState: "closed",
+    // A/V sync: where the clock comes from, and each shown frame's pts minus the clock.
+    sync: { source: "none", clockMs: null, late: 0, offsets: [] }
   };
   window.tunerStats = stats;
+
+  var clock = new window.TunerSync.Clock(function () { return window.performance.now(); });
+  var queue = new window.TunerSync.FrameQueue();
+  stats.sync.offsets = queue.offsets;
 
   var screenName = null;
 
@@ -292,6 +298,15 @@
   var audioSession = null;
   var audioRetriesLeft = AUDIO_RETRIES;
   var mediaTitle = null;
+  // "playing" (its clock leads the picture), "loading" (about to), or "off".
+  var audioState = "off";
+  // Names this page's audio stream, so the server can say where it starts.
+  var listenerToken = null;
+
+  function setAudioState(state) {
+    audioState = state;
+    scheduleDraw();
+  }
 
   function startAudio(sessionId) {
     if (!sessionId || sessionId === audioSession) return;
@@ -303,7 +318,11 @@
 
   function loadAudio() {
     // A new URL per session: /audio ends with its session and must be asked for again.
-    el.audio.src = "/audio?session=" + encodeURIComponent(audioSession);
+    listenerToken = Math.random().toString(36).slice(2, 14) || "l";
+    clock.audioLoading();
+    setAudioState("loading");
+    el.audio.src = "/audio?session=" + encodeURIComponent(audioSession) +
+      "&listener=" + encodeURIComponent(listenerToken);
     playAudio();
   }
 
@@ -320,13 +339,18 @@
         el.sound.hidden = true;
       }, function (err) {
         // AbortError only means a newer src or a pause replaced this play().
-        if (!err || err.name !== "AbortError") el.sound.hidden = false;
+        if (!err || err.name !== "AbortError") {
+          el.sound.hidden = false;
+          setAudioState("off");
+        }
       });
     }
   }
 
   function stopAudio() {
     audioSession = null;
+    listenerToken = null;
+    setAudioState("off");
     el.sound.hidden = true;
     el.audio.pause();
     // Without a src the element drops its connection to /audio.
@@ -338,7 +362,13 @@
   el.audio.addEventListener("playing", function () {
     el.sound.hidden = true;
     audioRetriesLeft = AUDIO_RETRIES;
+    setAudioState("playing");
   });
+  // Out of data (a tunnel) or paused: its clock stands still, so the wall clock runs.
+  el.audio.addEventListener("waiting", function () {
+    if (audioState === "playing") setAudioState("off");
+  });
+  el.audio.addEventListener("pause", function () { setAudioState("off"); });
 
   // The stream can break (an LTE tunnel) while its session goes on: ask for it again,
   // but not forever when it never plays (a codec this browser lacks, a refused request).
@@ -350,8 +380,8 @@
       if (sessionId === audioSession && sessionId === activeSession) loadAudio();
     }, AUDIO_RETRY_MS);
   }
-  el.audio.addEventListener("error", audioInterrupted);
-  el.audio.addEventListener("ended", audioInterrupted);
+  el.audio.addEventListener("error", function () { setAudioState("off"); audioInterrupted(); });
+  el.audio.addEventListener("ended", function () { setAudioState("off"); audioInterrupted(); });
 
   function setMediaTitle(title) {
     if (!("mediaSession" in navigator && window.MediaMetadata)) return;
@@ -464,6 +494,7 @@
     if (!message || typeof message.type !== "string") return;
     if (message.type === "hello") onHello(message);
     else if (message.type === "end") onEnd(message);
+    else if (message.type === "audio") onAudioClock(message);
   }
 
   function onHello(hello) {
@@ -474,11 +505,24 @@
       return;
     }
     stats.lastHello = hello;
+    if (hello.session_id !== activeSession) {
+      // A new session starts its own clock: nothing of the old one may be shown.
+      queue.clear();
+      clock.reset();
+      shownInSession = false;
+    }
     activeSession = hello.session_id;
     statusOnFirstFrame = true;
     setGrid(hello.cols, hello.rows);
     startAudio(hello.session_id);
     refreshStatus();
+  }
+
+  function onAudioClock(message) {
+    if (message.listener === listenerToken && typeof message.start_ms === "number") {
+      clock.setAudioStart(message.start_ms);
+      scheduleDraw();
+    }
   }
 
   function onEnd(end) {
@@ -493,8 +537,8 @@
   var decoder = new TextDecoder("ascii");
   var grid = { cols: 0, rows: 0 };
   var cell = null; // { w, h, scaleX } in device pixels, null until laid out
-  var pending = null;
   var shown = null;
+  var shownInSession = false;
   var drawScheduled = false;
 
   function onFrame(buffer) {
@@ -511,28 +555,44 @@
       statusOnFirstFrame = false;
       refreshStatus();
     }
-    // Only the newest frame is kept: if frames outrun the display, the rest are skipped.
-    pending = {
+    // Frames wait in the queue for the clock to reach them (see sync.js).
+    queue.push({
       seq: stats.lastSeq,
       ptsMs: view.getUint32(6),
       cols: cols,
       rows: rows,
       cells: new Uint8Array(buffer, HEADER_SIZE)
-    };
-    if (!drawScheduled) {
-      drawScheduled = true;
-      window.requestAnimationFrame(drawPending);
-    }
+    });
+    scheduleDraw();
   }
 
-  function drawPending() {
+  function scheduleDraw() {
+    if (drawScheduled) return;
+    drawScheduled = true;
+    window.requestAnimationFrame(drawDue);
+  }
+
+  function drawDue() {
     drawScheduled = false;
-    var frame = pending;
-    pending = null;
-    if (!frame) return;
-    shown = frame;
-    setGrid(frame.cols, frame.rows);
-    if (paint(frame)) stats.framesDrawn++;
+    var audio = { state: audioState, currentTime: el.audio.currentTime };
+    var t = clock.read(audio, queue.firstPts());
+    var frame = queue.take(t);
+    if (!frame && !shownInSession && queue.frames.length) {
+      // Waiting for the sound: hold the session's first picture rather than a blank.
+      frame = queue.frames[0];
+    }
+    stats.sync.source = clock.source;
+    stats.sync.clockMs = t;
+    stats.sync.late = queue.late;
+    if (frame && frame !== shown) {
+      shown = frame;
+      shownInSession = true;
+      setGrid(frame.cols, frame.rows);
+      if (paint(frame)) stats.framesDrawn++;
+      var hooks = window.tunerHooks;
+      if (hooks && typeof hooks.onDraw === "function") hooks.onDraw(frame, t, clock.source);
+    }
+    if (queue.frames.length) scheduleDraw();
   }
 
   function setGrid(cols, rows) {
