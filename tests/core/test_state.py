@@ -32,3 +32,19 @@ def test_events_of_another_session_are_bugs() -> None:
         state.resolved(status, "s1", "old", is_live=False)
     with pytest.raises(TransitionError):
         state.resolved(state.stopped(), "s2", "x", is_live=False)
+
+
+def test_a_broken_stream_reconnects_and_plays_again() -> None:
+    playing = state.resolved(state.start("s1", "q", "low", "mono"), "s1", "News", True, None)
+    status = state.reconnecting(playing, "s1", "the stream stalled (no frame for 10 s)")
+    assert status.to_json()["state"] == "reconnecting"
+    assert status.to_json()["error"] == "the stream stalled (no frame for 10 s)"
+    assert state.describe(status) == "reconnecting News: the stream stalled (no frame for 10 s)"
+    again = state.resolved(status, "s1", "News", True, None)
+    assert again.state is State.PLAYING and "error" not in again.to_json()
+    assert state.failed(status, "s1", "gave up").state is State.ERROR
+
+
+def test_only_a_session_that_played_can_reconnect() -> None:
+    with pytest.raises(TransitionError):
+        state.reconnecting(state.start("s1", "q", "low", "mono"), "s1", "why")

@@ -1,0 +1,91 @@
+"""ffmpeg command lines, checked without running them (they are run for real in
+tests/integration/test_sources.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuner.core.presets import PRESETS
+from tuner.core.source import MediaInput, Source
+from tuner.play.command import PROTOCOL_WHITELIST, source_command
+
+LOW = PRESETS["low"]
+VIDEO = MediaInput("https://cdn.example/v.mp4", (("User-Agent", "UA/1"),), True, False)
+AUDIO = MediaInput("https://cdn.example/a.m4a", (("Referer", "https://site/"),), False, True)
+BOTH = MediaInput("https://cdn.example/both.mp4", (), True, True)
+
+
+def inputs(command: list[str]) -> list[str]:
+    return [command[i + 1] for i, arg in enumerate(command) if arg == "-i"]
+
+
+def option_before(command: list[str], url: str, option: str) -> str | None:
+    """The value of ``option`` among the input options of ``url``."""
+    end = command.index(url) - 1  # the url's own -i
+    start = max((i + 2 for i in range(end) if command[i] == "-i"), default=0)
+    args = command[start:end]
+    return args[args.index(option) + 1] if option in args else None
+
+
+def test_separate_video_and_audio_are_read_by_one_process_with_their_headers() -> None:
+    source = Source("t", (VIDEO, AUDIO))
+    command = source_command("ffmpeg", source, LOW, 3)
+    assert inputs(command) == [VIDEO.url, AUDIO.url]
+    for media in (VIDEO, AUDIO):
+        assert option_before(command, media.url, "-protocol_whitelist") == PROTOCOL_WHITELIST
+        assert "-re" in command[: command.index(media.url)]
+    assert option_before(command, VIDEO.url, "-headers") == "User-Agent: UA/1\r\n"
+    assert option_before(command, AUDIO.url, "-headers") == "Referer: https://site/\r\n"
+    assert command[command.index("-map") + 1] == "0:v:0"
+    assert "[1:a:0]aresample" in command[command.index("-filter_complex") + 1]
+    assert command[-1] == "pipe:3" and "pipe:1" in command
+
+
+def test_whitelist_excludes_local_files_and_other_protocols() -> None:
+    allowed = set(PROTOCOL_WHITELIST.split(","))
+    assert allowed <= {"http", "https", "tcp", "tls", "crypto"}
+    assert not allowed & {"file", "pipe", "fd", "unix", "concat", "subfile", "data"}
+
+
+def test_a_video_resumes_where_it_stopped_but_a_live_stream_at_its_edge() -> None:
+    vod = source_command("ffmpeg", Source("t", (BOTH,)), LOW, 3, start_seconds=61.5)
+    assert option_before(vod, BOTH.url, "-ss") == "61.500"
+    live = source_command("ffmpeg", Source("t", (BOTH,), is_live=True), LOW, 3)
+    assert option_before(live, BOTH.url, "-ss") is None
+
+
+def test_a_silent_video_gets_silence_as_long_as_itself() -> None:
+    command = source_command("ffmpeg", Source("t", (VIDEO,), duration=30.0), LOW, 3)
+    assert inputs(command) == [VIDEO.url, "anullsrc=r=48000:cl=stereo"]
+    assert option_before(command, "anullsrc=r=48000:cl=stereo", "-t") == "30.000"
+    assert "[1:a:0]aresample" in command[command.index("-filter_complex") + 1]
+
+
+def test_sound_without_a_picture_gets_its_waveform() -> None:
+    command = source_command("ffmpeg", Source("t", (AUDIO,)), LOW, 3)
+    graph = command[command.index("-filter_complex") + 1]
+    assert "[0:a:0]asplit=2[wave][sound]" in graph
+    assert f"showwaves=s={LOW.cols}x{LOW.rows}" in graph
+    maps = [command[i + 1] for i, arg in enumerate(command) if arg == "-map"]
+    assert maps == ["[v]", "[a]"]
+
+
+@pytest.mark.parametrize(
+    "header", [("X-Evil", "a\r\nHost: other"), ("Bad:Name", "v"), ("X-Nul", "a\0b")]
+)
+def test_headers_that_would_smuggle_lines_are_dropped(header: tuple[str, str]) -> None:
+    media = MediaInput("https://cdn.example/v.mp4", (header, ("Accept", "*/*")), True, True)
+    command = source_command("ffmpeg", Source("t", (media,)), LOW, 3)
+    assert option_before(command, media.url, "-headers") == "Accept: */*\r\n"
+
+
+def test_a_source_with_nothing_to_play_is_a_bug() -> None:
+    with pytest.raises(ValueError):
+        source_command("ffmpeg", Source("t", (MediaInput("https://x/", (), False, False),)), LOW, 3)
+
+
+def test_reconnect_backoff_doubles_up_to_its_cap() -> None:
+    from tuner.play.session import Playback
+
+    playback = Playback(backoff_first=0.5, backoff_max=15)
+    assert [playback.backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 15, 15]

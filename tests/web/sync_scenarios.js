@@ -1,0 +1,74 @@
+/* Scenarios for tuner/web/static/sync.js, run by tests/web/test_sync_js.py under node. */
+"use strict";
+const assert = require("assert");
+const sync = require(process.argv[2]);
+
+let now = 0;
+const clock = () => new sync.Clock(() => now);
+const frames = (q, from, to, step) => { for (let p = from; p <= to; p += step) q.push({ ptsMs: p }); };
+
+// The audio clock leads: a frame is shown when the sound reaches it, not before.
+{
+  now = 0;
+  const c = clock(), q = new sync.FrameQueue();
+  c.audioLoading();
+  c.setAudioStart(-3000);
+  frames(q, 0, 1000, 40);
+  assert.strictEqual(q.take(c.read({ state: "playing", currentTime: 2.0 }, q.firstPts())), null);
+  assert.strictEqual(c.source, "audio");
+  const shown = q.take(c.read({ state: "playing", currentTime: 3.1 }, q.firstPts()));
+  assert.strictEqual(shown.ptsMs, 80);   // the newest frame due at 100 ms
+  assert.strictEqual(q.late, 2);          // 0 and 40 were due earlier: dropped unseen
+  assert.strictEqual(q.offsets[0], -20);
+}
+
+// While the sound loads the clock holds; after AUDIO_WAIT_MS a wall clock runs.
+{
+  now = 0;
+  const c = clock(), q = new sync.FrameQueue();
+  c.audioLoading();
+  frames(q, 5000, 6000, 40);
+  assert.strictEqual(c.read({ state: "loading", currentTime: 0 }, q.firstPts()), null);
+  assert.strictEqual(c.source, "waiting");
+  now = sync.AUDIO_WAIT_MS + 1;
+  assert.strictEqual(c.read({ state: "loading", currentTime: 0 }, q.firstPts()), 5000);
+  assert.strictEqual(c.source, "wall");
+  now += 100;
+  assert.strictEqual(c.read({ state: "loading", currentTime: 0 }, q.firstPts()), 5100);
+}
+
+// No sound at all (blocked autoplay): a wall clock from the first frame at once.
+{
+  now = 1000;
+  const c = clock(), q = new sync.FrameQueue();
+  frames(q, 200, 400, 40);
+  assert.strictEqual(c.read({ state: "off", currentTime: 0 }, q.firstPts()), 200);
+  now = 1080;
+  assert.strictEqual(q.take(c.read({ state: "off", currentTime: 0 }, q.firstPts())).ptsMs, 280);
+}
+
+// The clock never runs backwards: sound that starts behind the wall clock holds it.
+{
+  now = 0;
+  const c = clock();
+  c.audioLoading();
+  now = 10000;
+  assert.strictEqual(c.read({ state: "off", currentTime: 0 }, 0), 0);
+  now = 12000;
+  assert.strictEqual(c.read({ state: "off", currentTime: 0 }, 0), 2000);
+  c.setAudioStart(0);
+  assert.strictEqual(c.read({ state: "playing", currentTime: 0.5 }, 0), 2000);
+  assert.strictEqual(c.read({ state: "playing", currentTime: 2.5 }, 0), 2500);
+  // Sound that stalls (a tunnel): the wall clock carries on from where it was.
+  now = 12500;
+  assert.strictEqual(c.read({ state: "off", currentTime: 2.5 }, 0), 3000);
+}
+
+// A queue that outgrows its bound drops its oldest frames, counted as late.
+{
+  const q = new sync.FrameQueue();
+  frames(q, 0, 400 * 40, 40);
+  assert.strictEqual(q.frames.length, 300);
+  assert.strictEqual(q.late, 101);
+}
+console.log("ok");
