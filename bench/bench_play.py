@@ -112,7 +112,9 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from tuner.core.codec import decode_control, decode_frame
 from tuner.core.presets import PRESETS
-from tuner.play.ffmpeg import Tool, find_ffmpeg, testcard_command, version_sync
+from tuner.core.source import MediaInput, Source
+from tuner.play.command import source_command, testcard_command
+from tuner.play.ffmpeg import Tool, find_ffmpeg, version_sync
 from tuner.web.auth import COOKIE_NAME
 
 PIN = "13579"
@@ -154,8 +156,13 @@ class Daemon:
 
 
 def _is_live_ffmpeg(process: psutil.Process) -> bool:
+    # A playback ffmpeg writes frames to pipe:1 (the resolver's probes do not).
     try:
-        return "ffmpeg" in process.name() and process.status() != psutil.STATUS_ZOMBIE
+        return (
+            "ffmpeg" in process.name()
+            and "pipe:1" in process.cmdline()
+            and process.status() != psutil.STATUS_ZOMBIE
+        )
     except psutil.NoSuchProcess:
         return False
 
@@ -242,9 +249,33 @@ class Viewer:
 # -- the measurements ----------------------------------------------------------------
 
 
+@attrs.define
+class Played:
+    """What the benchmark plays: the test card, or a clip over loopback HTTP."""
+
+    clip_url: str | None = None
+    runs: int = 0
+
+    def query(self) -> str:
+        """The next query. A clip gets a new query string each time, so that every
+        play is resolved afresh by yt-dlp (the daemon caches answers for 2 minutes)."""
+        self.runs += 1
+        return "testcard" if self.clip_url is None else f"{self.clip_url}?run={self.runs}"
+
+    def command(self, ffmpeg: str, audio_fd: int) -> list[str]:
+        """The command the daemon runs for it, for the ffmpeg-alone baseline."""
+        if self.clip_url is None:
+            return testcard_command(ffmpeg, PRESET, audio_fd)
+        source = Source("clip", (MediaInput(self.clip_url, (), True, True),))
+        return source_command(ffmpeg, source, PRESET, audio_fd)
+
+
+PLAYED = Played()
+
+
 async def play(client: httpx.AsyncClient) -> str:
-    """``POST /api/play`` the test card; the new session's id."""
-    response = await client.post("/api/play", json={"query": "testcard", "preset": PRESET.name})
+    """``POST /api/play`` what the benchmark plays; the new session's id."""
+    response = await client.post("/api/play", json={"query": PLAYED.query(), "preset": PRESET.name})
     if response.status_code != 202:
         raise RuntimeError(f"play answered {response.status_code}: {response.text}")
     session_id: str = response.json()["session_id"]
@@ -283,7 +314,7 @@ async def ffmpeg_alone(ffmpeg: str) -> FfmpegAlone:
     try:
         started = time.perf_counter()
         process = await trio.lowlevel.open_process(
-            testcard_command(ffmpeg, PRESET, write_fd),
+            PLAYED.command(ffmpeg, write_fd),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -516,12 +547,41 @@ def machine(ffmpeg: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=20, help="runs of each (default 20)")
+    parser.add_argument(
+        "--source",
+        choices=("testcard", "clip"),
+        default="testcard",
+        help="the test card, or a 4 s 720p H.264/AAC clip served over loopback HTTP "
+        "and resolved by yt-dlp on every play (default testcard)",
+    )
     args = parser.parse_args()
     if args.runs < 2:
         parser.error("--runs must be at least 2")
     # Outside trio.run, SIGTERM unwinds like Ctrl-C, so the daemon is stopped on the
     # way out; inside it, interrupt_on_sigterm does the same the way trio allows.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.source == "clip":
+        with clip_server() as url:
+            run(args, url)
+    else:
+        run(args, None)
+
+
+@contextmanager
+def clip_server() -> Iterator[str]:
+    """Make the test suite's 720p clip and serve it on loopback; its URL."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.media import CLIPS, http_server, make_clip
+
+    with tempfile.TemporaryDirectory(prefix="tuner-bench-media-") as media:
+        make_clip(find_ffmpeg(None).path, CLIPS["clip720.mp4"], Path(media))
+        with http_server(Path(media)) as base:
+            yield f"{base}/clip720.mp4"
+
+
+def run(args: argparse.Namespace, clip_url: str | None) -> None:
+    """Start the daemon, take the figures, print them."""
+    PLAYED.clip_url = clip_url
     try:
         with (
             tempfile.TemporaryDirectory(prefix="tuner-bench-") as tmp,
