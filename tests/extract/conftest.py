@@ -1,76 +1,20 @@
-"""A loopback HTTP server for the extractors' tests: pages, playlists and calendars.
+"""Fixtures for the extractors' tests.
 
-Rules: loopback and port 0 only; real sockets here, so real time (no autojump clock);
-every test that waits has a ``trio.fail_after``.
+Rules: loopback and port 0 only; tests with real sockets run on real time and bound
+their waits with ``trio.fail_after``; tests on an autojump MockClock touch no IO.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
-import attrs
 import pytest
-import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
-
-@attrs.define
-class Route:
-    """What the server answers for one path."""
-
-    body: bytes | str
-    status: int = 200
-    content_type: str = "text/plain; charset=utf-8"
-    delay: float = 0.0
-
-
-@attrs.define
-class LoopbackServer:
-    """Routes by path; ``base`` is ``http://127.0.0.1:PORT``; ``hits`` counts requests."""
-
-    base: str = ""
-    routes: dict[str, Route] = attrs.field(factory=dict)
-    hits: dict[str, int] = attrs.field(factory=dict)
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def add(self, path: str, body: bytes | str, **kwargs: Any) -> str:
-        self.routes[path] = Route(body, **kwargs)
-        return self.url(path)
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                kind = message["type"].removeprefix("lifespan.")
-                await send({"type": f"lifespan.{kind}.complete"})
-                if kind == "shutdown":
-                    return
-        if scope["type"] != "http":
-            return
-        path = scope["path"]
-        self.hits[path] = self.hits.get(path, 0) + 1
-        route = self.routes.get(path, Route("not found", status=404))
-        await trio.sleep(route.delay)
-        body = route.body.encode() if isinstance(route.body, str) else route.body
-        headers = [(b"content-type", route.content_type.encode())]
-        await send({"type": "http.response.start", "status": route.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+from tests.loopback import LoopbackServer, serve_loopback
 
 
 @pytest.fixture
 async def loopback() -> AsyncIterator[LoopbackServer]:
-    """A Hypercorn server on 127.0.0.1, any port, for the length of the test."""
-    server = LoopbackServer()
-    config = Config()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.errorlog = None
-    async with trio.open_nursery() as nursery:
-        bound = await nursery.start(serve, server, config)
-        server.base = bound[0]
+    """A loopback HTTP server for the length of the test (see ``tests/loopback.py``)."""
+    async with serve_loopback() as server:
         yield server
-        nursery.cancel_scope.cancel()

@@ -8,7 +8,7 @@ import itertools
 import pytest
 import trio
 
-from tests.extract.conftest import LoopbackServer
+from tests.loopback import LoopbackServer
 from tuner.config import PageSite, StreamSpec
 from tuner.extract import (
     ExtractorError,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.extract.conftest import LoopbackServer
+from tests.loopback import LoopbackServer
 from tuner.extract import (
     HttpClient,
     IcsFile,
