@@ -13,6 +13,7 @@ window edge, so it turns fast at the edge and not one slow interval later.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
 from collections.abc import Iterable
@@ -90,6 +91,8 @@ class Schedule:
         self.events: tuple[Event, ...] = tuple(sorted(events, key=lambda e: (e.start, e.end)))
         lead, overrun = self.timing.lead, self.timing.overrun
         self._windows = [(e.start - lead, e.end + overrun, e) for e in self.events]
+        # Sorted once: the poller asks for the next edge at every wake.
+        self._edges = sorted({edge for lo, hi, _ in self._windows for edge in (lo, hi)})
 
     def live_events(self, now: float) -> list[Event]:
         """The events whose window (lead and overrun included) holds ``now``."""
@@ -110,8 +113,8 @@ class Schedule:
 
     def next_boundary(self, now: float) -> float | None:
         """The first window edge after ``now`` (where the mode may change), if any."""
-        later = [edge for lo, hi, _ in self._windows for edge in (lo, hi) if edge > now]
-        return min(later, default=None)
+        index = bisect.bisect_right(self._edges, now)
+        return self._edges[index] if index < len(self._edges) else None
 
     def plan(self, now: float, last_run: float | None) -> Plan:
         """When to run next, given when the last run started (``None``: never).
