@@ -13,8 +13,13 @@ Rules every test here follows:
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
+import attrs
 import pytest
+
+from tests.media import http_server, make_all
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +29,27 @@ def ffprobe() -> str:
     if path is None:
         pytest.fail("ffprobe is not on PATH: run `bash .ci/run` or install ffmpeg")
     return path
+
+
+@attrs.frozen
+class Media:
+    """The generated clips, served over loopback HTTP."""
+
+    url: str
+    directory: Path
+
+    def url_of(self, name: str) -> str:
+        """The URL of a clip in :data:`tests.media.CLIPS` (or any file served)."""
+        return f"{self.url}/{name}"
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Media]:
+    """Every clip of :mod:`tests.media`, made once per run and served on a loopback port."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.fail("ffmpeg is not on PATH: run `bash .ci/run` or install ffmpeg")
+    directory = tmp_path_factory.mktemp("media")
+    make_all(ffmpeg, directory)
+    with http_server(directory) as url:
+        yield Media(url, directory)

@@ -47,6 +47,14 @@ class Settings:
     viewer_queue: int = 8
     drain_seconds: float = 1.5
     tcp_user_timeout: float = 10.0
+    #: Sources are fetched at most this tall: the grid is at most 480x400 pixels.
+    max_source_height: int = 480
+    resolve_timeout: float = 20.0
+    resolve_cache_seconds: float = 120.0
+    #: A playing session with no frame for this long is restarted.
+    stall_seconds: float = 10.0
+    #: Reconnect attempts in a row (without a frame between them) before giving up.
+    reconnect_attempts: int = 5
     config_file: Path | None = None
     #: ``[extract]``: the extractor poller and each extractor (see the end of this module).
     extract: ExtractSettings = attrs.field(factory=lambda: ExtractSettings())
@@ -123,6 +131,11 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "viewer_queue": _number_range(int, 1, 1000),
     "drain_seconds": _number_range(float, 0.1, 60),
     "tcp_user_timeout": _number_range(float, 0.5, 600),
+    "max_source_height": _number_range(int, 144, 4320),
+    "resolve_timeout": _number_range(float, 1, 300),
+    "resolve_cache_seconds": _number_range(float, 0, 3600),
+    "stall_seconds": _number_range(float, 0.5, 600),
+    "reconnect_attempts": _number_range(int, 0, 1000),
     # Tables: in the config file only (an environment variable cannot hold one).
     "extract": lambda value: _parse_extract(value),
     "schedule": lambda value: _parse_schedule(value),

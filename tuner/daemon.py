@@ -3,6 +3,7 @@
 ::
 
     root nursery
+    ├── resolver (yt-dlp worker processes: one warm, one per resolution)
     ├── session supervisor (each session in its own cancel scope)
     ├── extractor poller (each run in a child nursery; off with [extract] enabled = false)
     ├── web server: hypercorn.trio.serve(app, config, shutdown_trigger=...)
@@ -37,6 +38,8 @@ from tuner.events import EventHub
 from tuner.extract import make_poller
 from tuner.play.fanout import GOING_AWAY
 from tuner.play.ffmpeg import Tool, ToolNotFoundError, find_ffmpeg, version
+from tuner.play.resolver import Resolver
+from tuner.play.session import Playback
 from tuner.play.supervisor import Supervisor
 from tuner.systemd import Notifier
 from tuner.web.app import create_app
@@ -98,7 +101,19 @@ async def serve(
     ffmpeg, ffmpeg_problem = await check_ffmpeg(settings.ffmpeg)
     if ffmpeg_problem:
         log.error("%s", ffmpeg_problem)
-    supervisor = Supervisor(ffmpeg, ffmpeg_problem, settings.viewer_queue)
+    resolver = Resolver(
+        max_height=settings.max_source_height,
+        timeout=settings.resolve_timeout,
+        ffmpeg=ffmpeg.path if ffmpeg else None,
+        cache_dir=settings.state_dir / "yt-dlp-cache",
+        cache_seconds=settings.resolve_cache_seconds,
+    )
+    playback = Playback(
+        stall_seconds=settings.stall_seconds, reconnect_attempts=settings.reconnect_attempts
+    )
+    supervisor = Supervisor(
+        ffmpeg, ffmpeg_problem, settings.viewer_queue, resolver=resolver, playback=playback
+    )
     events = EventHub()
     events.add_snapshot("session", lambda: supervisor.status.to_json())
     supervisor.on_status.append(lambda status: events.publish("session", status.to_json()))
@@ -138,6 +153,7 @@ async def serve(
             web_stopped.set()
 
     async with trio.open_nursery() as root:
+        await root.start(resolver.run)
         await root.start(supervisor.run)
         await root.start(run_web)
         if poller is not None:

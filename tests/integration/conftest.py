@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 import attrs
@@ -13,9 +15,12 @@ import psutil
 import pytest
 import trio
 
+from tests.conftest import Media
+from tests.media import live_hls_command
 from tuner.config import Settings
 from tuner.credentials import Pin, ensure_state_dir
 from tuner.daemon import Serving, serve
+from tuner.play.ffmpeg import run_in_own_group
 from tuner.web.auth import COOKIE_NAME
 
 PIN = "2468"
@@ -88,6 +93,28 @@ async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
         running.shutdown.set()
         with trio.fail_after(10):
             await running.stopped.wait()
+
+
+@pytest.fixture
+async def live_hls(media: Media) -> AsyncIterator[str]:
+    """A live HLS stream that ffmpeg makes in real time while the test runs; its URL."""
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg is not None
+    directory = media.directory / f"live-{os.getpid()}-{time.monotonic_ns()}"
+    directory.mkdir()
+    playlist = directory / "stream.m3u8"
+    async with trio.open_nursery() as nursery:
+        process = await nursery.start(
+            partial(run_in_own_group, live_hls_command(ffmpeg, directory), stderr=None)
+        )
+        # Let the playlist fill a little: a live client starts a few segments back.
+        with trio.fail_after(20):
+            while not playlist.exists() or playlist.read_text().count("#EXTINF") < 3:
+                await trio.sleep(0.1)
+        yield f"{media.url}/{directory.name}/stream.m3u8"
+        nursery.cancel_scope.cancel()
+    assert process.stdout is not None
+    await process.stdout.aclose()
 
 
 def _children() -> list[psutil.Process]:

@@ -105,11 +105,16 @@ def probe_codec(ffprobe: str, path: Path) -> str:
 
 
 def live_ffmpegs() -> list[psutil.Process]:
-    """ffmpeg processes among this process's descendants."""
+    """The daemon's playback ffmpegs (writing frames to ``pipe:1``) among this process's
+    descendants; not the ones a test runs to make media, nor the resolver's probes."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "ffmpeg" in child.name() and child.status() != psutil.STATUS_ZOMBIE:
+            if (
+                "ffmpeg" in child.name()
+                and "pipe:1" in child.cmdline()
+                and child.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(child)
         except psutil.NoSuchProcess:
             pass

@@ -17,8 +17,13 @@ from tests.integration.conftest import RunningDaemon
         (b'{"query": 42}', 400, "must be a string"),
         (b'{"query": "testcard", "preset": "huge"}', 400, "unknown preset 'huge'"),
         (b'{"query": "testcard", "mode": "sepia"}', 400, "unknown mode 'sepia'"),
-        (b'{"query": "https://example.com/v.mp4"}', 400, "only the built-in 'testcard'"),
-        (b'{"query": "--exec rm"}', 400, "only the built-in 'testcard'"),
+        (b'{"query": "file:///etc/passwd"}', 400, "only http and https"),
+        (b'{"query": "ftp://example.com/v.mp4"}', 400, "only http and https"),
+        (b'{"query": "/etc/passwd"}', 400, "local files are not played"),
+        (b'{"query": "~/videos/a.mp4"}', 400, "local files are not played"),
+        (b'{"query": "http:///nohost"}', 400, "has no host"),
+        (b'{"query": "   "}', 400, "'query' is required"),
+        (b'{"query": "a\\u0000b"}', 400, "control characters"),
     ],
 )
 async def test_bad_play_requests(

@@ -40,6 +40,7 @@ async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon)
                 "fps": low.fps,
                 "mode": "mono",
                 "preset": "low",
+                "audio_frame_ms": 1024 * 1000 / 48000,
             }
             received = await frames_for(ws, 3.0)
 
@@ -49,7 +50,7 @@ async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon)
     assert all((f.cols, f.rows) == (low.cols, low.rows) for f in frames)
     seqs = [f.seq for f in frames]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a fast viewer skipped frames"
-    assert [f.pts_ms for f in frames] == [s * 1000 // low.fps for s in seqs]
+    assert [f.pts_ms for f in frames] == [round(s * 1000 / low.fps) for s in seqs]
     # The test card is a picture, not a blank: many distinct characters, all from the ramp.
     assert set(frames[-1].cells) <= set(MONO_RAMP)
     assert len(set(frames[-1].cells)) >= 5
@@ -73,8 +74,10 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
         assert (await client.get("/api/status")).json() == {
             "state": "idle",
             "session_id": None,
+            "query": None,
             "title": None,
             "is_live": False,
+            "duration": None,
             "preset": None,
             "mode": None,
         }

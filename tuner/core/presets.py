@@ -6,6 +6,10 @@ import enum
 
 import attrs
 
+#: A character cell's width over its height, as the clients draw it (monospace glyphs
+#: are about 0.6 em wide). The server scales pictures for it, so circles stay round.
+CELL_ASPECT = 0.6
+
 
 class Mode(enum.StrEnum):
     """How a frame becomes character cells."""

@@ -18,6 +18,8 @@ class State(enum.StrEnum):
     IDLE = "idle"
     RESOLVING = "resolving"
     PLAYING = "playing"
+    #: The stream broke after playing; a new attempt is on its way.
+    RECONNECTING = "reconnecting"
     ERROR = "error"
 
 
@@ -34,21 +36,26 @@ class Status:
     query: str | None = None
     title: str | None = None
     is_live: bool = False
+    duration: float | None = None
     preset: str | None = None
     mode: str | None = None
+    #: Why the session failed (error) or is reconnecting.
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The status as ``/api/status`` shows it (``error`` only in the error state)."""
+        """The status as ``/api/status`` shows it (``error`` only when failed or
+        reconnecting)."""
         body: dict[str, Any] = {
             "state": self.state.value,
             "session_id": self.session_id,
+            "query": self.query,
             "title": self.title,
             "is_live": self.is_live,
+            "duration": self.duration,
             "preset": self.preset,
             "mode": self.mode,
         }
-        if self.state is State.ERROR:
+        if self.state in (State.ERROR, State.RECONNECTING):
             body["error"] = self.error
         return body
 
@@ -61,6 +68,8 @@ def describe(status: Status) -> str:
         return f"resolving {status.query!r}"
     if status.state is State.ERROR:
         return f"error: {status.error}"
+    if status.state is State.RECONNECTING:
+        return f"reconnecting {status.title}: {status.error}"
     live = " (live)" if status.is_live else ""
     return f"playing {status.title}{live} at {status.preset}, {status.mode}"
 
@@ -70,15 +79,26 @@ def start(session_id: str, query: str, preset: str, mode: str) -> Status:
     return Status(State.RESOLVING, session_id, query, preset=preset, mode=mode)
 
 
-def resolved(status: Status, session_id: str, title: str, is_live: bool) -> Status:
-    """The session's source is known and its first frame is out."""
-    _expect(status, session_id, State.RESOLVING, State.PLAYING)
-    return attrs.evolve(status, state=State.PLAYING, title=title, is_live=is_live)
+def resolved(
+    status: Status, session_id: str, title: str, is_live: bool, duration: float | None = None
+) -> Status:
+    """The session's source is known and its first frame is out (again, after a
+    reconnect)."""
+    _expect(status, session_id, State.RESOLVING, State.PLAYING, State.RECONNECTING)
+    return attrs.evolve(
+        status, state=State.PLAYING, title=title, is_live=is_live, duration=duration, error=None
+    )
+
+
+def reconnecting(status: Status, session_id: str, reason: str) -> Status:
+    """The stream broke after playing; the session tries again."""
+    _expect(status, session_id, State.PLAYING, State.RECONNECTING)
+    return attrs.evolve(status, state=State.RECONNECTING, error=reason)
 
 
 def failed(status: Status, session_id: str, error: str) -> Status:
     """The session ended with an error a person can read."""
-    _expect(status, session_id, State.RESOLVING, State.PLAYING)
+    _expect(status, session_id, State.RESOLVING, State.PLAYING, State.RECONNECTING)
     return attrs.evolve(status, state=State.ERROR, error=error)
 
 

@@ -19,8 +19,6 @@ from collections.abc import Sequence
 import attrs
 import trio
 
-from tuner.core.presets import Preset
-
 #: How long ffmpeg gets to exit on SIGTERM before its group gets SIGKILL.
 KILL_GRACE_SECONDS = 0.5
 
@@ -112,29 +110,6 @@ async def version(tool: Tool) -> str:
     return parse_version(done.stdout.decode(errors="replace"))
 
 
-def testcard_command(ffmpeg: str, preset: Preset, audio_fd: int) -> list[str]:
-    """The command that plays the built-in test card: a pattern and a beeping tone.
-
-    Video goes to stdout as raw 8-bit gray frames scaled to the preset's grid; sound
-    to ``audio_fd`` as AAC in ADTS. Both inputs are read at their native rate
-    (``-re``), so frames arrive at the preset's fps.
-    """
-    return [
-        ffmpeg,
-        "-nostdin",
-        "-hide_banner",
-        "-loglevel", "error",
-        "-re", "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate={preset.fps}",
-        "-re", "-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4:sample_rate=48000",
-        "-map", "0:v",
-        "-vf", f"scale={preset.cols}:{preset.rows}:flags=area,format=gray",
-        "-f", "rawvideo", "-flush_packets", "1", "pipe:1",
-        "-map", "1:a",
-        "-c:a", "aac", "-b:a", "96k", "-ac", "2",
-        "-f", "adts", "-flush_packets", "1", f"pipe:{audio_fd}",
-    ]  # fmt: skip
-
-
 async def kill_process_group(process: trio.Process) -> None:
     """``deliver_cancel`` for ffmpeg: SIGTERM its group, then SIGKILL after a grace.
 
@@ -142,6 +117,9 @@ async def kill_process_group(process: trio.Process) -> None:
     """
     try:
         os.killpg(process.pid, signal.SIGTERM)
+        # A stopped process (SIGSTOP, a stalled ffmpeg) only acts on SIGTERM once it
+        # runs again.
+        os.killpg(process.pid, signal.SIGCONT)
     except ProcessLookupError:
         return
     await trio.sleep(KILL_GRACE_SECONDS)
@@ -153,18 +131,21 @@ async def run_in_own_group(
     command: Sequence[str],
     *,
     pass_fds: Sequence[int] = (),
+    stdin: int = subprocess.DEVNULL,
+    stderr: int | None = subprocess.PIPE,
     task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED,
 ) -> int:
     """Run a child in its own process group; cancelling this kills the whole group.
 
-    Use with ``nursery.start``: it reports the :class:`trio.Process` (with ``stdout``
-    and ``stderr`` pipes that the caller must read) and returns the exit status.
+    Use with ``nursery.start``: it reports the :class:`trio.Process` (with a
+    ``stdout`` pipe, and the ``stdin``/``stderr`` pipes asked for, which the caller
+    must use and close) and returns the exit status.
     """
     completed = await trio.run_process(
         list(command),
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         pass_fds=tuple(pass_fds),
         start_new_session=True,
         deliver_cancel=kill_process_group,

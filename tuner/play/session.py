@@ -1,8 +1,19 @@
-"""One session: one ffmpeg process and the tasks that read its pipes.
+"""One session: resolve, run ffmpeg, read its pipes, and heal when the stream breaks.
 
 A session lives in a cancel scope that the supervisor owns. Cancelling that scope is
-the only way a session is stopped or superseded: ffmpeg's group is killed and every
-reader ends, with nothing to check after an await.
+the only way a session is stopped or superseded: a resolution in flight is killed,
+ffmpeg's group is killed and every reader ends, with nothing to check after an await.
+
+Within a session, each ffmpeg run is an *attempt*. An attempt ends when its video
+ends (the source is over), when ffmpeg fails, or when the stall watchdog sees no frame
+for too long while ffmpeg still runs. Once a session has shown a frame, a broken
+attempt is followed by another, after a backoff and a fresh resolution (resolved
+URLs expire): a live stream resumes at its live edge, a video where it stopped.
+
+Clock: the session's media time is counted in ADTS frames of its sound (1024 samples
+at 48 kHz each), which flow without a break from attempt to attempt. Video frames are
+stamped on the same clock, so a listener's audio position maps to frame times by one
+offset (see :meth:`Session.audio_start_ms`).
 """
 
 from __future__ import annotations
@@ -19,19 +30,57 @@ import trio
 
 from tuner.core.adts import ADTSSplitter
 from tuner.core.codec import encode_mono_frame
+from tuner.core.diagnose import explain
 from tuner.core.presets import Mode, Preset
+from tuner.core.query import Query, QueryKind
 from tuner.core.render import frame_from_bytes, render_mono
+from tuner.core.source import Source
+from tuner.play.command import AAC_FRAME_SAMPLES, SAMPLE_RATE, source_command, testcard_command
 from tuner.play.fanout import Fanout
-from tuner.play.ffmpeg import Tool, run_in_own_group, testcard_command
+from tuner.play.ffmpeg import Tool, run_in_own_group
+from tuner.play.resolver import ResolveError, Resolver
 
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 1 << 16
 _STDERR_LINES = 20
+#: After its video ends, ffmpeg gets this long to finish on its own (its sound's tail).
+_EXIT_GRACE_SECONDS = 2.0
+AUDIO_FRAME_MS = AAC_FRAME_SAMPLES * 1000 / SAMPLE_RATE
+
+TESTCARD_SOURCE = Source(title="Test card", inputs=(), is_live=True)
 
 
 class SessionError(Exception):
     """A session ended in a way a person should hear about; the message says how."""
+
+
+@attrs.frozen
+class Playback:
+    """How a session watches and heals its ffmpeg."""
+
+    #: No frame for this long while ffmpeg runs: the attempt is stalled.
+    stall_seconds: float = 10.0
+    #: The first frame of an attempt may take this long (connecting, probing).
+    startup_seconds: float = 30.0
+    #: Attempts in a row without a frame before the session gives up.
+    reconnect_attempts: int = 5
+    backoff_first: float = 0.5
+    backoff_max: float = 15.0
+
+    def backoff(self, failures: int) -> float:
+        """The pause before attempt ``failures + 1``: doubling, capped."""
+        return float(min(self.backoff_max, self.backoff_first * 2 ** max(failures - 1, 0)))
+
+
+@attrs.frozen
+class Hooks:
+    """What a session tells its supervisor."""
+
+    #: A source is known and an attempt showed its first frame.
+    playing: Callable[[Source], None]
+    #: The stream broke; the next attempt starts after ``delay`` seconds.
+    reconnecting: Callable[[str, float], None]
 
 
 class FrameSink:
@@ -53,15 +102,22 @@ class FrameSink:
 
 @attrs.define(eq=False)
 class Session:
-    """What one play asked for, and the handles that end it."""
+    """What one play asked for, the handles that end it, and its clock."""
 
-    query: str
+    query: Query
     preset: Preset
     mode: Mode
     video: FrameSink
     audio: Fanout[bytes]
     id: str = attrs.field(factory=lambda: secrets.token_hex(6))
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    source: Source | None = None
+    #: Frames sent so far (the next frame's ``seq``).
+    frames: int = 0
+    #: ADTS frames sent so far: the session's media clock.
+    audio_frames: int = 0
+    last_pts_ms: int = -1
+    attempts: int = 0
 
     def end(self, reason: str) -> None:
         """Stop the session now: no more frames go out, ffmpeg is killed, readers end."""
@@ -69,51 +125,171 @@ class Session:
         self.scope.cancel()
         self.audio.close_all(1000, reason)
 
+    def audio_start_ms(self, first_frame: int) -> float:
+        """The media time at which a listener's stream starts, if its first ADTS frame is
+        frame ``first_frame`` of the session.
 
-async def run_session(session: Session, ffmpeg: Tool, on_first_frame: Callable[[], None]) -> None:
+        The first frame of each ffmpeg run carries the AAC encoder's priming (1024
+        samples of silence before time 0), hence the ``- 1``.
+        """
+        return (first_frame - 1) * AUDIO_FRAME_MS
+
+
+@attrs.define
+class _Attempt:
+    """One ffmpeg run's progress, as its readers and watchdog see it."""
+
+    origin_ms: float
+    start_seconds: float
+    last_progress: float
+    frames: int = 0
+    video_ended: bool = False
+    #: ffmpeg still ran after its video ended, and was stopped.
+    stopped_after_end: bool = False
+    returncode: int | None = None
+    stalled: str | None = None
+    start_error: str | None = None
+    stderr: collections.deque[str] = attrs.field(
+        factory=lambda: collections.deque(maxlen=_STDERR_LINES)
+    )
+
+
+async def run_session(
+    session: Session,
+    ffmpeg: Tool,
+    resolver: Resolver | None,
+    playback: Playback,
+    hooks: Hooks,
+) -> None:
     """Play a session until its source ends.
 
-    Returns when ffmpeg exits cleanly (the video ended).
-
     Raises:
-        SessionError: ffmpeg could not start or failed; the message is for a person.
+        SessionError: the source cannot be played, or broke and could not be
+            reconnected; the message is for a person.
     """
+    failures = 0
+    position = 0.0
+    while True:
+        session.attempts += 1
+        try:
+            source = await _resolve(session, resolver)
+        except ResolveError as exc:
+            log.warning("session %s: %s (%s)", session.id, exc.message, exc.detail)
+            if session.frames == 0:
+                raise SessionError(exc.message) from None
+            reason = exc.message
+        else:
+            was_live = session.source is not None and session.source.is_live
+            if was_live and not source.is_live:
+                log.info("session %s: the live stream is over", session.id)
+                return
+            session.source = source
+            attempt = await _run_attempt(session, ffmpeg, source, position, playback, hooks)
+            position = attempt.start_seconds + attempt.frames / session.preset.fps
+            if attempt.frames:
+                failures = 0
+            failure = _failure(attempt, source, position)
+            if failure is None and not source.is_live:
+                return
+            if session.frames == 0:
+                raise SessionError(failure or "the source ended before its first frame")
+            reason = failure or "the live stream stopped"
+        failures += 1
+        if failures > playback.reconnect_attempts:
+            raise SessionError(f"{reason} (gave up after {failures - 1} reconnects)")
+        delay = playback.backoff(failures)
+        log.warning("session %s: %s; reconnecting in %.1f s", session.id, reason, delay)
+        if resolver is not None:
+            resolver.forget(session.query)
+        hooks.reconnecting(reason, delay)
+        await trio.sleep(delay)
+
+
+async def _resolve(session: Session, resolver: Resolver | None) -> Source:
+    if session.query.kind is QueryKind.TESTCARD:
+        return TESTCARD_SOURCE
+    if resolver is None:
+        raise ResolveError("the resolver is not running")
+    return await resolver.resolve(session.query)
+
+
+def _failure(attempt: _Attempt, source: Source, played: float) -> str | None:
+    """Why an attempt failed, or ``None`` when its source simply ended."""
+    if attempt.start_error:
+        return attempt.start_error
+    if attempt.stalled:
+        return attempt.stalled
+    tail = "\n".join(attempt.stderr)
+    clean = attempt.returncode == 0 or attempt.stopped_after_end
+    if attempt.video_ended and clean:
+        if source.duration and not source.is_live and played < source.duration - 5:
+            # A dropped connection can look like the end of the file to ffmpeg.
+            return explain(tail, "the stream broke") if tail else "the stream broke off"
+        return None
+    if attempt.returncode is not None and attempt.returncode < 0 and not tail:
+        return f"ffmpeg was killed by signal {-attempt.returncode}"
+    return explain(tail, "ffmpeg failed") if tail else "ffmpeg stopped without a word"
+
+
+async def _run_attempt(
+    session: Session,
+    ffmpeg: Tool,
+    source: Source,
+    position: float,
+    playback: Playback,
+    hooks: Hooks,
+) -> _Attempt:
+    start_seconds = 0.0 if source.is_live else position
+    # Frames of this run start where the sound is, and never before the last frame.
+    origin_ms = max(session.audio_frames * AUDIO_FRAME_MS, session.last_pts_ms + 1)
+    attempt = _Attempt(origin_ms, start_seconds, last_progress=trio.current_time())
     read_fd, write_fd = os.pipe()
+    if source is TESTCARD_SOURCE:
+        command = testcard_command(ffmpeg.path, session.preset, write_fd)
+    else:
+        command = source_command(
+            ffmpeg.path, source, session.preset, write_fd, start_seconds=start_seconds
+        )
     audio_pipe = trio.lowlevel.FdStream(read_fd)
-    stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
-    command = testcard_command(ffmpeg.path, session.preset, write_fd)
     async with audio_pipe, trio.open_nursery() as nursery:
         try:
             process: trio.Process = await nursery.start(
                 partial(run_in_own_group, command, pass_fds=(write_fd,))
             )
         except OSError as exc:
-            raise SessionError(f"cannot start ffmpeg ({ffmpeg.path}): {exc.strerror}") from None
+            attempt.start_error = f"cannot start ffmpeg ({ffmpeg.path}): {exc.strerror}"
+            return attempt
         finally:
             # ffmpeg holds its own copy now; ours must go, or the pipe never ends.
             os.close(write_fd)
-        log.info("session %s: ffmpeg started (pid %d)", session.id, process.pid)
+        log.info(
+            "session %s: ffmpeg started (pid %d) for %r at %.1f s",
+            session.id, process.pid, source.title, start_seconds,
+        )  # fmt: skip
         assert process.stdout is not None and process.stderr is not None
-        nursery.start_soon(_read_video, process.stdout, session, on_first_frame)
-        nursery.start_soon(_read_audio, audio_pipe, session.audio)
-        nursery.start_soon(_read_stderr, process.stderr, session.id, stderr_tail)
-
-    status = process.returncode
-    if status == 0:
-        return
-    detail = f": {stderr_tail[-1]}" if stderr_tail else ""
-    if status is not None and status < 0:
-        raise SessionError(f"ffmpeg was killed by signal {-status}{detail}")
-    raise SessionError(f"ffmpeg failed with exit status {status}{detail}")
+        first_frame = partial(hooks.playing, source)
+        nursery.start_soon(
+            _read_video, process, session, attempt, first_frame, nursery.cancel_scope
+        )
+        nursery.start_soon(_read_audio, audio_pipe, session)
+        nursery.start_soon(_read_stderr, process.stderr, session.id, attempt.stderr)
+        nursery.start_soon(_watch, attempt, playback, nursery.cancel_scope)
+    attempt.returncode = process.returncode
+    return attempt
 
 
 async def _read_video(
-    stream: trio.abc.ReceiveStream, session: Session, on_first_frame: Callable[[], None]
+    process: trio.Process,
+    session: Session,
+    attempt: _Attempt,
+    on_first_frame: Callable[[], None],
+    attempt_scope: trio.CancelScope,
 ) -> None:
     cols, rows, fps = session.preset.cols, session.preset.rows, session.preset.fps
     frame_size = cols * rows
     buffer = bytearray()
-    seq = 0
+    stream = process.stdout
+    assert stream is not None
     async with stream:
         while chunk := await stream.receive_some(_READ_SIZE):
             buffer += chunk
@@ -121,18 +297,29 @@ async def _read_video(
                 raw = bytes(buffer[:frame_size])
                 del buffer[:frame_size]
                 cells = render_mono(frame_from_bytes(raw, cols, rows))
-                pts_ms = seq * 1000 // fps
-                session.video.publish(encode_mono_frame(seq, pts_ms, cols, rows, cells))
-                if seq == 0:
+                pts_ms = round(attempt.origin_ms + attempt.frames * 1000 / fps)
+                session.video.publish(encode_mono_frame(session.frames, pts_ms, cols, rows, cells))
+                session.frames += 1
+                session.last_pts_ms = pts_ms
+                attempt.frames += 1
+                attempt.last_progress = trio.current_time()
+                if attempt.frames == 1:
                     on_first_frame()
-                seq += 1
+    attempt.video_ended = True
+    # The picture is over: let ffmpeg finish the sound's tail, then end the attempt
+    # (which kills ffmpeg if it is still at it, e.g. making silence for a silent video).
+    with trio.move_on_after(_EXIT_GRACE_SECONDS):
+        await process.wait()
+    attempt.stopped_after_end = process.returncode is None
+    attempt_scope.cancel()
 
 
-async def _read_audio(stream: trio.abc.ReceiveStream, audio: Fanout[bytes]) -> None:
+async def _read_audio(stream: trio.abc.ReceiveStream, session: Session) -> None:
     splitter = ADTSSplitter()
     while chunk := await stream.receive_some(_READ_SIZE):
         for frame in splitter.feed(chunk):
-            audio.publish(frame)
+            session.audio.publish(frame)
+            session.audio_frames += 1
 
 
 async def _read_stderr(
@@ -149,3 +336,17 @@ async def _read_stderr(
                     log.warning("session %s: ffmpeg: %s", session_id, text)
         if pending.strip():
             tail.append(pending.decode(errors="replace").strip())
+
+
+async def _watch(attempt: _Attempt, playback: Playback, attempt_scope: trio.CancelScope) -> None:
+    """The stall watchdog: ffmpeg can stop producing without exiting."""
+    while True:
+        limit = playback.stall_seconds if attempt.frames else playback.startup_seconds
+        due = attempt.last_progress + limit
+        if trio.current_time() >= due:
+            what = "no frame" if attempt.frames else "no first frame"
+            attempt.stalled = f"the stream stalled ({what} for {limit:.0f} s)"
+            attempt_scope.cancel()
+            return
+        # Not past ``due`` in one sleep: the limit shrinks once the first frame is out.
+        await trio.sleep_until(min(due, trio.current_time() + playback.stall_seconds))

@@ -11,20 +11,30 @@ import logging
 import time
 from collections.abc import Callable
 
+import attrs
 import trio
 
 from tuner.core import state
 from tuner.core.codec import PROTOCOL_VERSION, encode_control
 from tuner.core.presets import Mode, Preset
+from tuner.core.query import QueryError, parse_query
+from tuner.core.source import Source
 from tuner.core.state import Status
 from tuner.play.fanout import Control, Fanout, Subscriber
 from tuner.play.ffmpeg import Tool
-from tuner.play.session import FrameSink, Session, SessionError, run_session
+from tuner.play.resolver import Resolver
+from tuner.play.session import (
+    AUDIO_FRAME_MS,
+    FrameSink,
+    Hooks,
+    Playback,
+    Session,
+    SessionError,
+    run_session,
+)
 
 log = logging.getLogger(__name__)
 
-TESTCARD = "testcard"
-TESTCARD_TITLE = "Test card"
 #: Per-listener audio queue, in ADTS frames (1024 samples each: ~2.7 s at 48 kHz).
 AUDIO_QUEUE_FRAMES = 128
 
@@ -40,9 +50,21 @@ class UnavailableError(RuntimeError):
 class Supervisor:
     """Owns the current session and everything viewers see of it."""
 
-    def __init__(self, ffmpeg: Tool | None, ffmpeg_problem: str | None, viewer_queue: int) -> None:
+    def __init__(
+        self,
+        ffmpeg: Tool | None,
+        ffmpeg_problem: str | None,
+        viewer_queue: int,
+        *,
+        resolver: Resolver | None = None,
+        playback: Playback | None = None,
+    ) -> None:
         self._ffmpeg = ffmpeg
         self._ffmpeg_problem = ffmpeg_problem
+        self._resolver = resolver
+        self._playback = playback or Playback()
+        #: Each audio listener's clock: its token, and the ``audio`` control message.
+        self._audio_clocks: dict[str, Control] = {}
         self.video: Fanout[bytes] = Fanout(viewer_queue)
         self._next_audio: Fanout[bytes] = Fanout(AUDIO_QUEUE_FRAMES)
         self._hello: Control | None = None
@@ -55,7 +77,7 @@ class Supervisor:
         self.death: str | None = None
         self.sessions_started = 0
         self.ffmpeg_failures = 0
-        #: ffmpeg started again within a session; stays 0 until sessions reconnect.
+        #: ffmpeg started again within a session, to heal a broken stream.
         self.ffmpeg_restarts = 0
 
     @property
@@ -98,22 +120,23 @@ class Supervisor:
         """Start a session for ``query``, superseding any current one.
 
         Raises:
-            PlayError: the query cannot be played (only ``testcard`` for now).
+            PlayError: the query cannot be played (a local path, a scheme other than
+                http/https, empty).
             UnavailableError: the supervisor is not running.
         """
         if self._nursery is None:
             raise UnavailableError("the session supervisor is not running")
-        if query.strip().lower() != TESTCARD:
-            raise PlayError(
-                f"cannot play {query!r} yet: this version plays only the built-in '{TESTCARD}'"
-            )
-        session = Session(TESTCARD, preset, mode, FrameSink(self.video), self._next_audio)
+        try:
+            parsed = parse_query(query)
+        except QueryError as exc:
+            raise PlayError(str(exc)) from None
+        session = Session(parsed, preset, mode, FrameSink(self.video), self._next_audio)
         self._next_audio = Fanout(AUDIO_QUEUE_FRAMES)
         if self._current is not None:
             log.info("session %s superseded by %s", self._current.id, session.id)
             self._current.end("superseded")
         self._current = session
-        self.status = state.start(session.id, session.query, preset.name, mode.value)
+        self.status = state.start(session.id, parsed.text, preset.name, mode.value)
         self._hello = Control(
             encode_control(
                 "hello",
@@ -124,6 +147,7 @@ class Supervisor:
                 fps=preset.fps,
                 mode=mode.value,
                 preset=preset.name,
+                audio_frame_ms=AUDIO_FRAME_MS,
             )
         )
         self.video.publish_control(self._hello, clear=True)
@@ -147,19 +171,35 @@ class Supervisor:
             self._finish(self._current, None, reason="stopped")
 
     def subscribe_video(self) -> Subscriber[bytes]:
-        """A new viewer, told about the current session first if there is one."""
+        """A new viewer, told about the current session first if there is one, and
+        about the clock of every audio listener."""
         viewer = self.video.subscribe()
         if self._hello is not None:
             viewer.put_control(self._hello)
+        for clock in self._audio_clocks.values():
+            viewer.put_control(clock)
         return viewer
 
-    def subscribe_audio(self) -> Subscriber[bytes]:
+    def subscribe_audio(self) -> AudioListener:
         """A listener on the current session's sound (or the next session's, when idle).
 
         The subscription ends with that session.
         """
-        audio = self._current.audio if self._current is not None else self._next_audio
-        return audio.subscribe()
+        if self._current is not None:
+            return AudioListener(self._current.audio.subscribe(), self._current.audio_frames)
+        return AudioListener(self._next_audio.subscribe(), 0)
+
+    def publish_audio_clock(self, token: str, listener: AudioListener) -> None:
+        """Tell every viewer where the listener ``token``'s sound starts on the session's
+        clock (again whenever it skipped frames)."""
+        start_ms = (listener.first_frame + listener.subscriber.dropped - 1) * AUDIO_FRAME_MS
+        clock = Control(encode_control("audio", listener=token, start_ms=round(start_ms, 3)))
+        self._audio_clocks[token] = clock
+        self.video.publish_control(clock)
+
+    def forget_audio_clock(self, token: str) -> None:
+        """A listener left: new viewers need not hear of it."""
+        self._audio_clocks.pop(token, None)
 
     def audio_listeners(self) -> int:
         """How many ``/audio`` listeners there are now."""
@@ -168,11 +208,15 @@ class Supervisor:
 
     async def _run(self, session: Session) -> None:
         started = time.monotonic()
+        hooks = Hooks(
+            playing=lambda source: self._on_playing(session, source),
+            reconnecting=lambda reason, delay: self._on_reconnecting(session, reason),
+        )
         with session.scope:
             try:
                 if self._ffmpeg is None:
                     raise SessionError(self._ffmpeg_problem or "ffmpeg not found")
-                await run_session(session, self._ffmpeg, lambda: self._on_playing(session))
+                await run_session(session, self._ffmpeg, self._resolver, self._playback, hooks)
             except SessionError as exc:
                 self.ffmpeg_failures += 1
                 log.error("session %s failed: %s", session.id, exc)
@@ -184,9 +228,16 @@ class Supervisor:
                 self._finish(session, None, reason="ended")
         log.info("session %s over after %.1f s", session.id, time.monotonic() - started)
 
-    def _on_playing(self, session: Session) -> None:
+    def _on_playing(self, session: Session, source: Source) -> None:
         if state.is_current(self.status, session.id):
-            self.status = state.resolved(self.status, session.id, TESTCARD_TITLE, is_live=True)
+            self.status = state.resolved(
+                self.status, session.id, source.title, source.is_live, source.duration
+            )
+
+    def _on_reconnecting(self, session: Session, reason: str) -> None:
+        self.ffmpeg_restarts += 1
+        if state.is_current(self.status, session.id):
+            self.status = state.reconnecting(self.status, session.id, reason)
 
     def _finish(self, session: Session, error: str | None, reason: str) -> None:
         session.end(reason)
@@ -202,6 +253,14 @@ class Supervisor:
             Control(encode_control("end", session_id=session.id, reason=reason, error=error)),
             clear=True,
         )
+
+
+@attrs.define
+class AudioListener:
+    """An ``/audio`` subscription, and the session's ADTS frame it starts at."""
+
+    subscriber: Subscriber[bytes]
+    first_frame: int
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,14 +10,13 @@ from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from tuner.core.presets import PRESETS, Mode, UnknownChoiceError, get_mode, get_preset
+from tuner.core.query import MAX_QUERY_LENGTH
 from tuner.play.supervisor import PlayError, UnavailableError
 from tuner.web.auth import check_pin, clear_session_cookie, login_required, set_session_cookie
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, no_content
 
 log = logging.getLogger(__name__)
-
-MAX_QUERY_LENGTH = 2000
 
 
 class BadRequestError(ValueError):
@@ -76,7 +75,9 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         body = await _json_object()
         query = _optional_str(body, "query")
         if query is None or not query.strip():
-            raise BadRequestError("'query' is required: a video, a URL, or 'testcard'")
+            raise BadRequestError(
+                "'query' is required: a URL, a YouTube video ID, words to search, or 'testcard'"
+            )
         if len(query) > MAX_QUERY_LENGTH:
             raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
         try:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 #: ping task outlives a closed socket by up to an interval and so holds up shutdown.
 KEEPALIVE_SECONDS = 15.0
 _KEEPALIVE = Control(encode_control("keepalive"))
+
+#: What a client may name its audio stream with (``/audio?listener=...``).
+_LISTENER_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 #: Client messages larger than this are a protocol violation (the client sends small JSON).
 MAX_CLIENT_MESSAGE = 4096
@@ -68,18 +72,32 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     async def audio() -> Response:
         if not is_logged_in(ctx, request.cookies):
             return error_response(401, "login required", "POST /api/login with the PIN")
+        token = request.args.get("listener")
+        if token is not None and not _LISTENER_TOKEN.fullmatch(token):
+            return error_response(
+                400, "bad listener token", "listener must be 1 to 64 letters, digits, - or _"
+            )
         listener = ctx.supervisor.subscribe_audio()
+        subscriber = listener.subscriber
 
         async def body() -> AsyncIterator[bytes]:
+            told_dropped = -1
             try:
                 while True:
-                    item = await listener.get()
-                    if isinstance(item, bytes):
-                        yield item
+                    item = await subscriber.get()
+                    if not isinstance(item, bytes):
+                        continue
+                    if token is not None and subscriber.dropped != told_dropped:
+                        # The client maps its audio clock to frame times with this.
+                        told_dropped = subscriber.dropped
+                        ctx.supervisor.publish_audio_clock(token, listener)
+                    yield item
             except SubscriberClosed:
                 return
             finally:
-                listener.leave()
+                subscriber.leave()
+                if token is not None:
+                    ctx.supervisor.forget_audio_clock(token)
 
         response = Response(
             body(),

@@ -1,0 +1,125 @@
+"""Media the tests make for themselves with ffmpeg's lavfi sources, and a local HTTP
+server that serves it, so that yt-dlp and ffmpeg fetch it over a real socket.
+
+Shared by the integration tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+
+_X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30"]
+_AAC = ["-c:a", "aac", "-b:a", "64k"]
+_FASTSTART = ["-movflags", "+faststart"]
+#: A flash (white for 0.1 s) and a 1 kHz beep (0.1 s), both at every whole second.
+FLASH = "color=c=black:s=320x180:r=30,drawbox=color=white:t=fill:enable='lt(mod(t,1),0.1)'"
+BEEP = "aevalsrc='if(lt(mod(t,1),0.1),0.8*sin(2*PI*1000*t),0)':s=48000:c=stereo"
+
+
+@attrs.frozen
+class Clip:
+    """A generated file: its name under the media directory and how it was made."""
+
+    name: str
+    seconds: float
+    inputs: tuple[str, ...]
+    output: tuple[str, ...]
+
+
+CLIPS: dict[str, Clip] = {
+    clip.name: clip
+    for clip in (
+        Clip(
+            "clip720.mp4",
+            4,
+            ("testsrc2=size=1280x720:rate=30", "sine=frequency=440:sample_rate=48000"),
+            (*_X264, *_AAC, *_FASTSTART),
+        ),
+        Clip("noaudio.mp4", 3, ("testsrc2=size=640x360:rate=30",), (*_X264, *_FASTSTART)),
+        Clip("audioonly.m4a", 3, ("sine=frequency=220:sample_rate=48000",), (*_AAC, "-vn")),
+        Clip(
+            "vertical.mp4",
+            3,
+            ("testsrc2=size=360x640:rate=30", "sine=frequency=330:sample_rate=48000"),
+            (*_X264, *_AAC, *_FASTSTART),
+        ),
+        Clip(
+            "fps60.mp4",
+            3,
+            ("testsrc2=size=640x360:rate=60", "sine=frequency=550:sample_rate=48000"),
+            (*_X264, "-g", "60", *_AAC, *_FASTSTART),
+        ),
+        Clip("avsync.mp4", 20, (FLASH, BEEP), (*_X264, *_AAC, *_FASTSTART)),
+        # A playable HLS segment, for playlists that point at it by a file: URL.
+        Clip("segment.ts", 2, ("testsrc2=size=320x180:rate=25",), tuple(_X264)),
+    )
+}
+
+
+def make_clip(ffmpeg: str, clip: Clip, directory: Path) -> Path:
+    """Generate ``clip`` in ``directory`` (once: an existing file is kept)."""
+    path = directory / clip.name
+    if path.exists():
+        return path
+    command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    for source in clip.inputs:
+        command += ["-f", "lavfi", "-i", source]
+    command += ["-t", str(clip.seconds), *clip.output, "-f", _muxer(path), f"{path}.part"]
+    subprocess.run(command, check=True, timeout=120)
+    Path(str(path) + ".part").rename(path)
+    return path
+
+
+def _muxer(path: Path) -> str:
+    return {".mp4": "mp4", ".m4a": "ipod", ".ts": "mpegts"}[path.suffix]
+
+
+def make_all(ffmpeg: str, directory: Path) -> dict[str, Path]:
+    """Every clip in :data:`CLIPS`, generated in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return {name: make_clip(ffmpeg, clip, directory) for name, clip in CLIPS.items()}
+
+
+def live_hls_command(ffmpeg: str, directory: Path) -> list[str]:
+    """ffmpeg producing a live HLS stream in real time: ``stream.m3u8`` in ``directory``,
+    1 s segments, a sliding window of 6 (no ``#EXT-X-ENDLIST`` while it runs)."""
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+        "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+        *_X264[:-2], "-g", "25", "-c:a", "aac", "-b:a", "64k",
+        "-f", "hls", "-hls_time", "1", "-hls_list_size", "6",
+        "-hls_flags", "delete_segments+omit_endlist",
+        str(directory / "stream.m3u8"),
+    ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def http_server(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on a loopback port (a child process); yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+         "--directory", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"port (\d+)", line)
+        if not match:
+            raise RuntimeError(f"http.server did not start: {line!r}")
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        process.terminate()
+        process.wait(5)
+        if process.stdout is not None:
+            process.stdout.close()

@@ -1,0 +1,100 @@
+"""The resolver's worker processes: answers, the cache, and that a cancelled or slow
+resolution leaves no process behind (a thread could not promise that)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
+import psutil
+import pytest
+import trio
+
+from tests.conftest import Media
+from tuner.core.query import parse_query
+from tuner.play.resolver import ResolveError, Resolver
+
+WORKER = "tuner.play.ytdlp_worker"
+
+
+def workers() -> list[psutil.Process]:
+    """Live resolver workers among this process's children."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if WORKER in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+async def wait_for_workers(count: int, timeout: float = 5) -> None:
+    with trio.fail_after(timeout):
+        while len(workers()) != count:
+            await trio.sleep(0.02)
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[str]:
+    """A server that accepts connections and never says a word: its URL."""
+
+    async def hold(stream: trio.SocketStream) -> None:
+        async with stream:
+            await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, hold, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        yield f"http://127.0.0.1:{port}/slow.mp4"
+        nursery.cancel_scope.cancel()
+
+
+def make_resolver(timeout: float = 10) -> Resolver:
+    return Resolver(max_height=480, timeout=timeout, ffmpeg="ffmpeg", cache_dir=None)
+
+
+async def test_a_clip_is_resolved_once_then_served_from_the_cache(media: Media) -> None:
+    resolver = make_resolver()
+    query = parse_query(media.url_of("clip720.mp4"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(resolver.run)
+        first = await resolver.resolve(query)
+        second = await resolver.resolve(query)
+        nursery.cancel_scope.cancel()
+    assert first == second
+    assert first.title == "clip720"
+    assert first.duration == pytest.approx(4, abs=0.1)
+    assert [(i.has_video, i.has_audio) for i in first.inputs] == [(True, True)]
+    assert (resolver.resolutions, resolver.cache_hits) == (1, 1)
+    await wait_for_workers(0)
+
+
+async def test_a_cancelled_resolution_kills_its_worker(silent_server: str) -> None:
+    resolver = make_resolver()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(resolver.run)
+        await wait_for_workers(1)
+        [spare] = workers()
+        with trio.move_on_after(1.0) as cancelled:
+            await resolver.resolve(parse_query(silent_server))
+        assert cancelled.cancelled_caught
+        # The worker that was stuck on the silent server is gone; a new spare waits.
+        with trio.fail_after(2):
+            while spare.is_running() and spare.status() != psutil.STATUS_ZOMBIE:
+                await trio.sleep(0.02)
+        await wait_for_workers(1)
+        nursery.cancel_scope.cancel()
+    await wait_for_workers(0)
+
+
+async def test_a_silent_server_times_out_with_a_sentence(silent_server: str) -> None:
+    resolver = make_resolver(timeout=1)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(resolver.run)
+        with trio.fail_after(10), pytest.raises(ResolveError) as error:
+            await resolver.resolve(parse_query(silent_server))
+        nursery.cancel_scope.cancel()
+    assert error.value.message == "no network: the server did not answer in time"
+    assert resolver.failures == 1
+    await wait_for_workers(0)

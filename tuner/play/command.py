@@ -1,0 +1,153 @@
+"""ffmpeg command lines: one process per session, video on stdout, sound on a second pipe.
+
+Pure functions from a source and a preset to an argument list, tested without running
+anything. The shape every command shares:
+
+- every input is read at its native rate (``-re``), so frames leave at source speed
+  and a live stream is neither raced nor starved;
+- network inputs may use only :data:`PROTOCOL_WHITELIST`: a playlist cannot make
+  ffmpeg read a local file (``file:``), a pipe or a socket of its choosing;
+- video becomes ``cols x rows`` raw 8-bit gray frames at the preset's fps (``fps``
+  duplicates or drops frames, so the output rate is exact whatever the source's);
+  the picture keeps its aspect and is letterboxed or pillarboxed with black;
+- sound becomes 48 kHz stereo AAC in ADTS frames, padded with silence from the
+  start (``aresample=async=1:first_pts=0``) so audio time 0 is video time 0;
+- a source without sound gets silence, so that the audio element never stalls; a
+  source without a picture gets a waveform of its sound.
+"""
+
+from __future__ import annotations
+
+from tuner.core.presets import CELL_ASPECT, Preset
+from tuner.core.source import MediaInput, Source
+
+#: The only protocols ffmpeg may open for a network source, including the segments
+#: and keys an HLS playlist names.
+PROTOCOL_WHITELIST = "http,https,tcp,tls,crypto"
+SAMPLE_RATE = 48000
+#: Samples per AAC frame: one ADTS frame is 1024 / 48000 s of sound.
+AAC_FRAME_SAMPLES = 1024
+AUDIO_BITRATE = "96k"
+#: ffmpeg gives up on a read or connect that takes longer (microseconds).
+IO_TIMEOUT_US = 10_000_000
+
+_OUTPUT_FLAGS = ("-flush_packets", "1")
+
+
+def testcard_command(ffmpeg: str, preset: Preset, audio_fd: int) -> list[str]:
+    """The built-in test card: a moving pattern and a tone that beeps every second.
+
+    The pattern has the grid's own aspect, so that it fills the screen edge to edge.
+    """
+    height = round(640 / (preset.cols * CELL_ASPECT / preset.rows) / 2) * 2
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-re", "-f", "lavfi", "-i", f"testsrc2=size=640x{height}:rate={preset.fps}",
+        "-re", "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate={SAMPLE_RATE}",
+        "-map", "0:v", "-vf", video_filter(preset),
+        "-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1",
+        "-map", "1:a", *_audio_output(audio_fd),
+    ]  # fmt: skip
+
+
+def source_command(
+    ffmpeg: str, source: Source, preset: Preset, audio_fd: int, *, start_seconds: float = 0.0
+) -> list[str]:
+    """Play a resolved source from ``start_seconds`` (0 for live streams).
+
+    Raises:
+        ValueError: the source has neither video nor audio (a resolver bug).
+    """
+    if not source.has_video and not source.has_audio:
+        raise ValueError("a source needs video or audio")
+    command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
+    for media in source.inputs:
+        command += _network_input(media, start_seconds)
+    video_at = next((n for n, i in enumerate(source.inputs) if i.has_video), None)
+    audio_at = next((n for n, i in enumerate(source.inputs) if i.has_audio), None)
+
+    if video_at is None:
+        assert audio_at is not None
+        # No picture: draw the sound's waveform, from the same decoded audio.
+        graph = (
+            f"[{audio_at}:a:0]asplit=2[wave][sound];"
+            f"[wave]{waveform_filter(preset)}[v];"
+            f"[sound]{_AUDIO_FILTER}[a]"
+        )
+        return [
+            *command, "-filter_complex", graph,
+            "-map", "[v]", "-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1",
+            "-map", "[a]", *_audio_output(audio_fd, filtered=True),
+        ]  # fmt: skip
+
+    command += ["-map", f"{video_at}:v:0", "-vf", video_filter(preset)]
+    command += ["-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1"]
+    if audio_at is None:
+        # No sound: silence, as long as the video when that is known.
+        silence = ["-re", "-f", "lavfi"]
+        if source.duration and not source.is_live:
+            silence += ["-t", f"{max(source.duration - start_seconds, 0.1):.3f}"]
+        silence += ["-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo"]
+        # Inputs must come before outputs: put the silence in front of the first -map.
+        at = command.index("-map")
+        command[at:at] = silence
+        audio_at = len(source.inputs)
+    return [*command, "-map", f"{audio_at}:a:0", *_audio_output(audio_fd)]
+
+
+def video_filter(preset: Preset) -> str:
+    """Frames at the preset's rate, scaled into its grid with the aspect kept.
+
+    A character cell is :data:`CELL_ASPECT` as wide as it is tall, so one pixel per
+    cell is not square; the box and the picture's size are computed in cells.
+    """
+    cols, rows, fps = preset.cols, preset.rows, preset.fps
+    box = cols * CELL_ASPECT / rows
+    # The commas inside quotes are the expressions' own; the filter graph keeps them.
+    width = f"'min({cols},if(gte(dar,{box:.6f}),{cols},{rows}*dar/{CELL_ASPECT}))'"
+    height = f"'min({rows},if(gte(dar,{box:.6f}),{cols}*{CELL_ASPECT}/dar,{rows}))'"
+    return (
+        f"fps={fps}:start_time=0,"
+        f"scale=w={width}:h={height}:flags=area,"
+        f"pad={cols}:{rows}:(ow-iw)/2:(oh-ih)/2,"
+        "format=gray"
+    )
+
+
+def waveform_filter(preset: Preset) -> str:
+    """The picture of a source without one: its sound's waveform across the grid."""
+    return (
+        f"showwaves=s={preset.cols}x{preset.rows}:mode=cline:rate={preset.fps}"
+        ":colors=white,format=gray"
+    )
+
+
+_AUDIO_FILTER = f"aresample={SAMPLE_RATE}:async=1:first_pts=0"
+
+
+def _audio_output(audio_fd: int, *, filtered: bool = False) -> list[str]:
+    resample = [] if filtered else ["-af", _AUDIO_FILTER]
+    return [
+        *resample, "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ac", "2", "-ar", str(SAMPLE_RATE),
+        "-f", "adts", *_OUTPUT_FLAGS, f"pipe:{audio_fd}",
+    ]  # fmt: skip
+
+
+def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
+    args = ["-re", "-protocol_whitelist", PROTOCOL_WHITELIST, "-rw_timeout", str(IO_TIMEOUT_US)]
+    headers = "".join(f"{name}: {value}\r\n" for name, value in media.headers if _safe(name, value))
+    if headers:
+        args += ["-headers", headers]
+    if start_seconds > 0:
+        args += ["-ss", f"{start_seconds:.3f}"]
+    return [*args, "-i", media.url]
+
+
+def probe_command(ffmpeg: str, media: MediaInput) -> list[str]:
+    """``ffmpeg -i URL`` with no output: it prints the input's streams and exits."""
+    return [ffmpeg, "-nostdin", "-hide_banner", *_network_input(media, 0.0)[1:]]
+
+
+def _safe(name: str, value: str) -> bool:
+    # A header with a line break would smuggle another header (or a request) in.
+    return not any(c in name + value for c in "\r\n\0") and ":" not in name

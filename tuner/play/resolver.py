@@ -1,0 +1,228 @@
+"""Resolving queries with yt-dlp, off the event loop and always cancellable.
+
+Each resolution runs in a worker process (:mod:`tuner.play.ytdlp_worker`) that is
+killed, with its whole process group, when the resolution is cancelled or times out:
+unlike a thread, nothing keeps running after the caller lost interest. One worker is
+kept warm (yt-dlp already imported, about 0.6 s of CPU) so a play does not wait for
+Python to start. Fresh answers are cached for a short while, so playing the same
+thing again (a retry, a mode change, a reconnect within the minute) skips yt-dlp.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import attrs
+import trio
+
+from tuner.core.query import Query
+from tuner.core.source import Source, SourceError
+from tuner.play.ffmpeg import run_in_own_group
+from tuner.play.ytdlp_worker import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+#: The worker's answer is one JSON line; anything longer is a broken worker.
+MAX_ANSWER_BYTES = 4 << 20
+
+
+class ResolveError(Exception):
+    """A query that could not be resolved; the message is for a person."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class ResolverUnavailableError(RuntimeError):
+    """The resolver service is not running (starting up or shutting down)."""
+
+
+@attrs.define
+class _Worker:
+    process: trio.Process
+    exited: trio.Event = attrs.field(factory=trio.Event)
+
+
+@attrs.frozen
+class _Cached:
+    source: Source
+    at: float
+
+
+class Resolver:
+    """Resolves queries in worker processes that live in this service's nursery."""
+
+    def __init__(
+        self,
+        *,
+        max_height: int,
+        timeout: float,
+        ffmpeg: str | None,
+        cache_dir: Path | None,
+        cache_seconds: float = 120.0,
+        python: str = sys.executable,
+    ) -> None:
+        self.max_height = max_height
+        self.timeout = timeout
+        self.cache_seconds = cache_seconds
+        self._ffmpeg = ffmpeg
+        self._cache_dir = cache_dir
+        self._python = python
+        self._cache: dict[str, _Cached] = {}
+        self._spare: _Worker | None = None
+        self._nursery: trio.Nursery | None = None
+        self.resolutions = 0
+        self.cache_hits = 0
+        self.failures = 0
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the worker processes until cancelled (then every worker is killed)."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                self._spare = await nursery.start(self._run_worker)
+                task_status.started()
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                self._spare = None
+
+    async def resolve(self, query: Query) -> Source:
+        """The source for ``query``: cached if fresh, else from a worker.
+
+        Raises:
+            ResolveError: yt-dlp found nothing playable, or took longer than the timeout.
+            ResolverUnavailableError: the service is not running.
+        """
+        key = query.target
+        cached = self._cache.get(key)
+        if cached is not None and time.monotonic() - cached.at < self.cache_seconds:
+            self.cache_hits += 1
+            return cached.source
+        self.resolutions += 1
+        try:
+            source = await self._ask_worker(query)
+        except ResolveError:
+            self.failures += 1
+            raise
+        self._forget_stale()
+        self._cache[key] = _Cached(source, time.monotonic())
+        return source
+
+    def forget(self, query: Query) -> None:
+        """Drop a cached answer (its URLs stopped working)."""
+        self._cache.pop(query.target, None)
+
+    async def _ask_worker(self, query: Query) -> Source:
+        worker = await self._take_worker()
+        process = worker.process
+        assert process.stdin is not None and process.stdout is not None
+        request = {"target": query.target}
+        started = time.monotonic()
+        try:
+            # The worker's own network timeouts come first; this one catches the rest
+            # (a slow site making many requests, a hung worker).
+            with trio.fail_after(self.timeout * 2 + 5):
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    await process.stdin.send_all(json.dumps(request).encode() + b"\n")
+                answer = await _read_line(process.stdout)
+        except trio.TooSlowError:
+            raise ResolveError(
+                f"resolving took longer than {self.timeout * 2 + 5:.0f} s: the site is slow "
+                "or unreachable"
+            ) from None
+        finally:
+            # Cancelled, timed out or answered: the worker has nothing more to do.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        log.info("resolved %r in %.2f s", query.text, time.monotonic() - started)
+        return _parse_answer(answer)
+
+    async def _take_worker(self) -> _Worker:
+        if self._nursery is None:
+            raise ResolverUnavailableError("the resolver is not running")
+        worker, self._spare = self._spare, None
+        if worker is None or worker.exited.is_set():
+            worker = await self._nursery.start(self._run_worker)
+        self._nursery.start_soon(self._refill)
+        return worker
+
+    async def _refill(self) -> None:
+        if self._spare is None and self._nursery is not None:
+            self._spare = await self._nursery.start(self._run_worker)
+
+    async def _run_worker(self, *, task_status: trio.TaskStatus[_Worker]) -> None:
+        settings = WorkerSettings(
+            max_height=self.max_height,
+            timeout=self.timeout,
+            ffmpeg=self._ffmpeg,
+            cache_dir=str(self._cache_dir) if self._cache_dir else None,
+        )
+        command = [self._python, "-m", "tuner.play.ytdlp_worker", settings.to_argv()]
+        status = _WorkerStatus(task_status)
+        try:
+            await run_in_own_group(
+                command,
+                stdin=subprocess.PIPE,
+                stderr=None,  # the worker's log lines go where ours go
+                task_status=status,  # type: ignore[arg-type]
+            )
+        finally:
+            if status.worker is not None:
+                status.worker.exited.set()
+                process = status.worker.process
+                with trio.CancelScope(shield=True):
+                    for pipe in (process.stdin, process.stdout):
+                        if pipe is not None:
+                            await pipe.aclose()
+
+    def _forget_stale(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, c in self._cache.items() if now - c.at >= self.cache_seconds]:
+            del self._cache[key]
+
+
+class _WorkerStatus:
+    """Hands the started process on as a :class:`_Worker` (and keeps it, for cleanup)."""
+
+    def __init__(self, outer: trio.TaskStatus[_Worker]) -> None:
+        self._outer = outer
+        self.worker: _Worker | None = None
+
+    def started(self, process: trio.Process) -> None:
+        self.worker = _Worker(process)
+        self._outer.started(self.worker)
+
+
+async def _read_line(stream: trio.abc.ReceiveStream) -> bytes:
+    data = bytearray()
+    while b"\n" not in data:
+        chunk = await stream.receive_some(65536)
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > MAX_ANSWER_BYTES:
+            raise ResolveError("the resolver's answer is too large")
+    return bytes(data)
+
+
+def _parse_answer(raw: bytes) -> Source:
+    if not raw.strip():
+        raise ResolveError("the resolver stopped without an answer (see the log)")
+    try:
+        answer = json.loads(raw)
+        if answer.get("ok"):
+            return Source.from_json(answer["source"])
+        raise ResolveError(str(answer.get("error")), str(answer.get("detail", "")))
+    except (ValueError, AttributeError, KeyError, SourceError) as exc:
+        raise ResolveError(f"the resolver gave a broken answer: {exc}") from None
