@@ -13,6 +13,7 @@ import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
+from tests.integration.helpers import frames_for, next_control, open_viewer, wait_for_state
 from tests.loopback import LoopbackServer, serve_loopback
 from tuner.config import DemoSettings, ExtractSettings, PageSettings, PageSite, StreamSpec
 
@@ -193,4 +194,33 @@ async def test_with_the_poller_off(tmp_path: Path) -> None:
             refused = await client.post("/api/extract")
             assert refused.status_code == 503
             assert "[extract]" in refused.json()["detail"]
+        daemon.shutdown.set()
+
+
+async def test_a_stream_found_by_an_extractor_plays(tmp_path: Path, live_hls: str) -> None:
+    """From the extractor's list to frames: the demo extractor finds a live HLS stream
+    (made by ffmpeg, served on loopback), and its URL plays through /api/play."""
+    demo = DemoSettings(enabled=True, streams=(StreamSpec("Loopback live", live_hls),))
+    extract = ExtractSettings(per_source_delay_seconds=0.0, demo=demo)
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings_for(tmp_path, extract=extract))
+        async with daemon.client() as client:
+            cookie = await daemon.login(client)
+            await _wait_for_run(client, 1)
+            [stream] = (await client.get("/api/streams")).json()["streams"]
+            assert (stream["title"], stream["url"], stream["is_live"]) == (
+                "Loopback live",
+                live_hls,
+                True,
+            ), "the check read the live playlist"
+            async with open_viewer(daemon.url, cookie) as ws:
+                response = await client.post("/api/play", json={"query": stream["url"]})
+                assert response.status_code == 202, response.text
+                await next_control(ws, "hello")
+                status = await wait_for_state(client, "playing", timeout=20)
+                assert status["is_live"] is True
+                frames = await frames_for(ws, 1.0)
+            assert len(frames) > 10
+            assert (await client.post("/api/stop")).status_code == 204
+            await wait_for_state(client, "idle")
         daemon.shutdown.set()
