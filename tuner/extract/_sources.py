@@ -1,6 +1,5 @@
 """Schedule sources: where the poller learns when events are live.
 
-- :class:`ConfigEvents`: the ``[[schedule.events]]`` list of the config file.
 - :class:`IcsCalendar`: an iCalendar (.ics) file, or URL (fetched like the next one).
 - :class:`F1Calendar`: the Formula 1 season in the Ergast/jolpica JSON format.
 
@@ -15,7 +14,7 @@ import datetime
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +23,6 @@ import icalendar
 import recurring_ical_events
 import trio
 
-from tuner.config import ScheduledEvent
 from tuner.core.schedule import Event
 from tuner.extract._http import HttpClient
 from tuner.extract._records import ExtractorError, iso
@@ -194,21 +192,6 @@ def parse_f1(data: bytes, source: str, race_minutes: float, session_minutes: flo
 
 
 # --- sources --------------------------------------------------------------------------
-
-
-class ConfigEvents:
-    """The events listed in the config file."""
-
-    key = "config"
-
-    def __init__(self, events: Sequence[ScheduledEvent]) -> None:
-        self._events = [
-            Event(e.title, e.start.timestamp(), e.end.timestamp(), self.key) for e in events
-        ]
-
-    async def load(self) -> list[Event]:
-        """The configured events (they never change while running)."""
-        return list(self._events)
 
 
 class FetchedCalendar:
