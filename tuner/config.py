@@ -8,11 +8,14 @@ the key and where it came from, so ``tuner serve`` can say exactly what to fix.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import platformdirs
@@ -53,6 +56,10 @@ class Settings:
     #: Reconnect attempts in a row (without a frame between them) before giving up.
     reconnect_attempts: int = 5
     config_file: Path | None = None
+    #: ``[extract]``: the extractor poller and each extractor (see the end of this module).
+    extract: ExtractSettings = attrs.field(factory=lambda: ExtractSettings())
+    #: ``[schedule]``: where the poller learns when events are live.
+    schedule: ScheduleSettings = attrs.field(factory=lambda: ScheduleSettings())
 
 
 def default_config_file() -> Path:
@@ -129,6 +136,9 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "resolve_cache_seconds": _number_range(float, 0, 3600),
     "stall_seconds": _number_range(float, 0.5, 600),
     "reconnect_attempts": _number_range(int, 0, 1000),
+    # Tables: in the config file only (an environment variable cannot hold one).
+    "extract": lambda value: _parse_extract(value),
+    "schedule": lambda value: _parse_schedule(value),
 }
 
 #: Keys a config file or the environment may set (others are errors: likely typos).
@@ -144,6 +154,8 @@ def _apply(values: dict[str, Any], raw: Mapping[str, object], source: str) -> No
             )
         try:
             values[key] = parser(value)
+        except KeyedError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         except ValueError as exc:
             raise ConfigError(f"{source}: {key} {exc}") from None
 
@@ -205,3 +217,332 @@ def load_settings(
         if flag is not None:
             _apply(values, {key: flag}, f"--{key.replace('_', '-')}")
     return Settings(**values)
+
+
+# ---------------------------------------------------------------------------------------
+# [extract] and [schedule]: the extractor poller, its extractors and its schedule.
+#
+# Nested tables are checked key by key like the top level: an unknown key is an error
+# naming its dotted path (``extract.demo.strems``), likely a typo.
+
+#: Public HLS test streams the ``demo`` extractor lists unless configured otherwise.
+DEFAULT_DEMO_STREAMS_RAW = (
+    (
+        "Apple bipbop test pattern",
+        "https://devstreaming-cdn.apple.com/videos/streaming/examples/"
+        "img_bipbop_adv_example_fmp4/master.m3u8",
+    ),
+    ("Big Buck Bunny (Mux test stream)", "https://test-streams.mux.dev/x36xhzz/x36xhzz.m3u8"),
+    (
+        "Akamai live test stream",
+        "https://cph-p2p-msl.akamaized.net/hls/live/2000341/test/master.m3u8",
+    ),
+)
+#: Jolpica's mirror of the Ergast API: the current Formula 1 season, every session.
+DEFAULT_F1_URL = "https://api.jolpi.ca/ergast/f1/current.json"
+
+
+class KeyedError(ValueError):
+    """A bad value or unknown key deep in a table; the message names its dotted path."""
+
+
+@attrs.frozen
+class StreamSpec:
+    """A stream named in the config (the ``demo`` extractor's list)."""
+
+    title: str
+    url: str
+
+
+@attrs.frozen
+class PageSite:
+    """A page the ``page`` extractor scans for ``.m3u8`` links.
+
+    Attributes:
+        url: the page.
+        pattern: a regular expression for the links (group 1 if it has one, else the
+            whole match); ``None`` for any ``.m3u8`` URL.
+        title: what to call its streams; ``None`` for the page's ``<title>``.
+    """
+
+    url: str
+    pattern: str | None = None
+    title: str | None = None
+
+
+DEFAULT_DEMO_STREAMS = tuple(StreamSpec(title, url) for title, url in DEFAULT_DEMO_STREAMS_RAW)
+
+
+@attrs.frozen
+class DemoSettings:
+    """``[extract.demo]``: a fixed list of streams (public HLS test streams by default)."""
+
+    enabled: bool = False
+    timeout_seconds: float | None = None
+    streams: tuple[StreamSpec, ...] = DEFAULT_DEMO_STREAMS
+
+
+@attrs.frozen
+class YoutubeLiveSettings:
+    """``[extract.youtube_live]``: channels checked through yt-dlp for a live broadcast."""
+
+    enabled: bool = False
+    timeout_seconds: float | None = None
+    #: ``@handle``, a channel ID (``UC...``) or a channel URL.
+    channels: tuple[str, ...] = ()
+    #: yt-dlp's own socket timeout for each request it makes.
+    socket_timeout_seconds: float = 15.0
+
+
+@attrs.frozen
+class PageSettings:
+    """``[extract.page]``: pages scanned for ``.m3u8`` links."""
+
+    enabled: bool = False
+    timeout_seconds: float | None = None
+    sites: tuple[PageSite, ...] = ()
+
+
+@attrs.frozen
+class ExtractSettings:
+    """``[extract]``: the poller's timing, its HTTP limits, and each extractor."""
+
+    enabled: bool = True
+    live_interval_minutes: float = 5.0
+    idle_interval_minutes: float = 30.0
+    lead_minutes: float = 15.0
+    overrun_minutes: float = 30.0
+    #: How long one extractor may take in a run before it counts as failed.
+    timeout_seconds: float = 60.0
+    #: Fetch each HLS URL found and list only those that answer with a playlist.
+    check_streams: bool = True
+    http_timeout_seconds: float = 10.0
+    #: Requests at once to one source (a host, or YouTube for yt-dlp).
+    per_source_limit: int = 2
+    #: Seconds between the starts of two requests to one source.
+    per_source_delay_seconds: float = 1.0
+    demo: DemoSettings = DemoSettings()
+    youtube_live: YoutubeLiveSettings = YoutubeLiveSettings()
+    page: PageSettings = PageSettings()
+
+
+@attrs.frozen
+class ScheduledEvent:
+    """An event from ``[[schedule.events]]``: a title and its start and end (aware)."""
+
+    title: str
+    start: datetime.datetime
+    end: datetime.datetime
+
+
+@attrs.frozen
+class ScheduleSettings:
+    """``[schedule]``: where the poller learns when events are live."""
+
+    events: tuple[ScheduledEvent, ...] = ()
+    #: iCalendar (.ics) sources: http(s) URLs or file paths.
+    ics: tuple[str, ...] = ()
+    f1: bool = False
+    f1_url: str = DEFAULT_F1_URL
+    #: F1 sessions have only a start: how long a race, and any other session, lasts.
+    f1_race_minutes: float = 120.0
+    f1_session_minutes: float = 60.0
+    #: How often fetched calendars are fetched again.
+    refresh_hours: float = 24.0
+
+
+Parser = Callable[[object, str], Any]
+
+
+def _plain(parse: Callable[[object], Any]) -> Parser:
+    """A value parser as a table field parser (the path is added to its error)."""
+
+    def parse_at(value: object, path: str) -> Any:
+        try:
+            return parse(value)
+        except KeyedError:
+            raise
+        except ValueError as exc:
+            raise KeyedError(f"{path} {exc}") from None
+
+    return parse_at
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _url(value: object) -> str:
+    text = _str(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return text
+
+
+def _regex(value: object) -> str:
+    text = _str(value)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"is not a valid regular expression: {exc}") from None
+    return text
+
+
+def _table(value: object, path: str, fields: Mapping[str, Parser]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise KeyedError(f"{path} must be a table ([{path}] in the config file), got {value!r}")
+    parsed: dict[str, Any] = {}
+    for key, item in value.items():
+        parser = fields.get(key)
+        if parser is None:
+            raise KeyedError(
+                f"unknown setting {path}.{key!r}; known in [{path}]: {', '.join(fields)}"
+            )
+        parsed[key] = parser(item, f"{path}.{key}")
+    return parsed
+
+
+def _list_of(parse: Parser) -> Parser:
+    def parse_list(value: object, path: str) -> tuple[Any, ...]:
+        if not isinstance(value, list):
+            raise KeyedError(f"{path} must be a list, got {value!r}")
+        return tuple(parse(item, f"{path}[{n}]") for n, item in enumerate(value))
+
+    return parse_list
+
+
+def _stream_spec(value: object, path: str) -> StreamSpec:
+    fields = _table(value, path, {"title": _plain(_str), "url": _plain(_url)})
+    if "url" not in fields:
+        raise KeyedError(f"{path} needs a url")
+    return StreamSpec(fields.get("title", fields["url"]), fields["url"])
+
+
+def _page_site(value: object, path: str) -> PageSite:
+    fields = _table(
+        value, path, {"url": _plain(_url), "pattern": _plain(_regex), "title": _plain(_str)}
+    )
+    if "url" not in fields:
+        raise KeyedError(f"{path} needs a url")
+    return PageSite(**fields)
+
+
+_CHANNEL = re.compile(r"@[\w.\-]{3,100}|UC[\w\-]{22}|https?://(www\.|m\.)?youtube\.com/\S+")
+
+
+def _channel(value: object) -> str:
+    text = _str(value)
+    if not _CHANNEL.fullmatch(text):
+        raise ValueError(
+            f"must be a @handle, a channel ID (UC...) or a youtube.com channel URL, got {value!r}"
+        )
+    return text
+
+
+_TIMEOUT = _plain(_number_range(float, 0.1, 3600))
+_EXTRACTOR_FIELDS: dict[str, Parser] = {"enabled": _plain(_bool), "timeout_seconds": _TIMEOUT}
+
+
+def _parse_extract(value: object) -> ExtractSettings:
+    minutes = _plain(_number_range(float, 0.1, 7 * 24 * 60))
+    margin = _plain(_number_range(float, 0, 24 * 60))
+    demo = {**_EXTRACTOR_FIELDS, "streams": _list_of(_stream_spec)}
+    youtube = {
+        **_EXTRACTOR_FIELDS,
+        "channels": _list_of(_plain(_channel)),
+        "socket_timeout_seconds": _plain(_number_range(float, 1, 300)),
+    }
+    page = {**_EXTRACTOR_FIELDS, "sites": _list_of(_page_site)}
+    fields = _table(
+        value,
+        "extract",
+        {
+            "enabled": _plain(_bool),
+            "live_interval_minutes": minutes,
+            "idle_interval_minutes": minutes,
+            "lead_minutes": margin,
+            "overrun_minutes": margin,
+            "timeout_seconds": _TIMEOUT,
+            "check_streams": _plain(_bool),
+            "http_timeout_seconds": _plain(_number_range(float, 0.5, 300)),
+            "per_source_limit": _plain(_number_range(int, 1, 64)),
+            "per_source_delay_seconds": _plain(_number_range(float, 0, 600)),
+            "demo": lambda v, p: DemoSettings(**_table(v, p, demo)),
+            "youtube_live": lambda v, p: YoutubeLiveSettings(**_table(v, p, youtube)),
+            "page": lambda v, p: PageSettings(**_table(v, p, page)),
+        },
+    )
+    settings = ExtractSettings(**fields)
+    if settings.live_interval_minutes > settings.idle_interval_minutes:
+        raise KeyedError(
+            "extract.live_interval_minutes must not be longer than idle_interval_minutes "
+            f"({settings.live_interval_minutes} > {settings.idle_interval_minutes})"
+        )
+    return settings
+
+
+def _aware(value: object, path: str) -> datetime.datetime:
+    """A TOML datetime (or ISO 8601 text); a local one is in this machine's time zone."""
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            raise KeyedError(f"{path} must be a date and time, got {value!r}") from None
+    if not isinstance(value, datetime.datetime):
+        raise KeyedError(f"{path} must be a date and time (2025-06-01T14:00:00Z), got {value!r}")
+    return value if value.tzinfo is not None else value.astimezone()
+
+
+def _scheduled_event(value: object, path: str) -> ScheduledEvent:
+    fields = _table(
+        value,
+        path,
+        {
+            "title": _plain(_str),
+            "start": _aware,
+            "end": _aware,
+            "duration_minutes": _plain(_number_range(float, 0, 7 * 24 * 60)),
+        },
+    )
+    if "title" not in fields or "start" not in fields:
+        raise KeyedError(f"{path} needs a title and a start")
+    start: datetime.datetime = fields["start"]
+    if "end" in fields and "duration_minutes" in fields:
+        raise KeyedError(f"{path} has both end and duration_minutes: keep one")
+    if "end" in fields:
+        end: datetime.datetime = fields["end"]
+    elif "duration_minutes" in fields:
+        end = start + datetime.timedelta(minutes=fields["duration_minutes"])
+    else:
+        raise KeyedError(f"{path} needs an end or a duration_minutes")
+    if end < start:
+        raise KeyedError(f"{path} ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+    return ScheduledEvent(fields["title"], start, end)
+
+
+def _ics_source(value: object) -> str:
+    text = _str(value)
+    if re.match(r"[a-z][a-z0-9+.\-]*://", text, re.IGNORECASE):
+        return _url(text)
+    return str(Path(text).expanduser())
+
+
+def _parse_schedule(value: object) -> ScheduleSettings:
+    duration = _plain(_number_range(float, 1, 24 * 60))
+    fields = _table(
+        value,
+        "schedule",
+        {
+            "events": _list_of(_scheduled_event),
+            "ics": _list_of(_plain(_ics_source)),
+            "f1": _plain(_bool),
+            "f1_url": _plain(_url),
+            "f1_race_minutes": duration,
+            "f1_session_minutes": duration,
+            "refresh_hours": _plain(_number_range(float, 0.1, 24 * 30)),
+        },
+    )
+    return ScheduleSettings(**fields)

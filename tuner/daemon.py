@@ -5,6 +5,7 @@
     root nursery
     ├── resolver (yt-dlp worker processes: one warm, one per resolution)
     ├── session supervisor (each session in its own cancel scope)
+    ├── extractor poller (each run in a child nursery; off with [extract] enabled = false)
     ├── web server: hypercorn.trio.serve(app, config, shutdown_trigger=...)
     └── systemd watchdog pings
 
@@ -34,6 +35,7 @@ from tuner.core.state import describe
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin, load_secret
 from tuner.events import EventHub
+from tuner.extract import make_poller
 from tuner.play.fanout import GOING_AWAY
 from tuner.play.ffmpeg import Tool, ToolNotFoundError, find_ffmpeg, version
 from tuner.play.resolver import Resolver
@@ -115,6 +117,7 @@ async def serve(
     events = EventHub()
     events.add_snapshot("session", lambda: supervisor.status.to_json())
     supervisor.on_status.append(lambda status: events.publish("session", status.to_json()))
+    poller = make_poller(settings, events)
     ctx = WebContext(
         settings=settings,
         supervisor=supervisor,
@@ -122,6 +125,7 @@ async def serve(
         signer=TokenSigner(load_secret(settings.state_dir)),
         pin=pin,
         ffmpeg_problem=ffmpeg_problem,
+        poller=poller,
     )
     sock = make_listen_socket(settings.host, settings.port, settings.tcp_user_timeout)
     host, port = sock.getsockname()[:2]
@@ -152,6 +156,10 @@ async def serve(
         await root.start(resolver.run)
         await root.start(supervisor.run)
         await root.start(run_web)
+        if poller is not None:
+            # Its first run starts now; shutdown cancels it with the root (its yt-dlp
+            # workers are killed with their process groups, its HTTP client closed).
+            await root.start(poller.run)
         ctx.serving = True
         serving = Serving(host, port, ctx)
         log.info("serving on %s", serving.url)

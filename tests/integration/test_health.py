@@ -16,7 +16,12 @@ async def test_healthz_and_readyz_when_all_is_well(daemon: RunningDaemon) -> Non
         assert health.status_code == 200
         body = health.json()
         assert body["status"] == "ok"
-        assert body["components"] == {"web": "ok", "supervisor": "ok", "ffmpeg": "ok"}
+        assert body["components"] == {
+            "web": "ok",
+            "supervisor": "ok",
+            "ffmpeg": "ok",
+            "poller": "ok",
+        }
         # Nothing private: no PIN, no query, no title, no paths.
         assert set(body) == {"status", "version", "uptime_seconds", "session", "components"}
         ready = await client.get("/readyz")

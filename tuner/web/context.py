@@ -11,6 +11,7 @@ from tuner.config import Settings
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin
 from tuner.events import EventHub
+from tuner.extract import Poller
 from tuner.play.supervisor import Supervisor
 
 
@@ -29,3 +30,5 @@ class WebContext:
     shutting_down: bool = False
     started_at: float = attrs.field(factory=time.monotonic)
     clock: Callable[[], float] = time.time
+    #: The extractor poller; ``None`` when ``[extract] enabled = false``.
+    poller: Poller | None = None

@@ -40,6 +40,12 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             "ffmpeg": "ok" if ctx.ffmpeg_problem is None else "missing",
         }
         healthy = sup.alive and not ctx.shutting_down
+        # The poller is unhealthy when no run succeeded for twice its interval: the
+        # list of live streams is then out of date. Its detail is in /api/extractors.
+        if ctx.poller is not None:
+            poller_ok = ctx.poller.health()[0]
+            components["poller"] = "ok" if poller_ok else ("stale" if ctx.poller.alive else "dead")
+            healthy = healthy and poller_ok
         body = {
             "status": "ok" if healthy else "unhealthy",
             "version": __version__,

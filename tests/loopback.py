@@ -1,0 +1,76 @@
+"""A loopback HTTP server that tests fill with pages, playlists and calendars.
+
+Loopback and port 0 only. Real sockets: tests using it run on real time (no autojump
+clock) and bound their waits with ``trio.fail_after``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+
+@attrs.define
+class Route:
+    """What the server answers for one path."""
+
+    body: bytes | str
+    status: int = 200
+    content_type: str = "text/plain; charset=utf-8"
+    delay: float = 0.0
+
+
+@attrs.define
+class LoopbackServer:
+    """Routes by path; ``base`` is ``http://127.0.0.1:PORT``; ``hits`` counts requests."""
+
+    base: str = ""
+    routes: dict[str, Route] = attrs.field(factory=dict)
+    hits: dict[str, int] = attrs.field(factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def add(self, path: str, body: bytes | str, **kwargs: Any) -> str:
+        self.routes[path] = Route(body, **kwargs)
+        return self.url(path)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                kind = message["type"].removeprefix("lifespan.")
+                await send({"type": f"lifespan.{kind}.complete"})
+                if kind == "shutdown":
+                    return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        self.hits[path] = self.hits.get(path, 0) + 1
+        route = self.routes.get(path, Route("not found", status=404))
+        await trio.sleep(route.delay)
+        body = route.body.encode() if isinstance(route.body, str) else route.body
+        headers = [(b"content-type", route.content_type.encode())]
+        await send({"type": "http.response.start", "status": route.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@asynccontextmanager
+async def serve_loopback() -> AsyncIterator[LoopbackServer]:
+    """A Hypercorn server on 127.0.0.1, any port, for the length of the block."""
+    server = LoopbackServer()
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.errorlog = None
+    async with trio.open_nursery() as nursery:
+        bound = await nursery.start(serve, server, config)
+        server.base = bound[0]
+        yield server
+        nursery.cancel_scope.cancel()

@@ -1,0 +1,112 @@
+"""The stream list (streams.js) in headless Chromium against a real ``tuner serve``,
+whose ``demo`` extractor checks playlists served on loopback by a thread here."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.daemon_process import DaemonProcess
+from tests.web.test_client_browser import ARTIFACTS, PIN, browser, new_page, text
+
+pytestmark = pytest.mark.browser
+__all__ = ["browser"]  # the fixture, shared with the client's browser test
+
+PLAYLISTS = {
+    "/live.m3u8": "#EXTM3U\n#EXTINF:4.0,\ns1.ts\n",
+    "/vod.m3u8": "#EXTM3U\n#EXTINF:4.0,\ns1.ts\n#EXT-X-ENDLIST\n",
+}
+
+
+class _Playlists(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = PLAYLISTS.get(self.path)
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Type", "application/vnd.apple.mpegurl")
+        self.end_headers()
+        self.wfile.write((body or "not found").encode())
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def playlists() -> Iterator[str]:
+    """A loopback server of two playlists (one live); yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Playlists)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_the_list_shows_live_streams_first_and_a_tap_plays_one(
+    browser: Any, playlists: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f"""
+[extract]
+per_source_delay_seconds = 0
+
+[extract.demo]
+enabled = true
+streams = [
+  {{ title = "A recording", url = "{playlists}/vod.m3u8" }},
+  {{ title = "Gone", url = "{playlists}/gone.m3u8" }},
+  {{ title = "On air now", url = "{playlists}/live.m3u8" }},
+]
+"""
+    )
+    errors: list[str] = []
+    with DaemonProcess.start(tmp_path, pin=PIN, args=("--config", str(config))) as daemon:
+        page = new_page(browser, errors)
+        posted: list[tuple[str, Any]] = []
+        page.on(
+            "request",
+            lambda r: posted.append((r.url, r.post_data)) if r.method == "POST" else None,
+        )
+        page.goto(daemon.base_url + "/")
+        page.fill("#pin", PIN)
+        page.click("#login-button")
+        page.wait_for_selector("body[data-state=player]")
+        page.wait_for_selector("#streams:not([hidden])")
+        page.wait_for_function("document.querySelectorAll('#streams-list .stream').length === 2")
+        assert text(page, "#streams-summary") == "Streams: 1 live of 2"
+        page.click("#streams-summary")
+        texts = "els => els.map(e => e.textContent)"
+        titles = page.eval_on_selector_all("#streams-list .title", texts)
+        assert titles == ["On air now", "A recording"]
+        assert page.eval_on_selector_all("#streams-list .badge", texts) == ["LIVE", "HLS"]
+        page.wait_for_function("document.getElementById('streams-status').textContent !== ''")
+        assert "Looked just now" in text(page, "#streams-status")
+        page.screenshot(path=str(ARTIFACTS / "browser-streams.png"))
+
+        with page.expect_response("**/api/play") as played:
+            page.click("#streams-list .stream.live")
+        assert played.value.status == 202
+        plays = [json.loads(body) for url, body in posted if url.endswith("/api/play")]
+        assert plays == [{"query": f"{playlists}/live.m3u8"}]
+        # Played: the list folds away to give the canvas the screen.
+        page.wait_for_function("!document.getElementById('streams').open")
+        assert text(page, "#streams-message") == ""
+        # (Its segments are not real video: the session's own outcome is app.js's.)
+        page.evaluate("fetch('/api/stop', {method: 'POST', credentials: 'same-origin'})")
+
+        page.click("#streams-summary")
+
+        page.click("#streams-refresh")
+        page.wait_for_function("document.getElementById('streams-status').textContent !== ''")
+        assert any(url.endswith("/api/extract") for url, _ in posted)
+        page.context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
