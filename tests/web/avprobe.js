@@ -7,19 +7,30 @@
  */
 (function () {
   "use strict";
-  var log = { flashes: [], beeps: [], errors: [] };
+  // flashes: when a flash was drawn; arrivals: when it arrived (drawing on arrival, as
+  // a client without sync would, is the baseline the benchmark compares with).
+  var log = { flashes: [], arrivals: [], beeps: [], errors: [] };
   window.avlog = log;
   var wasBright = false;
+  var arrivedBright = false;
+  function bright(frame) {
+    var lit = 0;
+    var cells = frame.cells;
+    for (var i = 0; i < cells.length; i++) if (cells[i] !== 32) lit++;
+    return lit > cells.length * 0.5;
+  }
   window.tunerHooks = {
     onDraw: function (frame, clockMs, source) {
-      var lit = 0;
-      var cells = frame.cells;
-      for (var i = 0; i < cells.length; i++) if (cells[i] !== 32) lit++;
-      var bright = lit > cells.length * 0.5;
-      if (bright && !wasBright) {
+      var now = bright(frame);
+      if (now && !wasBright) {
         log.flashes.push({ at: performance.now(), pts: frame.ptsMs, clock: clockMs, source: source });
       }
-      wasBright = bright;
+      wasBright = now;
+    },
+    onFrame: function (frame) {
+      var now = bright(frame);
+      if (now && !arrivedBright) log.arrivals.push({ at: performance.now(), pts: frame.ptsMs });
+      arrivedBright = now;
     }
   };
   try {
@@ -38,7 +49,16 @@
       var peak = 0;
       for (var i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i]));
       var loud = peak > 0.3;
-      if (loud && !wasLoud) log.beeps.push({ at: performance.now(), audioTime: audio.currentTime });
+      if (loud && !wasLoud) {
+        // The clip time the beep belongs to, by the server's mapping: used only to pair
+        // each beep with its flash (a second apart from the next), not for timing.
+        var startMs = window.tunerStats.sync.audioStartMs;
+        log.beeps.push({
+          at: performance.now(),
+          audioTime: audio.currentTime,
+          clipMs: startMs === null ? null : audio.currentTime * 1000 + startMs
+        });
+      }
       wasLoud = loud;
     }, 2);
   } catch (e) {

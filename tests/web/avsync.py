@@ -22,24 +22,40 @@ class AVResult:
     """Flash-minus-beep offsets (ms), and the client's own pts-minus-clock offsets."""
 
     offsets_ms: list[float]
+    #: The same, had each frame been drawn when it arrived (no sync).
+    arrival_offsets_ms: list[float]
     client_offsets_ms: list[float]
     clock_source: str
     late_frames: int
 
     def median_abs(self) -> float:
-        return statistics.median(abs(o) for o in self.offsets_ms)
+        return median_abs(self.offsets_ms)
 
     def p95_abs(self) -> float:
-        values = sorted(abs(o) for o in self.offsets_ms)
-        return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+        return p95_abs(self.offsets_ms)
+
+
+def median_abs(values: list[float]) -> float:
+    """The median of the absolute values."""
+    return statistics.median(abs(v) for v in values)
+
+
+def p95_abs(values: list[float]) -> float:
+    """The 95th percentile (nearest rank) of the absolute values."""
+    ordered = sorted(abs(v) for v in values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def pair_offsets(flashes: list[dict[str, Any]], beeps: list[dict[str, Any]]) -> list[float]:
-    """Each flash against the nearest beep (within half a second), flash minus beep."""
+    """Each flash against the beep of the same second of the clip: flash minus beep (ms)."""
     offsets = []
     for flash in flashes:
-        nearest = min(beeps, key=lambda b: abs(b["at"] - flash["at"]), default=None)
-        if nearest is not None and abs(nearest["at"] - flash["at"]) < 500:
+        if flash.get("source") == "waiting":
+            continue  # the held first picture, shown before its time on purpose
+        second = round(flash["pts"] / 1000)
+        same = [b for b in beeps if b["clipMs"] is not None and round(b["clipMs"] / 1000) == second]
+        if same:
+            nearest = min(same, key=lambda b: abs(b["at"] - flash["at"]))
             offsets.append(flash["at"] - nearest["at"])
     return offsets
 
@@ -61,6 +77,7 @@ def measure(page: Any, base_url: str, pin: str, query: str, seconds: float) -> A
     assert not log["errors"], log["errors"]
     return AVResult(
         offsets_ms=pair_offsets(log["flashes"], log["beeps"]),
+        arrival_offsets_ms=pair_offsets(log["arrivals"], log["beeps"]),
         client_offsets_ms=list(stats["offsets"]),
         clock_source=stats["source"],
         late_frames=stats["late"],

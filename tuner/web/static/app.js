@@ -40,7 +40,7 @@
     lastHello: null,
     socketState: "closed",
     // A/V sync: where the clock comes from, and each shown frame's pts minus the clock.
-    sync: { source: "none", clockMs: null, late: 0, offsets: [] }
+    sync: { source: "none", clockMs: null, late: 0, offsets: [], audioStartMs: null }
   };
   window.tunerStats = stats;
 
@@ -556,13 +556,17 @@
       refreshStatus();
     }
     // Frames wait in the queue for the clock to reach them (see sync.js).
-    queue.push({
+    var frame = {
       seq: stats.lastSeq,
       ptsMs: view.getUint32(6),
       cols: cols,
       rows: rows,
       cells: new Uint8Array(buffer, HEADER_SIZE)
-    });
+    };
+    queue.push(frame);
+    // For measurements (tests/web/avprobe.js): when each frame arrived.
+    var hooks = window.tunerHooks;
+    if (hooks && typeof hooks.onFrame === "function") hooks.onFrame(frame);
     scheduleDraw();
   }
 
@@ -584,6 +588,7 @@
     stats.sync.source = clock.source;
     stats.sync.clockMs = t;
     stats.sync.late = queue.late;
+    stats.sync.audioStartMs = clock.audioStartMs;
     if (frame && frame !== shown) {
       shown = frame;
       shownInSession = true;
