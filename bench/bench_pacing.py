@@ -32,6 +32,7 @@ Results
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -68,7 +69,7 @@ def figures(arrivals: list[float], fps: int) -> dict[str, float]:
     """Delivered/target fps, interval deviations (ms) and drift (ms)."""
     span = arrivals[-1] - arrivals[0]
     frames = len(arrivals) - 1
-    deviations = sorted(abs(b - a - 1 / fps) * 1000 for a, b in zip(arrivals, arrivals[1:]))
+    deviations = sorted(abs(b - a - 1 / fps) * 1000 for a, b in itertools.pairwise(arrivals))
     return {
         "fps ratio": frames / span / fps,
         "median": statistics.median(deviations),

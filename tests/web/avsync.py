@@ -50,8 +50,8 @@ def pair_offsets(flashes: list[dict[str, Any]], beeps: list[dict[str, Any]]) -> 
     """Each flash against the beep of the same second of the clip: flash minus beep (ms)."""
     offsets = []
     for flash in flashes:
-        if flash.get("source") == "waiting":
-            continue  # the held first picture, shown before its time on purpose
+        if flash.get("source") == "held":
+            continue  # the first picture, held on screen before its time on purpose
         second = round(flash["pts"] / 1000)
         same = [b for b in beeps if b["clipMs"] is not None and round(b["clipMs"] / 1000) == second]
         if same:

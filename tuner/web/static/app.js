@@ -581,9 +581,11 @@
     var audio = { state: audioState, currentTime: el.audio.currentTime };
     var t = clock.read(audio, queue.firstPts());
     var frame = queue.take(t);
+    var source = clock.source;
     if (!frame && !shownInSession && queue.frames.length) {
       // Waiting for the sound: hold the session's first picture rather than a blank.
       frame = queue.frames[0];
+      source = "held";
     }
     stats.sync.source = clock.source;
     stats.sync.clockMs = t;
@@ -595,7 +597,7 @@
       setGrid(frame.cols, frame.rows);
       if (paint(frame)) stats.framesDrawn++;
       var hooks = window.tunerHooks;
-      if (hooks && typeof hooks.onDraw === "function") hooks.onDraw(frame, t, clock.source);
+      if (hooks && typeof hooks.onDraw === "function") hooks.onDraw(frame, t, source);
     }
     if (queue.frames.length) scheduleDraw();
   }
