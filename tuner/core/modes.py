@@ -344,8 +344,9 @@ def render_braille(frame: Pixels) -> Grid:
     lit_count = np.maximum(upper + lower, 1).astype(np.float32)
     y = luma_sum / lit_count
     # Each chroma sample covers the upper or the lower 2x2 pixels of the cell.
-    cb = (chroma[0, :, 0] * upper + chroma[0, :, 1] * lower) / lit_count - 128.0
-    cr = (chroma[1, :, 0] * upper + chroma[1, :, 1] * lower) / lit_count - 128.0
+    weights = np.stack((upper, lower), axis=1).astype(np.float32)  # rows, upper/lower, cols
+    cb = (chroma[0] * weights).sum(axis=1) / lit_count - 128.0
+    cr = (chroma[1] * weights).sum(axis=1) / lit_count - 128.0
     rgb = np.empty((rows, cols, 3), dtype=np.float32)
     rgb[..., 0] = y + 1.402 * cr
     rgb[..., 1] = y - 0.344136 * cb - 0.714136 * cr
