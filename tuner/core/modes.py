@@ -304,13 +304,32 @@ def render_braille(frame: Pixels) -> Grid:
     Luma is contrast-stretched, then compared with a tiled 4x4 Bayer matrix: ordered
     dithering keeps a still picture's dots still (error diffusion would make them
     crawl, and every crawl costs bytes). The cell's colour is that of its lit pixels
-    (their mean luma, and the chroma of the cell's two chroma samples weighted by
-    how many lit pixels each covers), because those are what is drawn; a cell with
-    no dot gets colour 0, which never needs resending.
+    (see :func:`braille_cells`), because those are what is drawn; a cell with no dot
+    gets colour 0, which never needs resending.
 
     Args:
         frame: a ``yuv420p`` frame of ``2 * cols x 4 * rows`` pixels, shaped as
             :func:`frame_view` gives it: ``(6 * rows, 2 * cols)``; full-range BT.601.
+    """
+    dots, rgb = braille_cells(frame)
+    planes = np.empty((2, *dots.shape), dtype=np.uint8)
+    planes[0] = dots
+    planes[1] = quantize(rgb)  # black, code 0, where no dot is lit
+    return Grid(Mode.BRAILLE, planes)
+
+
+def braille_cells(frame: Pixels) -> tuple[Pixels, Pixels]:
+    """The braille dots of a frame, and each cell's colour before quantising.
+
+    A cell's colour is the mean luma of its lit pixels, with the chroma of its two
+    chroma samples (each covers the upper or the lower 2x2 pixels) weighted by how
+    many lit pixels each covers; black where no dot is lit.
+
+    Args:
+        frame: as for :func:`render_braille`.
+
+    Returns:
+        ``(dots, rgb)``: the ``(rows, cols)`` dot bits and ``(rows, cols, 3)`` RGB.
     """
     _require(
         frame,
@@ -343,7 +362,6 @@ def render_braille(frame: Pixels) -> Grid:
 
     lit_count = np.maximum(upper + lower, 1).astype(np.float32)
     y = luma_sum / lit_count
-    # Each chroma sample covers the upper or the lower 2x2 pixels of the cell.
     weights = np.stack((upper, lower), axis=1).astype(np.float32)  # rows, upper/lower, cols
     cb = (chroma[0] * weights).sum(axis=1) / lit_count - 128.0
     cr = (chroma[1] * weights).sum(axis=1) / lit_count - 128.0
@@ -351,13 +369,9 @@ def render_braille(frame: Pixels) -> Grid:
     rgb[..., 0] = y + 1.402 * cr
     rgb[..., 1] = y - 0.344136 * cb - 0.714136 * cr
     rgb[..., 2] = y + 1.772 * cb
-    colors = quantize(np.clip(rgb + 0.5, 0, 255).astype(np.uint8))
-    colors[dots == 0] = 0
-
-    planes = np.empty((2, rows, cols), dtype=np.uint8)
-    planes[0] = dots
-    planes[1] = colors
-    return Grid(Mode.BRAILLE, planes)
+    out = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    out[dots == 0] = 0
+    return dots, out
 
 
 def i420_from_rgb(rgb: Pixels) -> Pixels:
