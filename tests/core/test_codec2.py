@@ -28,6 +28,7 @@ from tuner.core.codec2 import (
     Flags,
     MessageKind,
     OutOfSyncError,
+    is_empty_delta,
     parse_header,
 )
 from tuner.core.color import PALETTE, distant_table
@@ -125,6 +126,7 @@ def test_every_message_round_trips_to_the_reference(
     rng = np.random.default_rng(seed)
     encoder = Encoder(tolerance=tolerance)
     viewer = Decoder()
+    sparse = Decoder()  # a viewer the server spares the deltas that change nothing
     late: Decoder | None = None  # a viewer who joins mid-way, from a keyframe
     grid = random_grid(rng, mode, cols, rows)
     for number, (step, share) in enumerate(history):
@@ -157,6 +159,9 @@ def test_every_message_round_trips_to_the_reference(
             grid.mode,
         )
         assert viewer.grid == after, f"step {number} ({step})"
+        if not is_empty_delta(message):
+            sparse.decode(message)
+        assert sparse.grid == after
         assert_reference_follows(before, grid, after, info.kind, tolerance)
         if step == "force" or before is None:
             assert info.kind is MessageKind.KEYFRAME
@@ -196,6 +201,26 @@ def test_an_unchanged_frame_costs_a_header_and_one_byte() -> None:
     message = encoder.encode(grid, 1, 42)
     assert len(message) == HEADER_SIZE + 1
     assert parse_header(message).kind is MessageKind.DELTA
+
+
+def test_a_delta_that_changes_nothing_may_be_left_out() -> None:
+    rng = np.random.default_rng(12)
+    encoder, everything, sparse = Encoder(), Decoder(), Decoder()
+    grid = random_grid(rng, Mode.BRAILLE, 20, 6)
+    sent = []
+    for seq in range(12):
+        if seq % 3 == 0:
+            grid = edit(rng, grid, 0.1)
+        message = encoder.encode(grid, seq, seq * 40)
+        sent.append(message)
+        everything.decode(message)
+        if not is_empty_delta(message):
+            sparse.decode(message)
+        assert everything.grid == sparse.grid == encoder.reference
+    assert [is_empty_delta(m) for m in sent] == [False, True, True] * 4
+    assert everything.seq == sparse.seq == 9, "the seq of the last change"
+    keyframe = encoder.keyframe()
+    assert (parse_header(keyframe).seq, parse_header(keyframe).pts_ms) == (9, 360)
 
 
 def test_a_colour_drift_within_tolerance_is_not_resent_and_beyond_it_is() -> None:
