@@ -17,6 +17,7 @@ from tests.integration.conftest import RunningDaemon
         (b'{"query": 42}', 400, "must be a string"),
         (b'{"query": "testcard", "preset": "huge"}', 400, "unknown preset 'huge'"),
         (b'{"query": "testcard", "mode": "sepia"}', 400, "unknown mode 'sepia'"),
+        (b'{"query": "testcard", "mode": "braille"}', 400, "not playable yet"),
         (b'{"query": "file:///etc/passwd"}', 400, "only http and https"),
         (b'{"query": "ftp://example.com/v.mp4"}', 400, "only http and https"),
         (b'{"query": "/etc/passwd"}', 400, "local files are not played"),

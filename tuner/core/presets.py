@@ -14,7 +14,14 @@ CELL_ASPECT = 0.6
 class Mode(enum.StrEnum):
     """How a frame becomes character cells."""
 
+    #: A character ramp, dark to bright.
     MONO = "mono"
+    #: The ramp, plus a colour per cell.
+    COLOR = "color"
+    #: Upper half blocks with a foreground and a background colour: two pixels a cell.
+    BLOCKS = "blocks"
+    #: Braille patterns: 2x4 dots a cell, with a colour per cell.
+    BRAILLE = "braille"
 
 
 @attrs.frozen

@@ -49,6 +49,10 @@ _EXIT_GRACE_SECONDS = 2.0
 AUDIO_FRAME_MS = AAC_FRAME_SAMPLES * 1000 / SAMPLE_RATE
 
 TESTCARD_SOURCE = Source(title="Test card", inputs=(), is_live=True)
+#: The modes a session renders today. The core has all four (tuner.core.modes and
+#: the v2 codec); sessions, the fan-out and the web client speak v1 mono until they
+#: are wired to it.
+PLAYABLE_MODES = (Mode.MONO,)
 
 
 class SessionError(Exception):

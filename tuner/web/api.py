@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 
 from tuner.core.presets import PRESETS, Mode, UnknownChoiceError, get_mode, get_preset
 from tuner.core.query import MAX_QUERY_LENGTH
+from tuner.play.session import PLAYABLE_MODES
 from tuner.play.supervisor import PlayError, UnavailableError
 from tuner.web.auth import check_pin, clear_session_cookie, login_required, set_session_cookie
 from tuner.web.context import WebContext
@@ -85,6 +86,9 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             mode = get_mode(_optional_str(body, "mode") or Mode.MONO.value)
         except UnknownChoiceError as exc:
             raise BadRequestError(str(exc)) from None
+        if mode not in PLAYABLE_MODES:
+            playable = ", ".join(m.value for m in PLAYABLE_MODES)
+            raise BadRequestError(f"mode {mode.value!r} is not playable yet; choose {playable}")
         try:
             status = ctx.supervisor.play(query, preset, mode)
         except PlayError as exc:
@@ -110,7 +114,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         return jsonify(
             {
                 "presets": [p.to_json() for p in PRESETS.values()],
-                "modes": [m.value for m in Mode],
+                "modes": [m.value for m in PLAYABLE_MODES],
                 "default_preset": ctx.settings.default_preset,
                 "default_mode": Mode.MONO.value,
             }
