@@ -31,6 +31,7 @@ import trio
 from tuner.core.adts import ADTSSplitter
 from tuner.core.codec import encode_mono_frame
 from tuner.core.diagnose import explain
+from tuner.core.pacing import Pacer
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryKind
 from tuner.core.render import frame_from_bytes, render_mono
@@ -292,6 +293,7 @@ async def _read_video(
     cols, rows, fps = session.preset.cols, session.preset.rows, session.preset.fps
     frame_size = cols * rows
     buffer = bytearray()
+    pacer = Pacer(slack=1 / fps, max_late=2 / fps)
     stream = process.stdout
     assert stream is not None
     async with stream:
@@ -302,6 +304,8 @@ async def _read_video(
                 del buffer[:frame_size]
                 cells = render_mono(frame_from_bytes(raw, cols, rows))
                 pts_ms = round(attempt.origin_ms + attempt.frames * 1000 / fps)
+                # Evenly spaced, whatever ffmpeg's cadence (see tuner.core.pacing).
+                await trio.sleep_until(pacer.release_at(pts_ms, trio.current_time()))
                 session.video.publish(encode_mono_frame(session.frames, pts_ms, cols, rows, cells))
                 session.frames += 1
                 session.last_pts_ms = pts_ms
