@@ -15,30 +15,24 @@ import attrs
 class Pacer:
     """Release times for frames, from their pts (ms) and the time they were read (s).
 
-    The first frame goes at once. A frame read after its due time moves the clock
-    later by as much (and goes at once), so the clock settles a burst's worth behind
-    ffmpeg, where every later frame can leave on time: the slack is learnt, not added
-    up front, and the first frame is not held back.
+    The clock runs ``slack`` behind the first frame, which goes at once: every later
+    frame has that long to arrive from ffmpeg before it is due, which absorbs the
+    cadence and the bursts. A frame later than ``max_late`` (ffmpeg fell behind, or
+    the stream came back after a break) restarts the clock from itself, rather than
+    rushing the frames after it out to catch up.
     """
 
-    #: The most a frame is ever held: lateness learnt from a hiccup long ago must not
-    #: add up, or frames would fall further and further behind the sound.
-    max_hold: float
+    slack: float
+    max_late: float
     _anchor: float | None = None
-    #: How often a frame came later than ``max_hold`` (ffmpeg fell behind, or the
-    #: stream came back after a break).
-    stalls: int = 0
+    restarts: int = 0
 
     def release_at(self, pts_ms: float, now: float) -> float:
         """When to send the frame stamped ``pts_ms`` that was read at ``now``."""
-        if self._anchor is None:
-            self._anchor = now - pts_ms / 1000
-        due = self._anchor + pts_ms / 1000
-        if now > due:
-            self.stalls += now - due > self.max_hold
-            self._anchor += now - due
-            due = now
-        elif due - now > self.max_hold:
-            self._anchor -= due - now - self.max_hold
-            due = now + self.max_hold
-        return due
+        if self._anchor is not None:
+            due = self._anchor + pts_ms / 1000
+            if now - due <= self.max_late:
+                return max(due, now)
+            self.restarts += 1
+        self._anchor = now + self.slack - pts_ms / 1000
+        return now

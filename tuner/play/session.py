@@ -293,7 +293,7 @@ async def _read_video(
     cols, rows, fps = session.preset.cols, session.preset.rows, session.preset.fps
     frame_size = cols * rows
     buffer = bytearray()
-    pacer = Pacer(max_hold=2 / fps)
+    pacer = Pacer(slack=1 / fps, max_late=2 / fps)
     stream = process.stdout
     assert stream is not None
     async with stream:
