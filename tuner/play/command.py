@@ -45,7 +45,9 @@ def testcard_command(ffmpeg: str, preset: Preset, audio_fd: int) -> list[str]:
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
         "-re", "-f", "lavfi", "-i", f"testsrc2=size=640x{height}:rate={preset.fps}",
         "-re", "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate={SAMPLE_RATE}",
-        "-map", "0:v", "-vf", video_filter(preset),
+        # The pattern is made at the preset's rate: no fps filter, whose one-frame
+        # lookahead would hold the first frame back ~40 ms.
+        "-map", "0:v", "-vf", video_filter(preset, convert_rate=False),
         "-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1",
         "-filter_complex", audio_graph("[1:a:0]"), "-map", "[a]", *_audio_output(audio_fd),
     ]  # fmt: skip
@@ -117,7 +119,7 @@ def preroll_command(ffmpeg: str) -> list[str]:
     ]  # fmt: skip
 
 
-def video_filter(preset: Preset) -> str:
+def video_filter(preset: Preset, *, convert_rate: bool = True) -> str:
     """Frames at the preset's rate, scaled into its grid with the aspect kept.
 
     A character cell is :data:`CELL_ASPECT` as wide as it is tall, so one pixel per
@@ -128,9 +130,9 @@ def video_filter(preset: Preset) -> str:
     # The commas inside quotes are the expressions' own; the filter graph keeps them.
     width = f"'min({cols},if(gte(dar,{box:.6f}),{cols},{rows}*dar/{CELL_ASPECT}))'"
     height = f"'min({rows},if(gte(dar,{box:.6f}),{cols}*{CELL_ASPECT}/dar,{rows}))'"
+    rate = f"fps={fps}:start_time=0," if convert_rate else ""
     return (
-        f"fps={fps}:start_time=0,"
-        f"scale=w={width}:h={height}:flags=area,"
+        f"{rate}scale=w={width}:h={height}:flags=area,"
         f"pad={cols}:{rows}:(ow-iw)/2:(oh-ih)/2,"
         "format=gray"
     )
