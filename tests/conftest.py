@@ -22,13 +22,23 @@ import pytest
 from tests.media import http_server, make_all
 
 
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not on PATH: run `bash .ci/run` or install ffmpeg")
+    return path
+
+
 @pytest.fixture(scope="session")
 def ffprobe() -> str:
     """Path of ffprobe; the tests need it to check what the daemon produced."""
-    path = shutil.which("ffprobe")
-    if path is None:
-        pytest.fail("ffprobe is not on PATH: run `bash .ci/run` or install ffmpeg")
-    return path
+    return _tool("ffprobe")
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> str:
+    """Path of ffmpeg, for tests that make media or run a filter themselves."""
+    return _tool("ffmpeg")
 
 
 @attrs.frozen
@@ -44,11 +54,8 @@ class Media:
 
 
 @pytest.fixture(scope="session")
-def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Media]:
+def media(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Iterator[Media]:
     """Every clip of :mod:`tests.media`, made once per run and served on a loopback port."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("ffmpeg is not on PATH: run `bash .ci/run` or install ffmpeg")
     directory = tmp_path_factory.mktemp("media")
     make_all(ffmpeg, directory)
     with http_server(directory) as url:

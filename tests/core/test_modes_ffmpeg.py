@@ -7,7 +7,6 @@ contract between :data:`MODE_SPECS` and them: pixel format, geometry, and for
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import numpy as np
@@ -20,14 +19,6 @@ from tuner.core.presets import Mode
 from .test_modes import BARS, bars
 
 COLS, ROWS = 16, 4  # two cells per bar
-
-
-@pytest.fixture(scope="module")
-def ffmpeg() -> str:
-    path = shutil.which("ffmpeg")
-    if path is None:
-        pytest.fail("ffmpeg is not on PATH: run `bash .ci/run` or install ffmpeg")
-    return path
 
 
 @pytest.mark.parametrize("mode", list(Mode))

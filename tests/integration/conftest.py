@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
@@ -96,10 +95,8 @@ async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
 
 
 @pytest.fixture
-async def live_hls(media: Media) -> AsyncIterator[str]:
+async def live_hls(media: Media, ffmpeg: str) -> AsyncIterator[str]:
     """A live HLS stream that ffmpeg makes in real time while the test runs; its URL."""
-    ffmpeg = shutil.which("ffmpeg")
-    assert ffmpeg is not None
     directory = media.directory / f"live-{os.getpid()}-{time.monotonic_ns()}"
     directory.mkdir()
     playlist = directory / "stream.m3u8"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
+import trio
 
-from tuner.extract._records import StreamRecord
+from tuner.extract._records import ExtractorError, PartialResultsError, StreamRecord
+
+T = TypeVar("T")
 
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -122,3 +125,32 @@ class Registry:
         for extractor in extractors:
             registry.add(extractor)
         return registry
+
+
+async def gather_each(
+    sources: Sequence[T], fetch: Callable[[T], Awaitable[Sequence[StreamRecord]]]
+) -> list[StreamRecord]:
+    """``fetch`` every source at once (an extractor's pages, channels...); one that fails
+    costs only its own records.
+
+    Raises:
+        ExtractorError: every source failed (the message joins their problems).
+        PartialResultsError: some sources failed; it carries the others' records.
+    """
+    records: list[StreamRecord] = []
+    problems: list[str] = []
+
+    async def fetch_into(source: T) -> None:
+        try:
+            records.extend(await fetch(source))
+        except ExtractorError as exc:
+            problems.append(str(exc))
+
+    async with trio.open_nursery() as nursery:
+        for source in sources:
+            nursery.start_soon(fetch_into, source)
+    if problems and len(problems) == len(sources):
+        raise ExtractorError("; ".join(problems))
+    if problems:
+        raise PartialResultsError(records, problems)
+    return records

@@ -13,14 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from urllib.parse import urljoin, urlsplit
 
-import trio
-
 from tuner.config import PageSite
-from tuner.extract._base import Health
+from tuner.extract._base import Health, gather_each
 from tuner.extract._http import HttpClient
 from tuner.extract._records import (
-    ExtractorError,
-    PartialResultsError,
     StreamKind,
     StreamRecord,
 )
@@ -104,23 +100,7 @@ class PageExtractor:
             ExtractorError: every page failed.
             PartialResultsError: some pages failed.
         """
-        records: list[StreamRecord] = []
-        problems: list[str] = []
-
-        async def scan_into(site: PageSite) -> None:
-            try:
-                records.extend(await self.scan(site))
-            except ExtractorError as exc:
-                problems.append(str(exc))
-
-        async with trio.open_nursery() as nursery:
-            for site in self._sites:
-                nursery.start_soon(scan_into, site)
-        if problems and len(problems) == len(self._sites):
-            raise ExtractorError("; ".join(problems))
-        if problems:
-            raise PartialResultsError(records, problems)
-        return records
+        return await gather_each(self._sites, self.scan)
 
     async def health_check(self) -> Health:
         """Unhealthy only when no page is configured."""

@@ -18,11 +18,10 @@ from typing import Any
 
 import trio
 
-from tuner.extract._base import Health
+from tuner.extract._base import Health, gather_each
 from tuner.extract._http import SourceLimits
 from tuner.extract._records import (
     ExtractorError,
-    PartialResultsError,
     StreamKind,
     StreamRecord,
 )
@@ -173,26 +172,12 @@ class YoutubeLiveExtractor:
             ExtractorError: every channel failed.
             PartialResultsError: some channels failed.
         """
-        records: list[StreamRecord] = []
-        problems: list[str] = []
 
-        async def check_into(channel: str) -> None:
-            try:
-                record = await self.check_channel(channel)
-            except ExtractorError as exc:
-                problems.append(str(exc))
-            else:
-                if record is not None:
-                    records.append(record)
+        async def check(channel: str) -> list[StreamRecord]:
+            record = await self.check_channel(channel)
+            return [] if record is None else [record]
 
-        async with trio.open_nursery() as nursery:
-            for channel in self._channels:
-                nursery.start_soon(check_into, channel)
-        if problems and len(problems) == len(self._channels):
-            raise ExtractorError("; ".join(problems))
-        if problems:
-            raise PartialResultsError(records, problems)
-        return records
+        return await gather_each(self._channels, check)
 
     async def health_check(self) -> Health:
         """Unhealthy without channels, or without yt-dlp installed."""
