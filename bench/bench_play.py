@@ -511,6 +511,14 @@ def table(rows: list[tuple[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
+_RESOLVED = re.compile(r"resolved '.*?' in (\d+\.\d+) s")
+
+
+def resolve_times(daemon: Daemon) -> list[float]:
+    """How long each resolution took, as the daemon logged it (yt-dlp and the probe)."""
+    return [float(m) for m in _RESOLVED.findall(daemon.log_path.read_text(errors="replace"))]
+
+
 def report(results: Results, runs: int) -> str:
     """The table, and how tuner compares with ffmpeg alone (ratio of the medians)."""
     rows = [
@@ -592,6 +600,13 @@ def run(args: argparse.Namespace, clip_url: str | None) -> None:
             started = time.monotonic()
             results = trio.run(measure, daemon, ffmpeg, args.runs)
             print(report(results, args.runs))
+            resolved = resolve_times(daemon)
+            if resolved:
+                print(
+                    f"  of which resolving (yt-dlp and probe, from the daemon's log): "
+                    f"median {1000 * statistics.median(resolved):.1f} ms over "
+                    f"{len(resolved)} resolutions"
+                )
             print(f"(benchmark took {time.monotonic() - started:.1f} s)")
     except* KeyboardInterrupt:
         print("interrupted; the daemon was stopped", file=sys.stderr)

@@ -145,7 +145,7 @@ class Resolver:
             # Cancelled, timed out or answered: the worker has nothing more to do.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-        log.info("resolved %r in %.2f s", query.text, time.monotonic() - started)
+        log.info("resolved %r in %.3f s", query.text, time.monotonic() - started)
         return _parse_answer(answer)
 
     async def _take_worker(self) -> _Worker:
