@@ -19,7 +19,8 @@
  *     covers the mono ramp) with the font, and the 256 braille patterns as
  *     pixel-snapped square dots (crisp at 7-pixel cells, and the same whatever fonts
  *     the car has; the protocol allows drawing the dots yourself). `blocks` needs no
- *     glyph: the upper half block is the top half of the cell, drawn as such.
+ *     glyph: the upper half block is the top half of the cell, drawn as such
+ *     (as rectangles, on every path: a font's "\u2580" can overhang its cell).
  *   - Three ways to put cells on the canvas, chosen by feature detection:
  *     "pixels" (the default): the atlas is read back once as alpha masks, and each
  *       changed cell's pixels are written from JavaScript into an ImageData that
@@ -54,7 +55,6 @@
   var FONT_FAMILY = "\"DejaVu Sans Mono\", \"Roboto Mono\", \"Droid Sans Mono\", monospace";
   var MODES = { mono: true, color: true, blocks: true, braille: true };
   var BRAILLE_BASE = 0x2800;
-  var UPPER_HALF_BLOCK = "\u2580";
   // Braille dots in the cell, as Unicode numbers them: [column, row] of bit 0..7.
   var BRAILLE_DOTS = [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2], [0, 3], [1, 3]];
   // The atlas is a grid of glyph slots, this many across.
@@ -392,7 +392,9 @@
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.globalCompositeOperation = "source-over";
     if (this.path === "pixels") this.drawPixels(n);
-    else if (this.mode === "blocks" && this.path === "atlas") this.drawBlocks(n);
+    // The upper half block is the top half of the cell: rectangles on both paths that
+    // have no pixels of their own, never the font's glyph.
+    else if (this.mode === "blocks") this.drawBlocks(n);
     else if (this.path === "atlas") this.drawGlyphs(n);
     else this.drawText(n);
     return n;
@@ -627,7 +629,7 @@
 
   // --- path "fillText" ------------------------------------------------------------
 
-  /** The fallback: black cells (blocks: bottom colour), one fillText per cell. */
+  /** The fallback for glyph modes: changed cells cleared, one fillText per cell. */
   Renderer.prototype.drawText = function (n) {
     var ctx = this.ctx;
     var layout = this.layout;
@@ -636,26 +638,15 @@
     var xs = layout.xs;
     var order = this.order;
     var counts = this.counts;
-    var keys = this.keys;
     var changed = this.changed;
     var symbols = this.planes[0];
-    var blocks = this.mode === "blocks";
     var braille = this.mode === "braille";
     var i, k;
-    if (blocks) {
-      for (i = 0; i < n; i++) keys[i] = this.planes[1][changed[i]] + 1;
-      this.sortByKey(n);
-      for (k = 1; k < KEYS - 1; k++) {
-        if (counts[k] < counts[k + 1]) this.fillRuns(counts[k], counts[k + 1], CSS_COLOURS[k - 1], 0, h);
-      }
-      for (i = 0; i < n; i++) keys[i] = symbols[changed[i]] + 1;
-    } else {
-      for (i = 0; i < n; i++) order[i] = changed[i];
-      this.fillRuns(0, n, "#000", 0, h);
-      var blank = new Uint8Array(256);
-      blank[braille ? 0 : 32] = 1;
-      this.glyphKeys(n, blank);
-    }
+    for (i = 0; i < n; i++) order[i] = changed[i];
+    this.fillRuns(0, n, "#000", 0, h);
+    var blank = new Uint8Array(256);
+    blank[braille ? 0 : 32] = 1;
+    this.glyphKeys(n, blank);
     this.sortByKey(n);
     ctx.font = h + "px " + this.fontFamily;
     ctx.textBaseline = "middle";
@@ -670,8 +661,7 @@
         var cell = order[i];
         var row = (cell / cols) | 0;
         var col = cell - row * cols;
-        var text = blocks ? UPPER_HALF_BLOCK
-          : String.fromCharCode(braille ? BRAILLE_BASE + symbols[cell] : symbols[cell]);
+        var text = String.fromCharCode(braille ? BRAILLE_BASE + symbols[cell] : symbols[cell]);
         ctx.fillText(text, (xs[col] + xs[col + 1]) / 2 / scaleX, row * h + h / 2);
       }
     }
