@@ -2,8 +2,9 @@
 
 Run from the repository root::
 
-    python bench/bench_play.py            # 20 runs of each
-    python bench/bench_play.py --runs 5   # quicker
+    python bench/bench_play.py                  # the test card, 20 runs of each
+    python bench/bench_play.py --source clip    # a 720p clip over loopback HTTP
+    python bench/bench_play.py --runs 5         # quicker
 
 It starts a real ``tuner serve`` subprocess on loopback (state and an empty config in
 a temporary directory), logs in, keeps one WebSocket viewer on ``/ws/video``, and
@@ -52,39 +53,54 @@ One untimed warm-up of each kind comes first (page cache, the first connection).
 Results
 =======
 
-2026-11-23, ``python bench/bench_play.py`` on this 2-CPU VM, quiet apart from the
-benchmark (three runs agreed within a few ms; this is the middle one)::
+2026-11-23, on this 2-CPU VM, quiet apart from the benchmark.
 
-    2 CPUs, Python 3.11.7, ffmpeg 5.1.9-0+deb12u1 (/usr/bin/ffmpeg), Linux 6.18.44-fc-v669
-    load average before: 0.95, 0.88, 0.46
+``python bench/bench_play.py --source clip``: a 4 s 1280x720 H.264/AAC clip served by
+``python -m http.server`` on loopback, resolved afresh by yt-dlp on every play (a new
+query string each time) and probed for its streams::
+
+    load average before: 1.28, 2.38, 2.13
                                     median      p95      min      max  (ms)
-    first frame: tuner               100.3    101.5     97.7    101.7
-    first frame: ffmpeg alone         95.8     98.6     94.7    107.9
-    supersede: old ffmpeg gone        20.7     23.1     12.9     23.7
-    ffmpeg alone: SIGTERM to exit      8.0      8.5      6.3      9.4
-    supersede: new first frame       103.5    122.9    100.4    124.3
+    first frame: tuner               780.1   1207.7    474.1   1253.7
+    first frame: ffmpeg alone        289.1    327.8    242.3    332.9
+    supersede: old ffmpeg gone        41.1     52.8     25.4     55.8
+    ffmpeg alone: SIGTERM to exit     22.2     27.4     10.2     39.3
+    supersede: new first frame       855.9   1253.6    515.1   1302.5
 
     20 runs each. tuner / ffmpeg alone, ratio of the medians:
-      first frame 1.05
-      old ffmpeg gone / SIGTERM to exit 2.60
-    (benchmark took 7.1 s)
+      first frame 2.70
+      old ffmpeg gone / SIGTERM to exit 1.85
+      of which resolving (yt-dlp and probe, from the daemon's log): median 495.5 ms
+      over 42 resolutions
+
+``python bench/bench_play.py`` (the test card)::
+
+                                    median      p95      min      max  (ms)
+    first frame: tuner               157.6    173.4     92.8    186.2
+    first frame: ffmpeg alone        151.6    172.1    125.6    197.0
+    supersede: old ffmpeg gone        30.9     41.0     21.4     42.8
+    ffmpeg alone: SIGTERM to exit     16.9     22.7      8.0     25.2
+    supersede: new first frame       164.2    184.5    141.3    186.0
+
+    20 runs each. tuner / ffmpeg alone: first frame 1.04,
+    old ffmpeg gone / SIGTERM to exit 1.83
 
 What it says:
 
-* tuner adds about 5 ms to ffmpeg's own time to first frame. The ~96 ms that
-  ffmpeg takes is about 55 ms of starting up (``ffmpeg -version`` alone takes
-  54 ms here) and one frame interval at 24 fps (~42 ms): with ``-re`` ffmpeg
-  usually holds the first frame back that long (without ``-re`` the first frame
-  comes at ~55 ms; the occasional ~57 ms baseline minimum is a run where it did
-  not wait).
-* A superseded ffmpeg is gone ~20 ms after the play request is sent, far from
-  ``KILL_GRACE_SECONDS`` (0.5 s): the test card ffmpeg exits on the SIGTERM and
-  the SIGKILL after the grace never comes into it (the slowest of 20 was 24 ms).
-  The ~12 ms over the bare SIGTERM-to-exit is the request reaching the handler
-  (in a diagnostic run the 202 came back 4-14 ms after sending) and, probably,
-  the two CPUs being busy starting the new ffmpeg at the same moment.
-* Superseding does not slow the new session: its first frame comes as fast as
-  a cold start's, because the old ffmpeg is killed alongside, not before.
+* For a URL, tuner's first frame is ffmpeg's own time plus resolving: yt-dlp's
+  generic extractor fetching the URL, then ``ffmpeg -i`` probing which streams it has
+  (yt-dlp does not say for a plain file). The bimodal spread is the warm spare: a
+  resolution that finds one waiting takes ~0.2 s (the 474 ms minimum), one that
+  comes less than ~1 s after the previous play waits for the next spare to import
+  yt-dlp and compile its extractors' patterns, which is what these back-to-back runs
+  do half of the time. A person pressing Play gets the fast path.
+* The test card adds no resolution: tuner is within 4% of ffmpeg alone. Its ffmpeg
+  takes ~150 ms now against ~96 ms at the walking skeleton (2026-11-23, same
+  machine: tuner 100.3, ffmpeg alone 95.8, supersede 20.7 / 8.0 ms): the sound's
+  filter graph (silence padding, the -90 dBFS noise that keeps Chromium's audio
+  element fed, see ``tuner.play.command``) costs ffmpeg that much to set up.
+* A superseded ffmpeg is gone 30-40 ms after the play request is sent, far from
+  ``KILL_GRACE_SECONDS`` (0.5 s): it exits on the SIGTERM.
 """
 
 from __future__ import annotations
