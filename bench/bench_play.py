@@ -94,11 +94,12 @@ What it says:
   comes less than ~1 s after the previous play waits for the next spare to import
   yt-dlp and compile its extractors' patterns, which is what these back-to-back runs
   do half of the time. A person pressing Play gets the fast path.
-* The test card adds no resolution: tuner is within 4% of ffmpeg alone. Its ffmpeg
-  takes ~150 ms now against ~96 ms at the walking skeleton (2026-11-23, same
-  machine: tuner 100.3, ffmpeg alone 95.8, supersede 20.7 / 8.0 ms): the sound's
-  filter graph (silence padding, the -90 dBFS noise that keeps Chromium's audio
-  element fed, see ``tuner.play.command``) costs ffmpeg that much to set up.
+* The test card adds no resolution: tuner is within 4% of ffmpeg alone. ffmpeg alone
+  takes ~150 ms here today against ~96 ms at the walking skeleton (tuner 100.3, ffmpeg
+  alone 95.8, supersede 20.7 / 8.0 ms), and the command is not why: run today, the
+  walking skeleton's plain command takes the same 150 ms as this one (with its sound
+  filters and aspect-keeping scale), while ``ffmpeg -version`` alone now takes 113 ms
+  where it took 54. The VM starts processes more slowly than it did this morning.
 * A superseded ffmpeg is gone 30-40 ms after the play request is sent, far from
   ``KILL_GRACE_SECONDS`` (0.5 s): it exits on the SIGTERM.
 """
