@@ -98,3 +98,20 @@ async def test_a_silent_server_times_out_with_a_sentence(silent_server: str) -> 
     assert error.value.message == "no network: the server did not answer in time"
     assert resolver.failures == 1
     await wait_for_workers(0)
+
+
+async def test_concurrent_resolutions_leave_exactly_one_spare(media: Media) -> None:
+    resolver = make_resolver()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(resolver.run)
+        async with trio.open_nursery() as burst:
+            for n in range(4):
+                query = parse_query(media.url_of(f"clip720.mp4?burst={n}"))
+                burst.start_soon(resolver.resolve, query)
+        # Each resolution took a worker and asked for a new spare: one spare is left.
+        await wait_for_workers(1)
+        await trio.sleep(0.5)
+        assert len(workers()) == 1
+        nursery.cancel_scope.cancel()
+    assert resolver.resolutions == 4
+    await wait_for_workers(0)

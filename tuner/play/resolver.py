@@ -80,6 +80,7 @@ class Resolver:
         self._python = python
         self._cache: dict[str, _Cached] = {}
         self._spare: _Worker | None = None
+        self._refilling = False
         self._nursery: trio.Nursery | None = None
         self.resolutions = 0
         self.cache_hits = 0
@@ -158,8 +159,14 @@ class Resolver:
         return worker
 
     async def _refill(self) -> None:
-        if self._spare is None and self._nursery is not None:
+        # One refill at a time: two would each make a spare and orphan one of them.
+        if self._spare is not None or self._refilling or self._nursery is None:
+            return
+        self._refilling = True
+        try:
             self._spare = await self._nursery.start(self._run_worker)
+        finally:
+            self._refilling = False
 
     async def _run_worker(self, *, task_status: trio.TaskStatus[_Worker]) -> None:
         settings = WorkerSettings(
