@@ -56,6 +56,23 @@ class _TunerCollector(Collector):
             dropped.add_metric([str(viewer.id)], viewer.dropped)
         yield sent
         yield dropped
+        resolver = sup.resolver
+        if resolver is not None:
+            yield CounterMetricFamily(
+                "tuner_resolutions",
+                "Queries resolved by yt-dlp (a worker process each), failed ones included.",
+                value=resolver.resolutions,
+            )
+            yield CounterMetricFamily(
+                "tuner_resolve_failures",
+                "Resolutions that found nothing playable, failed or timed out.",
+                value=resolver.failures,
+            )
+            yield CounterMetricFamily(
+                "tuner_resolve_cache_hits",
+                "Plays whose query was answered from the resolver's cache.",
+                value=resolver.cache_hits,
+            )
         yield CounterMetricFamily(
             "tuner_frames_sent",
             "Frames sent to all viewers, including those gone.",

@@ -15,6 +15,7 @@ from tests.integration.helpers import (
     frames_for,
     next_control,
     open_viewer,
+    parse_metrics,
     probe_codec,
     read_audio,
     wait_for_ffmpegs,
@@ -170,6 +171,9 @@ async def test_unplayable_urls_end_in_an_error_a_person_can_read(
         status = await wait_for_state(client, "error", timeout=20)
         assert sentence in status["error"], status
         assert "Traceback" not in status["error"]
+        metrics = parse_metrics((await client.get("/metrics")).text)
+        assert metrics["tuner_resolutions_total"][""] == 1
+        assert metrics["tuner_resolve_failures_total"][""] == 1
         # The daemon keeps serving: the test card plays right after.
         await client.post("/api/play", json={"query": "testcard"})
         await wait_for_state(client, "playing")

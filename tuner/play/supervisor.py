@@ -86,6 +86,11 @@ class Supervisor:
         self.ffmpeg_restarts = 0
 
     @property
+    def resolver(self) -> Resolver | None:
+        """The resolver sessions use (for its figures in ``/metrics``)."""
+        return self._resolver
+
+    @property
     def status(self) -> Status:
         """What plays now."""
         return self._status
