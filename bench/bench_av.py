@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.daemon_process import DaemonProcess
 from tests.media import BEEP, FLASH, Clip, http_server, make_clip
 from tests.web.avsync import AUTOPLAY_ARGS, measure, median_abs, p95_abs
-from tests.web.test_client_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.chromium import chromium
 from tuner.play.ffmpeg import find_ffmpeg
 
 PIN = "24680"
@@ -81,8 +81,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=30, help="how long to watch")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
     started = time.monotonic()
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="tuner-bench-av-") as tmp:
@@ -92,19 +90,11 @@ def main() -> None:
         with (
             http_server(media) as url,
             DaemonProcess.start(Path(tmp), pin=PIN) as daemon,
-            sync_playwright() as playwright,
+            chromium(AUTOPLAY_ARGS) as browser,
         ):
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + AUTOPLAY_ARGS
-            )
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 720})
-                version = browser.version
-                result = measure(
-                    page, daemon.base_url, PIN, f"{url}/{LONG_CLIP.name}", args.seconds
-                )
-            finally:
-                browser.close()
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            version = browser.version
+            result = measure(page, daemon.base_url, PIN, f"{url}/{LONG_CLIP.name}", args.seconds)
     print(f"Chromium {version}, headless; {os.cpu_count()} CPUs; load average before: {load}")
     print(f"{'':34} {'|median|':>7} {'|p95|':>7} {'median':>8}  (ms)")
     print(row("flash drawn - beep heard (tuner)", result.offsets_ms))

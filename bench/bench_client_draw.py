@@ -95,7 +95,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.web.test_client_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.web.chromium import chromium
 from tuner.core.codec2 import Encoder
 from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.presets import PRESETS, Mode, Preset
@@ -254,8 +254,6 @@ def main() -> None:
     parser.add_argument("--dpr", type=float, default=1.5)
     args = parser.parse_args()
 
-    from playwright.sync_api import sync_playwright
-
     presets = [PRESETS[name] for name in args.presets.split(",")]
     modes = [Mode(name) for name in args.modes.split(",")]
     renderers = args.renderers.split(",")
@@ -263,8 +261,7 @@ def main() -> None:
     started = time.monotonic()
     print(f"{os.cpu_count()} CPUs, load average before: "
           + ", ".join(f"{v:.2f}" for v in os.getloadavg()))  # fmt: skip
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         print(f"Chromium {browser.version} (headless, --disable-gpu: software canvas), "
               f"box {BOX[0]}x{BOX[1]} CSS px at dpr {args.dpr}; {args.frames} testsrc2 "
               f"frames, the first {WARMUP} untimed")  # fmt: skip
@@ -305,7 +302,6 @@ def main() -> None:
                         line += (f"  {statistics.median(b) / statistics.median(a):5.1f}x"
                                  f" {percentile(b, 0.95) / percentile(a, 0.95):5.1f}x")  # fmt: skip
                     print(line, flush=True)
-        browser.close()
     print(f"\n'cells': mean cells the first renderer drew per timed frame; times in ms. "
           f"{time.monotonic() - started:.0f} s in all.")  # fmt: skip
 

@@ -11,23 +11,16 @@ import pytest
 from tests.conftest import Media
 from tests.daemon_process import DaemonProcess
 from tests.web.avsync import AUTOPLAY_ARGS, measure
-from tests.web.test_client_browser import CHROMIUM, CHROMIUM_ARGS, PIN
+from tests.web.chromium import chromium
+from tests.web.test_client_browser import PIN
 
 pytestmark = pytest.mark.browser
 
 
 def test_flashes_are_drawn_when_their_beeps_are_heard(media: Media, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with DaemonProcess.start(tmp_path, pin=PIN) as daemon, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + AUTOPLAY_ARGS
-        )
-        try:
-            page: Any = browser.new_page(viewport={"width": 1280, "height": 720})
-            result = measure(page, daemon.base_url, PIN, media.url_of("avsync.mp4"), 10)
-        finally:
-            browser.close()
+    with DaemonProcess.start(tmp_path, pin=PIN) as daemon, chromium(AUTOPLAY_ARGS) as browser:
+        page: Any = browser.new_page(viewport={"width": 1280, "height": 720})
+        result = measure(page, daemon.base_url, PIN, media.url_of("avsync.mp4"), 10)
     print(f"A/V offsets (flash - beep, ms): {result.offsets_ms}")
     assert result.clock_source == "audio"
     assert len(result.offsets_ms) >= 5, "too few flash/beep pairs were seen"

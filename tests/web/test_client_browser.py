@@ -18,23 +18,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.daemon_process import DaemonProcess
+from tests.web.chromium import chromium
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 STATIC = ROOT / "tuner" / "web" / "static"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-INSTALL_HINT = "run .ci/install-web-test-deps.sh"
 PIN = "2468"
 #: A pixel brighter than this (0-255 luminance) is drawn text, not background.
 LIT = 64
@@ -44,21 +34,8 @@ STATUS_LINE = "document.getElementById('status').textContent"
 @pytest.fixture
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium, driven by Playwright."""
-    try:
-        import PIL  # noqa: F401  (the screenshots are measured with it)
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"{exc.name} is not installed: {INSTALL_HINT}")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: {INSTALL_HINT}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def new_page(browser: Any, errors: list[str]) -> Any:

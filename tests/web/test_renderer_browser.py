@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.web.test_client_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT
+from tests.web.chromium import chromium
+from tests.web.test_client_browser import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -87,21 +88,8 @@ window.differingPixels = function (a, b) {
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's headless Chromium, once for the module."""
-    try:
-        import PIL  # noqa: F401  (the screenshots are measured with it)
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"{exc.name} is not installed: {INSTALL_HINT}")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: {INSTALL_HINT}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
