@@ -35,7 +35,6 @@ class EventHub:
     def __init__(self, queue: int = EVENT_QUEUE) -> None:
         self._fanout: Fanout[str] = Fanout(queue)
         self._snapshots: dict[str, Callable[[], Any]] = {}
-        self.published = 0
 
     def add_snapshot(self, event_type: str, current: Callable[[], Any]) -> None:
         """Register the current state of ``event_type``, sent first to each subscriber.
@@ -49,7 +48,6 @@ class EventHub:
 
     def publish(self, event_type: str, data: Any) -> None:
         """Send an event to every subscriber; close those that fell behind."""
-        self.published += 1
         text = encode_event(event_type, data)
         for subscriber in list(self._fanout.subscribers):
             subscriber.put(text)

@@ -65,7 +65,7 @@ def source_command(
         raise ValueError("a source needs video or audio")
     command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
     for media in source.inputs:
-        command += _network_input(media, start_seconds)
+        command += ["-re", *_network_input(media, start_seconds)]
     video_at = next((n for n, i in enumerate(source.inputs) if i.has_video), None)
     audio_at = next((n for n, i in enumerate(source.inputs) if i.has_audio), None)
 
@@ -173,7 +173,7 @@ def _audio_output(audio_fd: int) -> list[str]:
 
 
 def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
-    args = ["-re", "-protocol_whitelist", PROTOCOL_WHITELIST, "-rw_timeout", str(IO_TIMEOUT_US)]
+    args = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-rw_timeout", str(IO_TIMEOUT_US)]
     headers = "".join(f"{name}: {value}\r\n" for name, value in media.headers if _safe(name, value))
     if headers:
         args += ["-headers", headers]
@@ -184,7 +184,7 @@ def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
 
 def probe_command(ffmpeg: str, media: MediaInput) -> list[str]:
     """``ffmpeg -i URL`` with no output: it prints the input's streams and exits."""
-    return [ffmpeg, "-nostdin", "-hide_banner", *_network_input(media, 0.0)[1:]]
+    return [ffmpeg, "-nostdin", "-hide_banner", *_network_input(media, 0.0)]
 
 
 def _safe(name: str, value: str) -> bool:

@@ -13,7 +13,7 @@ URLs expire): a live stream resumes at its live edge, a video where it stopped.
 Clock: the session's media time is counted in ADTS frames of its sound (1024 samples
 at 48 kHz each), which flow without a break from attempt to attempt. Video frames are
 stamped on the same clock, so a listener's audio position maps to frame times by one
-offset (see :meth:`Session.audio_start_ms`).
+offset (see ``AudioListener.start_ms`` in :mod:`tuner.play.supervisor`).
 """
 
 from __future__ import annotations
@@ -129,15 +129,6 @@ class Session:
         self.video.shut()
         self.scope.cancel()
         self.audio.close_all(1000, reason)
-
-    def audio_start_ms(self, first_frame: int) -> float:
-        """The media time at which a listener's stream starts, if its first ADTS frame is
-        frame ``first_frame`` of the session.
-
-        The first frame of each ffmpeg run carries the AAC encoder's priming (1024
-        samples of silence before time 0), hence the ``- 1``.
-        """
-        return (first_frame - 1) * AUDIO_FRAME_MS
 
 
 @attrs.define
