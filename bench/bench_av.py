@@ -27,17 +27,19 @@ Results
 2026-11-23, ``python bench/bench_av.py`` on this 2-CPU VM (Debian's Chromium, headless,
 its audio going to a null sink in real time)::
 
-    Chromium 156.0.8078.79, headless; 2 CPUs; load average before: 0.49, 1.31, 1.93
+    Chromium 156.0.8078.79, headless; 2 CPUs; load average before: 1.09, 1.50, 1.74
                                        |median|   |p95|   median  (ms)
-    flash drawn - beep heard (tuner)       2.9     9.4     -1.5   (n=26)
-    flash arrived - beep (no sync)      2720.5  2732.8  -2720.5   (n=27)
-    client: pts - audio clock at draw      8.3    17.9     -8.3   (n=600)
+    flash drawn - beep heard (tuner)       2.8     7.6     -0.1   (n=26)
+    flash arrived - beep (no sync)      2667.7  2679.2  -2667.7   (n=27)
+    client: pts - audio clock at draw      8.7    18.3     -8.7   (n=600)
     clock source at the end: audio; frames dropped late: 0
-    median |offset|: no sync / tuner = 922x
+    median |offset|: no sync / tuner = 953x
+
+(an earlier run, before the frame pacer: 2.9 / 9.4 ms, no sync 2720.5 ms)
 
 What it says: a flash reaches the canvas within a few ms of its beep reaching the
 speakers (the draw loop ticks every ~16 ms; a frame lasts 42 ms). Drawn on arrival, it
-would come 2.7 s early: that is how far the sound runs behind the frames (its 3 s
+would come about 2.7 s early: that is how far the sound runs behind the frames (its 3 s
 preroll, less the time Chromium takes to start). The client's own figure is negative
 by about half a display refresh: a frame is drawn at the first tick after its time.
 """

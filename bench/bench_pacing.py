@@ -26,21 +26,24 @@ this script, frames read from its stdout) are the baseline, measured in the same
 Results
 =======
 
-2026-11-23, ``python bench/bench_pacing.py`` on this 2-CPU VM (another agent's
-Chromium was running now and then)::
+2026-11-23, ``python bench/bench_pacing.py`` on this 2-CPU VM::
 
+    2 CPUs; load average before: 1.04, 1.37, 1.67
     preset low: 120x50 at 24 fps, 60 s from the first frame
                            fps ratio |dev| median     p99     max   drift  (ms)
-    tuner (websocket)         0.9993         0.64    7.56   48.92   +43.1   (1441 frames)
-    ffmpeg alone (stdout)     0.9991        18.07   44.47   70.98   +52.8   (1441 frames)
+    tuner (websocket)         0.9993         0.63    8.28   43.55   +42.3   (1440 frames)
+    ffmpeg alone (stdout)     0.9999        18.07   43.40   56.41    +4.6   (1442 frames)
+
+(an earlier run with another agent's Chromium busy now and then: tuner p99 7.56,
+ffmpeg alone 44.47)
 
 Before the pacer (``tuner.core.pacing``), in a quieter run, tuner's viewer saw what
 ffmpeg writes: p99 43.99 ms against ffmpeg's 42.94, median 18.28 against 18.72 (-re
 paces ffmpeg's input, so a 30 fps file made 24 fps comes out 33, 33, 33, 67 ms apart).
-With it, frames leave at their pts: median 0.64 ms off 1/fps, p99 7.6 (p99 / ffmpeg's
-p99 = 0.17). The max is the first interval, which carries the pacer's one frame of
-slack. Both deliver 24 fps to within 0.1%; the drift is ffmpeg's own (``-re`` lags a
-little when the machine is busy), and tuner's frames follow it.
+With it, frames leave at their pts: median 0.63 ms off 1/fps, p99 8.3 (p99 / ffmpeg's
+p99 = 0.19). The max is the first interval, which carries the pacer's one frame of
+slack, and that slack is also most of tuner's +42 ms drift (the span from the first
+frame is one interval longer). Both deliver 24 fps to within 0.1%.
 """
 
 from __future__ import annotations

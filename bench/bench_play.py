@@ -59,48 +59,49 @@ Results
 ``python -m http.server`` on loopback, resolved afresh by yt-dlp on every play (a new
 query string each time) and probed for its streams::
 
-    load average before: 1.28, 2.38, 2.13
                                     median      p95      min      max  (ms)
-    first frame: tuner               780.1   1207.7    474.1   1253.7
-    first frame: ffmpeg alone        289.1    327.8    242.3    332.9
-    supersede: old ffmpeg gone        41.1     52.8     25.4     55.8
-    ffmpeg alone: SIGTERM to exit     22.2     27.4     10.2     39.3
-    supersede: new first frame       855.9   1253.6    515.1   1302.5
+    first frame: tuner               791.2   1191.8    474.9   1217.2
+    first frame: ffmpeg alone        263.4    304.2    246.1    408.2
+    supersede: old ffmpeg gone        36.2     47.4     17.5     50.1
+    ffmpeg alone: SIGTERM to exit     17.0     24.5      9.6     27.2
+    supersede: new first frame       822.9   1420.3    480.3   1434.9
 
     20 runs each. tuner / ffmpeg alone, ratio of the medians:
-      first frame 2.70
-      old ffmpeg gone / SIGTERM to exit 1.85
-      of which resolving (yt-dlp and probe, from the daemon's log): median 495.5 ms
+      first frame 3.00
+      old ffmpeg gone / SIGTERM to exit 2.12
+      of which resolving (yt-dlp and probe, from the daemon's log): median 495.0 ms
       over 42 resolutions
+
+(an earlier run, load average 1.3: 780.1 / 289.1 ms, ratio 2.70; supersede 41.1 ms)
 
 ``python bench/bench_play.py`` (the test card)::
 
                                     median      p95      min      max  (ms)
-    first frame: tuner               157.6    173.4     92.8    186.2
-    first frame: ffmpeg alone        151.6    172.1    125.6    197.0
-    supersede: old ffmpeg gone        30.9     41.0     21.4     42.8
-    ffmpeg alone: SIGTERM to exit     16.9     22.7      8.0     25.2
-    supersede: new first frame       164.2    184.5    141.3    186.0
+    first frame: tuner               156.2    180.3    134.1    186.6
+    first frame: ffmpeg alone        153.8    161.5    128.9    162.1
+    supersede: old ffmpeg gone        30.3     43.1     23.4     44.8
+    ffmpeg alone: SIGTERM to exit     16.3     23.0      7.9     24.6
+    supersede: new first frame       158.6    174.3    137.7    177.0
 
-    20 runs each. tuner / ffmpeg alone: first frame 1.04,
-    old ffmpeg gone / SIGTERM to exit 1.83
+    20 runs each. tuner / ffmpeg alone: first frame 1.02,
+    old ffmpeg gone / SIGTERM to exit 1.86
 
 What it says:
 
 * For a URL, tuner's first frame is ffmpeg's own time plus resolving: yt-dlp's
   generic extractor fetching the URL, then ``ffmpeg -i`` probing which streams it has
   (yt-dlp does not say for a plain file). The bimodal spread is the warm spare: a
-  resolution that finds one waiting takes ~0.2 s (the 474 ms minimum), one that
+  resolution that finds one waiting takes ~0.2 s (the 475 ms minimum), one that
   comes less than ~1 s after the previous play waits for the next spare to import
   yt-dlp and compile its extractors' patterns, which is what these back-to-back runs
   do half of the time. A person pressing Play gets the fast path.
-* The test card adds no resolution: tuner is within 4% of ffmpeg alone. ffmpeg alone
+* The test card adds no resolution: tuner is within 2% of ffmpeg alone. ffmpeg alone
   takes ~150 ms here today against ~96 ms at the walking skeleton (tuner 100.3, ffmpeg
   alone 95.8, supersede 20.7 / 8.0 ms), and the command is not why: run today, the
   walking skeleton's plain command takes the same 150 ms as this one (with its sound
   filters and aspect-keeping scale), while ``ffmpeg -version`` alone now takes 113 ms
   where it took 54. The VM starts processes more slowly than it did this morning.
-* A superseded ffmpeg is gone 30-40 ms after the play request is sent, far from
+* A superseded ffmpeg is gone 30-36 ms after the play request is sent, far from
   ``KILL_GRACE_SECONDS`` (0.5 s): it exits on the SIGTERM.
 """
 
