@@ -9,7 +9,7 @@ Run from the repository root (about a minute and a half on 2 CPUs)::
 The frames are real ones: ffmpeg's lavfi ``testsrc2`` (a moving test pattern:
 colour bars, a turning wheel, a counter), scaled by each mode's own filter
 (``ModeSpec.video_filter``), rendered by ``tuner.core.modes.render`` and encoded by
-``codec2.Encoder`` in Python, exactly as the daemon will send them. The messages go
+``codec.Encoder`` in Python, exactly as the daemon will send them. The messages go
 into the page as bytes and ``codec.js`` decodes them there; each decoded grid is
 copied, so the timed loop only draws.
 
@@ -96,7 +96,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.web.chromium import chromium
-from tuner.core.codec2 import Encoder
+from tuner.core.codec import Encoder
 from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.presets import PRESETS, Mode, Preset
 from tuner.play.ffmpeg import find_ffmpeg

@@ -175,8 +175,8 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tuner.core import codec2
-from tuner.core.codec2 import Decoder, Encoder, is_empty_delta
+from tuner.core import codec
+from tuner.core.codec import Decoder, Encoder, is_empty_delta
 from tuner.core.grid import Grid
 from tuner.core.modes import MODE_SPECS, braille_cells, frame_view, render
 from tuner.core.presets import PRESETS, Mode, Preset
@@ -334,7 +334,7 @@ def measure(path: Path, mode: Mode, preset: Preset) -> Stream:
         stream.encode_ns.append(t2 - t1)
         stream.v2 += len(message)
         stream.v2_empty += len(message) if is_empty_delta(message) else 0
-        stream.keyframes += message[1] == codec2.MessageKind.KEYFRAME
+        stream.keyframes += message[1] == codec.MessageKind.KEYFRAME
         decoder.decode(message)
         records = cell_records(mode, grid, frame)
         stream.full += records.size
@@ -407,10 +407,10 @@ def color_model(path: Path, preset: Preset, fmt: ColorFormat, tolerance: int) ->
         sent = ref_code[changed]
         planes = [sent.astype(np.uint8)] if fmt.width == 1 else [
             (sent >> 8).astype(np.uint8), (sent & 0xFF).astype(np.uint8)]  # fmt: skip
-        payload = codec2._leb128(numbers) + symbols[changed].tobytes()
+        payload = codec._leb128(numbers) + symbols[changed].tobytes()
         payload += b"".join(p.tobytes() for p in planes)
-        packed = codec2._deflate(payload, 6)
-        total += codec2.HEADER_SIZE + min(len(payload), len(packed))
+        packed = codec._deflate(payload, 6)
+        total += codec.HEADER_SIZE + min(len(payload), len(packed))
         visible = ~blank
         if visible.any():
             errors.append(float(np.abs(ref_rgb[visible].astype(np.int16) - true[visible]).mean()))
@@ -455,7 +455,7 @@ def main() -> None:
                     results[preset.name, source, mode] = measure(paths[mode], mode, preset)
                 if preset.name == "low":
                     for fmt in FORMATS:
-                        for tolerance in (0, codec2.DEFAULT_TOLERANCE):
+                        for tolerance in (0, codec.DEFAULT_TOLERANCE):
                             size, error = color_model(paths[Mode.COLOR], preset, fmt, tolerance)
                             seconds = results[preset.name, source, Mode.COLOR].seconds
                             color_rows.append((fmt.name, tolerance, size, seconds, error))
@@ -514,9 +514,9 @@ def main() -> None:
         print("\n(c) colour formats, color mode at low, all sources: the delta model")
         print(f"{'format':10} {'T':>3} {'kB/s':>7} {'vs 332':>7} {'error':>6}")
         base = {t: sum(r[2] for r in color_rows if r[0] == "RGB332" and r[1] == t)
-                for t in (0, codec2.DEFAULT_TOLERANCE)}  # fmt: skip
+                for t in (0, codec.DEFAULT_TOLERANCE)}  # fmt: skip
         for fmt in FORMATS:
-            for tolerance in (0, codec2.DEFAULT_TOLERANCE):
+            for tolerance in (0, codec.DEFAULT_TOLERANCE):
                 rows = [r for r in color_rows if r[0] == fmt.name and r[1] == tolerance]
                 size = sum(r[2] for r in rows)
                 seconds = sum(r[3] for r in rows)
@@ -525,7 +525,7 @@ def main() -> None:
                       f"{size / base[tolerance]:7.2f} {error:6.1f}")  # fmt: skip
         streams = [results["low", s, Mode.COLOR] for s in sources(24)]
         v2 = kbps(sum(s.v2 for s in streams), sum(s.seconds for s in streams))
-        print(f"{'v2 codec':10} {codec2.DEFAULT_TOLERANCE:3d} {v2:7.1f}")
+        print(f"{'v2 codec':10} {codec.DEFAULT_TOLERANCE:3d} {v2:7.1f}")
 
     print(f"\n(benchmark took {time.monotonic() - started:.0f} s)")
 

@@ -65,7 +65,7 @@ from trio_websocket import open_websocket_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.media import Clip, http_server, make_clip
-from tuner.core.presets import PRESETS, Preset
+from tuner.core.presets import PRESETS, Mode, Preset
 from tuner.core.source import MediaInput, Source
 from tuner.play.command import source_command
 from tuner.play.ffmpeg import find_ffmpeg
@@ -120,7 +120,7 @@ def ffmpeg_arrivals(ffmpeg: str, clip_url: str, preset: Preset, seconds: float) 
     """The daemon's command for the clip, run alone; when each raw frame was read."""
     read_fd, write_fd = os.pipe()
     source = Source("clip", (MediaInput(clip_url, (), True, True),))
-    command = source_command(ffmpeg, source, preset, write_fd)
+    command = source_command(ffmpeg, source, preset, Mode.MONO, write_fd)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL, pass_fds=(write_fd,))  # fmt: skip
     os.close(write_fd)

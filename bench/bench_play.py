@@ -128,8 +128,9 @@ import psutil
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from tuner.core.codec import decode_control, decode_frame
-from tuner.core.presets import PRESETS
+from tuner.core.codec import parse_header
+from tuner.core.control import decode_control
+from tuner.core.presets import PRESETS, Mode
 from tuner.core.source import MediaInput, Source
 from tuner.play.command import source_command, testcard_command
 from tuner.play.ffmpeg import Tool, find_ffmpeg, version_sync
@@ -257,7 +258,7 @@ class Viewer:
                     if control["type"] == "hello":
                         in_session = control["session_id"] == session_id
                 elif in_session:
-                    frame = decode_frame(message)
+                    frame = parse_header(message)
                     if frame.seq != 0:
                         print(f"  note: first frame seen of {session_id} is seq {frame.seq}")
                     return received_at
@@ -283,9 +284,9 @@ class Played:
     def command(self, ffmpeg: str, audio_fd: int) -> list[str]:
         """The command the daemon runs for it, for the ffmpeg-alone baseline."""
         if self.clip_url is None:
-            return testcard_command(ffmpeg, PRESET, audio_fd)
+            return testcard_command(ffmpeg, PRESET, Mode.MONO, audio_fd)
         source = Source("clip", (MediaInput(self.clip_url, (), True, True),))
-        return source_command(ffmpeg, source, PRESET, audio_fd)
+        return source_command(ffmpeg, source, PRESET, Mode.MONO, audio_fd)
 
 
 PLAYED = Played()

@@ -66,7 +66,7 @@ import trio
 from bench_play import Daemon, login, machine, play, running_daemon, table
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from tuner.core.codec import decode_control
+from tuner.core.control import decode_control
 from tuner.play.ffmpeg import find_ffmpeg
 
 TIMEOUT = 15.0

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import attrs
 import platformdirs
 
-from tuner.core.presets import PRESETS
+from tuner.core.presets import PRESETS, Mode
 
 APP_NAME = "tuner"
 ENV_PREFIX = "TUNER_"
@@ -41,6 +41,9 @@ class Settings:
     ffprobe: str | None = None
     pin_file: Path | None = None
     default_preset: str = "low"
+    default_mode: str = "mono"
+    #: Step the preset and frame rate down when a viewer cannot keep up, and back up.
+    adaptive_quality: bool = True
     session_days: float = 30.0
     metrics_token: str | None = attrs.field(default=None, repr=False)
     log_level: str = "info"
@@ -107,6 +110,20 @@ def _path(value: object) -> Path:
     return Path(_str(str(value) if isinstance(value, Path) else value)).expanduser()
 
 
+_FLAG_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+               "false": False, "no": False, "off": False, "0": False}  # fmt: skip
+
+
+def _flag(value: object) -> bool:
+    # TOML has booleans; the environment only has words.
+    if isinstance(value, bool):
+        return value
+    word = _FLAG_WORDS.get(_str(value).strip().lower()) if isinstance(value, str) else None
+    if word is None:
+        raise ValueError(f"must be true or false, got {value!r}")
+    return word
+
+
 def _choice(*choices: str) -> Callable[[object], str]:
     def parse(value: object) -> str:
         text = _str(value).lower()
@@ -125,6 +142,8 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "ffprobe": _str,
     "pin_file": _path,
     "default_preset": _choice(*PRESETS),
+    "default_mode": _choice(*(mode.value for mode in Mode)),
+    "adaptive_quality": _flag,
     "session_days": _number_range(float, 0.01, 3650),
     "metrics_token": _str,
     "log_level": _choice("debug", "info", "warning", "error"),

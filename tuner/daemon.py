@@ -112,7 +112,12 @@ async def serve(
         stall_seconds=settings.stall_seconds, reconnect_attempts=settings.reconnect_attempts
     )
     supervisor = Supervisor(
-        ffmpeg, ffmpeg_problem, settings.viewer_queue, resolver=resolver, playback=playback
+        ffmpeg,
+        ffmpeg_problem,
+        settings.viewer_queue,
+        resolver=resolver,
+        playback=playback,
+        adaptive=settings.adaptive_quality,
     )
     events = EventHub()
     events.add_snapshot("session", lambda: supervisor.status.to_json())

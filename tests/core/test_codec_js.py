@@ -18,11 +18,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tuner.core.codec import ProtocolError
-from tuner.core.codec2 import Decoder, Encoder, Flags, MessageKind, parse_header
+from tuner.core.codec import (
+    Decoder,
+    Encoder,
+    Flags,
+    MessageKind,
+    ProtocolError,
+    parse_header,
+)
 from tuner.core.presets import Mode
 
-from .test_codec2 import drift, edit, random_grid
+from .test_codec import drift, edit, random_grid
 
 CODEC_JS = Path(__file__).resolve().parents[2] / "tuner" / "web" / "static" / "codec.js"
 

@@ -9,17 +9,17 @@ from tuner.core.state import State, TransitionError
 
 
 def test_a_session_resolves_plays_and_stops() -> None:
-    status = state.start("s1", "testcard", "low", "mono")
+    status = state.start("s1", "testcard", "low", 24, "mono")
     assert status.state is State.RESOLVING
     status = state.resolved(status, "s1", "Test card", is_live=True)
     assert (status.state, status.title, status.is_live) == (State.PLAYING, "Test card", True)
     assert "error" not in status.to_json()
-    assert state.describe(status) == "playing Test card (live) at low, mono"
+    assert state.describe(status) == "playing Test card (live) at low 24 fps, mono"
     assert state.stopped().to_json()["state"] == "idle"
 
 
 def test_an_error_is_reported_with_its_message() -> None:
-    status = state.failed(state.start("s1", "q", "low", "mono"), "s1", "ffmpeg not found")
+    status = state.failed(state.start("s1", "q", "low", 24, "mono"), "s1", "ffmpeg not found")
     assert status.to_json()["error"] == "ffmpeg not found"
     assert status.to_json()["state"] == "error"
     assert state.describe(status) == "error: ffmpeg not found"
@@ -27,7 +27,7 @@ def test_an_error_is_reported_with_its_message() -> None:
 
 
 def test_events_of_another_session_are_bugs() -> None:
-    status = state.start("s2", "q", "low", "mono")
+    status = state.start("s2", "q", "low", 24, "mono")
     with pytest.raises(TransitionError):
         state.resolved(status, "s1", "old", is_live=False)
     with pytest.raises(TransitionError):
@@ -35,7 +35,7 @@ def test_events_of_another_session_are_bugs() -> None:
 
 
 def test_a_broken_stream_reconnects_and_plays_again() -> None:
-    playing = state.resolved(state.start("s1", "q", "low", "mono"), "s1", "News", True, None)
+    playing = state.resolved(state.start("s1", "q", "low", 24, "mono"), "s1", "News", True, None)
     status = state.reconnecting(playing, "s1", "the stream stalled (no frame for 10 s)")
     assert status.to_json()["state"] == "reconnecting"
     assert status.to_json()["error"] == "the stream stalled (no frame for 10 s)"
@@ -47,4 +47,16 @@ def test_a_broken_stream_reconnects_and_plays_again() -> None:
 
 def test_only_a_session_that_played_can_reconnect() -> None:
     with pytest.raises(TransitionError):
-        state.reconnecting(state.start("s1", "q", "low", "mono"), "s1", "why")
+        state.reconnecting(state.start("s1", "q", "low", 24, "mono"), "s1", "why")
+
+
+def test_a_retuned_session_says_what_it_runs_at_and_what_was_chosen() -> None:
+    playing = state.resolved(state.start("s1", "q", "ultra", 30, "mono"), "s1", "News", True)
+    status = state.retuned(playing, "s1", "low", 15, "color", "ultra")
+    body = status.to_json()
+    assert (body["preset"], body["fps"], body["mode"], body["chosen_preset"]) == (
+        "low", 15, "color", "ultra",
+    )  # fmt: skip
+    assert body["state"] == "playing"
+    with pytest.raises(TransitionError):
+        state.retuned(state.stopped(), "s1", "low", 15, "color", "ultra")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import subprocess
+import weakref
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+import attrs
 import httpx
 import psutil
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from tuner.core.codec import Frame, decode_control, decode_frame
+from tuner.core.codec import Decoder, MessageKind
+from tuner.core.control import decode_control
+from tuner.core.grid import Grid
 
 
 def open_viewer(base_url: str, cookie: str) -> AbstractAsyncContextManager[WebSocketConnection]:
@@ -31,10 +35,47 @@ async def close_code(ws: WebSocketConnection, timeout: float = 5) -> int | None:
         return closed.reason.code
 
 
+@attrs.frozen
+class Frame:
+    """A frame as a viewer holds it after decoding its message."""
+
+    seq: int
+    pts_ms: int
+    kind: MessageKind
+    #: The message's size on the wire.
+    size: int
+    grid: Grid
+
+    @property
+    def cols(self) -> int:
+        return self.grid.cols
+
+    @property
+    def rows(self) -> int:
+        return self.grid.rows
+
+    @property
+    def cells(self) -> bytes:
+        """The symbol of every cell, row-major (the characters, for ``mono``)."""
+        return self.grid.planes[0].tobytes()
+
+
+# Each viewer's decoder: a delta applies to what the messages before it left.
+_decoders: weakref.WeakKeyDictionary[WebSocketConnection, Decoder] = weakref.WeakKeyDictionary()
+
+
+def decode(ws: WebSocketConnection, message: bytes) -> Frame:
+    """Apply a frame message to the viewer ``ws``'s grid; the grid after it."""
+    decoder = _decoders.setdefault(ws, Decoder())
+    info = decoder.decode(message)
+    assert decoder.grid is not None
+    return Frame(info.seq, info.pts_ms, info.kind, len(message), decoder.grid)
+
+
 async def next_control(
     ws: WebSocketConnection, type_: str, timeout: float = 10
 ) -> dict[str, object]:
-    """Skip frames until a control message of ``type_`` arrives."""
+    """Skip frames (decoding them) until a control message of ``type_`` arrives."""
     with trio.fail_after(timeout):
         while True:
             message = await ws.get_message()
@@ -42,6 +83,8 @@ async def next_control(
                 control = decode_control(message)
                 if control["type"] == type_:
                     return control
+            else:
+                decode(ws, message)
 
 
 async def frames_for(ws: WebSocketConnection, seconds: float) -> list[tuple[float, Frame]]:
@@ -52,12 +95,12 @@ async def frames_for(ws: WebSocketConnection, seconds: float) -> list[tuple[floa
         while isinstance(first, str):
             first = await ws.get_message()
     start = trio.current_time()
-    received.append((start, decode_frame(first)))
+    received.append((start, decode(ws, first)))
     with trio.move_on_after(seconds):
         while True:
             message = await ws.get_message()
             if isinstance(message, bytes):
-                received.append((trio.current_time(), decode_frame(message)))
+                received.append((trio.current_time(), decode(ws, message)))
     return received
 
 

@@ -17,7 +17,7 @@ from tests.integration.conftest import RunningDaemon
         (b'{"query": 42}', 400, "must be a string"),
         (b'{"query": "testcard", "preset": "huge"}', 400, "unknown preset 'huge'"),
         (b'{"query": "testcard", "mode": "sepia"}', 400, "unknown mode 'sepia'"),
-        (b'{"query": "testcard", "mode": "braille"}', 400, "not playable yet"),
+        (b'{"query": "testcard", "mode": 3}', 400, "'mode' must be a string"),
         (b'{"query": "file:///etc/passwd"}', 400, "only http and https"),
         (b'{"query": "ftp://example.com/v.mp4"}', 400, "only http and https"),
         (b'{"query": "/etc/passwd"}', 400, "local files are not played"),
@@ -68,5 +68,35 @@ async def test_presets_lists_every_preset_and_mode(daemon: RunningDaemon) -> Non
         ("high", 200, 84, 30),
         ("ultra", 240, 100, 30),
     ]
-    assert body["modes"] == ["mono"]
+    assert body["modes"] == ["mono", "color", "blocks", "braille"]
     assert body["default_preset"] == "low"
+    assert body["default_mode"] == "mono"
+    assert body["adaptive_quality"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "detail_has"),
+    [
+        (b"[]", "JSON object"),
+        (b"{}", "send 'preset' and/or 'mode'"),
+        (b'{"mode": "sepia"}', "unknown mode 'sepia'"),
+        (b'{"preset": "huge"}', "unknown preset 'huge'"),
+        (b'{"preset": 2}', "'preset' must be a string"),
+        (b'{"mode": "color", "query": "x"}', "unknown keys ['query']"),
+    ],
+)
+async def test_bad_tune_requests(daemon: RunningDaemon, body: bytes, detail_has: str) -> None:
+    async with daemon.client() as client:
+        await daemon.login(client)
+        response = await client.post("/api/tune", content=body)
+        assert response.status_code == 400
+        assert detail_has in response.json()["detail"]
+
+
+async def test_tuning_with_nothing_playing_is_a_conflict(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        await daemon.login(client)
+        response = await client.post("/api/tune", json={"mode": "color"})
+        assert response.status_code == 409
+        assert response.json()["error"] == "nothing is playing"
+        assert (await client.get("/api/status")).json()["state"] == "idle"

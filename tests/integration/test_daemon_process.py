@@ -59,7 +59,7 @@ def test_ready_watchdog_and_stopping_reach_systemd(tmp_path: Path) -> None:
                 daemon.base_url + "/api/play", json={"query": "testcard"}, cookies=login.cookies
             )
             _messages(notify, "STATUS=resolving 'testcard'")
-            _messages(notify, "STATUS=playing Test card (live) at low, mono")
+            _messages(notify, "STATUS=playing Test card (live) at low 24 fps, mono")
             daemon.process.send_signal(signal.SIGTERM)
             assert "STOPPING=1" in _messages(notify, "STOPPING=1")[-1]
             assert daemon.process.wait(5) == 0

@@ -18,8 +18,8 @@ from tests.integration.helpers import (
     wait_for_ffmpegs,
     wait_for_state,
 )
+from tuner.core.modes import MONO_RAMP
 from tuner.core.presets import PRESETS
-from tuner.core.render import MONO_RAMP
 
 
 async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon) -> None:
@@ -33,13 +33,15 @@ async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon)
             low = PRESETS["low"]
             assert hello == {
                 "type": "hello",
-                "protocol": 1,
+                "protocol": 2,
                 "session_id": session_id,
                 "cols": low.cols,
                 "rows": low.rows,
                 "fps": low.fps,
                 "mode": "mono",
                 "preset": "low",
+                "chosen_preset": "low",
+                "adaptive": True,
                 "audio_frame_ms": 1024 * 1000 / 48000,
             }
             received = await frames_for(ws, 3.0)
@@ -79,6 +81,8 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
             "is_live": False,
             "duration": None,
             "preset": None,
+            "fps": None,
+            "chosen_preset": None,
             "mode": None,
         }
         await wait_for_ffmpegs(0)

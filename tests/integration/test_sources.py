@@ -12,6 +12,7 @@ import trio
 
 from tests.integration.conftest import Media, RunningDaemon
 from tests.integration.helpers import (
+    Frame,
     frames_for,
     next_control,
     open_viewer,
@@ -21,7 +22,6 @@ from tests.integration.helpers import (
     wait_for_ffmpegs,
     wait_for_state,
 )
-from tuner.core.codec import Frame
 from tuner.core.presets import PRESETS
 
 LOW = PRESETS["low"]

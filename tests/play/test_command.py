@@ -3,11 +3,15 @@ tests/integration/test_sources.py)."""
 
 from __future__ import annotations
 
+import subprocess
+
+import numpy as np
 import pytest
 
-from tuner.core.presets import PRESETS
+from tuner.core.modes import MODE_SPECS, frame_view, render
+from tuner.core.presets import PRESETS, Mode
 from tuner.core.source import MediaInput, Source
-from tuner.play.command import PROTOCOL_WHITELIST, source_command
+from tuner.play.command import PROTOCOL_WHITELIST, source_command, video_filter
 
 LOW = PRESETS["low"]
 VIDEO = MediaInput("https://cdn.example/v.mp4", (("User-Agent", "UA/1"),), True, False)
@@ -29,7 +33,7 @@ def option_before(command: list[str], url: str, option: str) -> str | None:
 
 def test_separate_video_and_audio_are_read_by_one_process_with_their_headers() -> None:
     source = Source("t", (VIDEO, AUDIO))
-    command = source_command("ffmpeg", source, LOW, 3)
+    command = source_command("ffmpeg", source, LOW, Mode.MONO, 3)
     assert inputs(command) == [VIDEO.url, AUDIO.url]
     for media in (VIDEO, AUDIO):
         assert option_before(command, media.url, "-protocol_whitelist") == PROTOCOL_WHITELIST
@@ -48,21 +52,21 @@ def test_whitelist_excludes_local_files_and_other_protocols() -> None:
 
 
 def test_a_video_resumes_where_it_stopped_but_a_live_stream_at_its_edge() -> None:
-    vod = source_command("ffmpeg", Source("t", (BOTH,)), LOW, 3, start_seconds=61.5)
+    vod = source_command("ffmpeg", Source("t", (BOTH,)), LOW, Mode.MONO, 3, start_seconds=61.5)
     assert option_before(vod, BOTH.url, "-ss") == "61.500"
-    live = source_command("ffmpeg", Source("t", (BOTH,), is_live=True), LOW, 3)
+    live = source_command("ffmpeg", Source("t", (BOTH,), is_live=True), LOW, Mode.MONO, 3)
     assert option_before(live, BOTH.url, "-ss") is None
 
 
 def test_a_silent_video_gets_silence_as_long_as_itself() -> None:
-    command = source_command("ffmpeg", Source("t", (VIDEO,), duration=30.0), LOW, 3)
+    command = source_command("ffmpeg", Source("t", (VIDEO,), duration=30.0), LOW, Mode.MONO, 3)
     assert inputs(command) == [VIDEO.url, "anullsrc=r=48000:cl=stereo"]
     assert option_before(command, "anullsrc=r=48000:cl=stereo", "-t") == "30.000"
     assert "[1:a:0]aresample" in command[command.index("-filter_complex") + 1]
 
 
 def test_sound_without_a_picture_gets_its_waveform() -> None:
-    command = source_command("ffmpeg", Source("t", (AUDIO,)), LOW, 3)
+    command = source_command("ffmpeg", Source("t", (AUDIO,)), LOW, Mode.MONO, 3)
     graph = command[command.index("-filter_complex") + 1]
     assert "[0:a:0]asplit=2[wave][sound]" in graph
     assert f"showwaves=s={LOW.cols}x{LOW.rows}" in graph
@@ -75,13 +79,14 @@ def test_sound_without_a_picture_gets_its_waveform() -> None:
 )
 def test_headers_that_would_smuggle_lines_are_dropped(header: tuple[str, str]) -> None:
     media = MediaInput("https://cdn.example/v.mp4", (header, ("Accept", "*/*")), True, True)
-    command = source_command("ffmpeg", Source("t", (media,)), LOW, 3)
+    command = source_command("ffmpeg", Source("t", (media,)), LOW, Mode.MONO, 3)
     assert option_before(command, media.url, "-headers") == "Accept: */*\r\n"
 
 
 def test_a_source_with_nothing_to_play_is_a_bug() -> None:
     with pytest.raises(ValueError):
-        source_command("ffmpeg", Source("t", (MediaInput("https://x/", (), False, False),)), LOW, 3)
+        nothing = Source("t", (MediaInput("https://x/", (), False, False),))
+        source_command("ffmpeg", nothing, LOW, Mode.MONO, 3)
 
 
 def test_reconnect_backoff_doubles_up_to_its_cap() -> None:
@@ -89,3 +94,43 @@ def test_reconnect_backoff_doubles_up_to_its_cap() -> None:
 
     playback = Playback(backoff_first=0.5, backoff_max=15)
     assert [playback.backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 15, 15]
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+@pytest.mark.parametrize(
+    ("size", "bars"),
+    [("1280x720", "letter"), ("360x640", "pillar"), ("640x640", "pillar")],
+)
+def test_each_mode_gets_its_pixels_with_the_picture_in_whole_cells(
+    ffmpeg: str, mode: Mode, size: str, bars: str
+) -> None:
+    """A white picture through the playback filter: the frame has the mode's size and
+    format, the picture keeps its aspect, and its border of black is whole cells."""
+    preset = PRESETS["low"]
+    command = [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-f", "lavfi", "-i", f"color=white:size={size}:rate=24", "-frames:v", "1",
+        "-vf", video_filter(preset, mode, convert_rate=False), "-f", "rawvideo", "pipe:1",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, timeout=30, check=True)
+    assert len(done.stdout) == MODE_SPECS[mode].frame_bytes(preset.cols, preset.rows)
+    grid = render(mode, frame_view(mode, done.stdout, preset.cols, preset.rows))
+    lit = grid.planes[0] != grid.planes[0][0, 0]  # the corner is border: black
+    assert lit.any(), "the picture is missing"
+    lit_rows = np.flatnonzero(lit.any(axis=1))
+    lit_cols = np.flatnonzero(lit.any(axis=0))
+    # Every cell of the picture is lit whole: no cell is half picture, half border.
+    assert lit[lit_rows[0] : lit_rows[-1] + 1, lit_cols[0] : lit_cols[-1] + 1].all()
+    width, height = map(int, size.split("x"))
+    cells_w, cells_h = len(lit_cols), len(lit_rows)
+    # The picture's aspect, in cells 0.6 as wide as tall, to the nearest cell.
+    if bars == "pillar":
+        assert abs(cells_w - cells_h * width / height / 0.6) <= 1
+    else:
+        assert abs(cells_h - cells_w * 0.6 * height / width) <= 1
+    if bars == "pillar":
+        assert cells_h == preset.rows and cells_w < preset.cols
+        assert abs(lit_cols[0] - (preset.cols - 1 - lit_cols[-1])) <= 1, "centred"
+    else:
+        assert cells_w == preset.cols and cells_h < preset.rows
+        assert abs(lit_rows[0] - (preset.rows - 1 - lit_rows[-1])) <= 1, "centred"

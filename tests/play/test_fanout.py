@@ -70,3 +70,57 @@ async def test_unsubscribe_keeps_counts_in_the_totals() -> None:
     fanout.unsubscribe(sub)
     assert (fanout.delivered_total(), fanout.dropped_total()) == (1, 1)
     assert not fanout.subscribers
+
+
+def _frames(fanout: Fanout[str], first: int, last: int, *, empty: tuple[int, ...] = ()) -> None:
+    """Publish deltas ``d<n>``, each with its keyframe ``k<n>`` (``None`` when empty)."""
+    for n in range(first, last + 1):
+        fanout.publish_frame(None if n in empty else f"d{n}", lambda n=n: f"k{n}")
+
+
+async def _drain(subscriber: object) -> list[object]:
+    items = []
+    get = subscriber.get  # type: ignore[attr-defined]
+    while True:
+        with trio.move_on_after(0) as scope:
+            items.append(await get())
+        if scope.cancelled_caught:
+            return items
+
+
+async def test_a_delta_stream_starts_each_viewer_with_a_keyframe_then_deltas() -> None:
+    fanout: Fanout[str] = Fanout(maxlen=4)
+    early = fanout.subscribe()
+    _frames(fanout, 1, 2)
+    late = fanout.subscribe()
+    _frames(fanout, 3, 4, empty=(4,))
+    assert await _drain(early) == ["k1", "d2", "d3"], "an empty delta is left out"
+    assert await _drain(late) == ["k3"]
+
+
+async def test_a_slow_viewer_drops_to_the_newest_keyframe_and_a_fast_one_gets_every_delta() -> None:
+    fanout: Fanout[str] = Fanout(maxlen=3)
+    slow, fast = fanout.subscribe(), fanout.subscribe()
+    received: list[object] = []
+    for n in range(1, 11):
+        _frames(fanout, n, n)
+        received += await _drain(fast)
+    assert received == ["k1"] + [f"d{n}" for n in range(2, 11)]
+    # Full at frame 4 (k1 d2 d3): dropped whole, k4; full again at 7 and at 10.
+    assert await _drain(slow) == ["k10"]
+    assert (slow.resyncs, slow.dropped, fast.resyncs) == (3, 9, 0)
+    # From the keyframe on, it follows the deltas again.
+    _frames(fanout, 11, 11)
+    assert await _drain(slow) == ["d11"]
+
+
+async def test_asking_for_a_keyframe_or_a_new_session_gets_one_at_the_next_frame() -> None:
+    fanout: Fanout[str] = Fanout(maxlen=8)
+    viewer = fanout.subscribe()
+    _frames(fanout, 1, 2)
+    viewer.needs_keyframe = True
+    _frames(fanout, 3, 3, empty=(3,))
+    assert await _drain(viewer) == ["k1", "d2", "k3"], "even when the frame changed nothing"
+    fanout.publish_control(Control("hello"), clear=True)
+    _frames(fanout, 4, 4)
+    assert await _drain(viewer) == [Control("hello"), "k4"]

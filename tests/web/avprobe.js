@@ -13,22 +13,30 @@
   window.avlog = log;
   var wasBright = false;
   var arrivedBright = false;
-  function bright(frame) {
+  // Frames are keyframes and deltas: decode the arrivals on a decoder of our own.
+  var arrivals = new window.TunerCodec.Decoder();
+  // Symbols (the first plane) of a mono grid: a space is a dark cell.
+  function bright(symbols) {
     var lit = 0;
-    var cells = frame.cells;
-    for (var i = 0; i < cells.length; i++) if (cells[i] !== 32) lit++;
-    return lit > cells.length * 0.5;
+    for (var i = 0; i < symbols.length; i++) if (symbols[i] !== 32) lit++;
+    return lit > symbols.length * 0.5;
   }
   window.tunerHooks = {
-    onDraw: function (frame, clockMs, source) {
-      var now = bright(frame);
+    onDraw: function (frame, clockMs, source, grid) {
+      var now = bright(grid.planes[0]);
       if (now && !wasBright) {
         log.flashes.push({ at: performance.now(), pts: frame.ptsMs, clock: clockMs, source: source });
       }
       wasBright = now;
     },
     onFrame: function (frame) {
-      var now = bright(frame);
+      try {
+        arrivals.decode(frame.message);
+      } catch (e) {
+        log.errors.push(String(e));
+        return;
+      }
+      var now = bright(arrivals.planes[0]);
       if (now && !arrivedBright) log.arrivals.push({ at: performance.now(), pts: frame.ptsMs });
       arrivedBright = now;
     }

@@ -71,4 +71,18 @@ const frames = (q, from, to, step) => { for (let p = from; p <= to; p += step) q
   assert.strictEqual(q.frames.length, 300);
   assert.strictEqual(q.late, 101);
 }
+
+// Every frame that leaves the queue unseen is handed to onPass, oldest first, so a
+// delta-coded client can still apply it; the frame taken is not.
+{
+  const passed = [];
+  const q = new sync.FrameQueue((f) => passed.push(f.ptsMs));
+  frames(q, 0, 11 * 40, 40);  // pts 0, 40, ... 440
+  const due = q.take(130);
+  assert.strictEqual(due.ptsMs, 120);
+  assert.deepStrictEqual(passed, [0, 40, 80]);
+  for (let i = 0; i < 300; i++) q.push({ ptsMs: 1000 + i });
+  assert.deepStrictEqual(passed.slice(3), [160, 200, 240, 280, 320, 360, 400, 440]);
+  assert.strictEqual(q.late, 3 + 8);
+}
 console.log("ok");

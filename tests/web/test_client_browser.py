@@ -112,7 +112,7 @@ def test_login_play_testcard_and_stop(page: Any) -> None:
     page.wait_for_function("window.tunerStats.framesDrawn > 10", timeout=30_000)
     stats = page.evaluate("window.tunerStats")
     hello = stats["lastHello"]
-    assert hello["type"] == "hello" and hello["protocol"] == 1
+    assert hello["type"] == "hello" and hello["protocol"] == 2
     assert (hello["cols"], hello["rows"]) == (120, 50)
     assert stats["socketState"] == "open"
     assert stats["framesReceived"] >= stats["framesDrawn"]
@@ -157,8 +157,9 @@ def test_login_play_testcard_and_stop(page: Any) -> None:
     page.wait_for_selector("body[data-state=login]")
 
 
-def frame(version: int, kind: int, seq: int, cols: int, rows: int, cells: bytes) -> bytes:
-    return struct.pack(">BBIIHH", version, kind, seq, seq * 40, cols, rows) + cells
+def header(version: int, kind: int, seq: int, base: int = 0, cols: int = 4, rows: int = 2) -> bytes:
+    """A frame header (mono, uncompressed): docs/protocol.rst, protocol version 2."""
+    return struct.pack(">BBBBIIIHH", version, kind, 1, 0, seq, seq * 40, base, cols, rows)
 
 
 def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
@@ -188,9 +189,11 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
             route.fulfill(status=404, json={"error": "not found", "detail": None})
 
     connected: list[float] = []
+    asked: list[str] = []
 
     def video(ws: Any) -> None:
         connected.append(time.monotonic())
+        ws.on_message(lambda message: asked.append(message))
         if len(connected) == 1:
             ws.send("not JSON")
             ws.send(json.dumps({"type": "from-the-future", "x": 1}))
@@ -198,7 +201,7 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
                 json.dumps(
                     {
                         "type": "hello",
-                        "protocol": 1,
+                        "protocol": 2,
                         "session_id": "abc123",
                         "cols": 4,
                         "rows": 2,
@@ -208,12 +211,14 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
                     }
                 )
             )
-            ws.send(frame(2, 1, 1, 4, 2, b"@" * 8))  # unknown version
-            ws.send(frame(1, 9, 2, 4, 2, b"@" * 8))  # unknown kind
-            ws.send(frame(1, 1, 3, 4, 2, b"@" * 7))  # payload too short
-            ws.send(frame(1, 1, 4, 4, 2, b"@" * 9))  # payload too long
-            ws.send(b"\x01\x01\x00")  # truncated header
-            ws.send(frame(1, 1, 5, 4, 2, b"@#%&*+=-"))
+            ws.send(header(1, 1, 1) + b"@" * 8)  # an older version
+            ws.send(header(2, 9, 2) + b"@" * 8)  # unknown kind
+            ws.send(header(2, 1, 3) + b"@" * 7)  # payload too short
+            ws.send(header(2, 1, 4) + b"@" * 9)  # payload too long
+            ws.send(b"\x02\x01\x00")  # truncated header
+            ws.send(header(2, 1, 5) + b"@#%&*+=-")  # a good keyframe
+            # A delta on top of a frame this client never had: it asks for a keyframe.
+            ws.send(header(2, 2, 6, base=99) + bytes([1, 0, 1]) + b"x")
         if len(connected) < 3:
             ws.close(code=1001, reason="going away")
 
@@ -223,9 +228,12 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     page.wait_for_selector("body[data-state=player]")
     page.wait_for_function("window.tunerStats.socketState === 'open'")
     page.wait_for_function("window.tunerStats.framesDrawn === 1")
+    page.wait_for_function("window.tunerStats.decodeErrors === 6")
     stats = page.evaluate("window.tunerStats")
-    assert stats["framesReceived"] == 1
-    assert stats["lastSeq"] == 5
+    # Headers that parse: the two whose payload is wrong, the keyframe, the delta.
+    assert stats["framesReceived"] == 4
+    assert stats["lastSeq"] == 6
+    assert stats["decodeErrors"] == 6
     assert stats["lastHello"]["session_id"] == "abc123"
     audio_src = page.evaluate("document.getElementById('audio').src")
     assert "/audio?session=abc123&listener=" in audio_src
@@ -239,5 +247,6 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     first_wait, second_wait = connected[1] - connected[0], connected[2] - connected[1]
     assert 0.9 < first_wait < 1.8
     assert 1.9 < second_wait < 3.0
+    assert asked and all(json.loads(m) == {"type": "keyframe"} for m in asked), asked
     page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

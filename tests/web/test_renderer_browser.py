@@ -338,7 +338,7 @@ def test_the_fastest_working_path_is_the_default(page: Any) -> None:
 
 def test_decoded_v2_messages_draw_as_their_grid(page: Any) -> None:
     """codec.js's decoder is a grid the renderer draws as it is, keyframe then delta."""
-    from tuner.core.codec2 import Encoder
+    from tuner.core.codec import Encoder
     from tuner.core.grid import Grid
     from tuner.core.presets import Mode
 

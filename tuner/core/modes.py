@@ -42,9 +42,11 @@ import numpy.typing as npt
 from tuner.core.color import quantize
 from tuner.core.grid import Grid
 from tuner.core.presets import Mode
-from tuner.core.render import MONO_RAMP
 
 Pixels = npt.NDArray[np.uint8]
+
+#: Dark to bright. Drawn light-on-dark, so a space is black and ``@`` is full.
+MONO_RAMP = b" .`:-=+*cox#%&@"
 
 # Bytes per pixel, in eighths (yuv420p has 12 bits a pixel).
 _EIGHTHS_PER_PIXEL = {"gray": 8, "rgb24": 24, "yuv420p": 12}
@@ -202,7 +204,7 @@ def _ramp_table(low: int, high: int) -> Pixels:
 
 
 def ramp_characters(luma: Pixels) -> Pixels:
-    """Contrast-stretch 2-D luma and map it to :data:`~tuner.core.render.MONO_RAMP`."""
+    """Contrast-stretch 2-D luma and map it to :data:`MONO_RAMP`."""
     # np.take rather than fancy indexing: about twice as fast for a 256-entry table.
     return np.take(_ramp_table(*contrast_levels(luma)), luma)
 

@@ -37,7 +37,11 @@ class Status:
     title: str | None = None
     is_live: bool = False
     duration: float | None = None
+    #: The preset the session runs at now (adaptive quality may have stepped it down
+    #: from ``chosen_preset``), and its frame rate.
     preset: str | None = None
+    fps: int | None = None
+    chosen_preset: str | None = None
     mode: str | None = None
     #: Why the session failed (error) or is reconnecting.
     error: str | None = None
@@ -53,6 +57,8 @@ class Status:
             "is_live": self.is_live,
             "duration": self.duration,
             "preset": self.preset,
+            "fps": self.fps,
+            "chosen_preset": self.chosen_preset,
             "mode": self.mode,
         }
         if self.state in (State.ERROR, State.RECONNECTING):
@@ -71,12 +77,22 @@ def describe(status: Status) -> str:
     if status.state is State.RECONNECTING:
         return f"reconnecting {status.title}: {status.error}"
     live = " (live)" if status.is_live else ""
-    return f"playing {status.title}{live} at {status.preset}, {status.mode}"
+    return f"playing {status.title}{live} at {status.preset} {status.fps} fps, {status.mode}"
 
 
-def start(session_id: str, query: str, preset: str, mode: str) -> Status:
+def start(session_id: str, query: str, preset: str, fps: int, mode: str) -> Status:
     """A play was accepted: a new session is resolving (from any state)."""
-    return Status(State.RESOLVING, session_id, query, preset=preset, mode=mode)
+    return Status(
+        State.RESOLVING, session_id, query, preset=preset, fps=fps, chosen_preset=preset, mode=mode
+    )
+
+
+def retuned(
+    status: Status, session_id: str, preset: str, fps: int, mode: str, chosen_preset: str
+) -> Status:
+    """The session plays on at another preset, frame rate or mode."""
+    _expect(status, session_id, State.RESOLVING, State.PLAYING, State.RECONNECTING)
+    return attrs.evolve(status, preset=preset, fps=fps, mode=mode, chosen_preset=chosen_preset)
 
 
 def resolved(

@@ -7,9 +7,10 @@ anything. The shape every command shares:
   and a live stream is neither raced nor starved;
 - network inputs may use only :data:`PROTOCOL_WHITELIST`: a playlist cannot make
   ffmpeg read a local file (``file:``), a pipe or a socket of its choosing;
-- video becomes ``cols x rows`` raw 8-bit gray frames at the preset's fps (``fps``
-  duplicates or drops frames, so the output rate is exact whatever the source's);
-  the picture keeps its aspect and is letterboxed or pillarboxed with black;
+- video becomes raw frames of the pixels the render mode needs (gray, RGB or YUV,
+  one or more pixels a cell) at the preset's fps (``fps`` duplicates or drops
+  frames, so the output rate is exact whatever the source's); the picture keeps its
+  aspect and is letterboxed or pillarboxed with black;
 - sound becomes 48 kHz stereo AAC in ADTS frames, padded with silence from the
   start (``aresample=async=1:first_pts=0``) so audio time 0 is video time 0, with
   white noise at -90 dBFS mixed in (see :func:`audio_graph`);
@@ -19,7 +20,8 @@ anything. The shape every command shares:
 
 from __future__ import annotations
 
-from tuner.core.presets import CELL_ASPECT, Preset
+from tuner.core.modes import MODE_SPECS
+from tuner.core.presets import CELL_ASPECT, Mode, Preset
 from tuner.core.source import MediaInput, Source
 
 #: The only protocols ffmpeg may open for a network source, including the segments
@@ -35,7 +37,7 @@ IO_TIMEOUT_US = 10_000_000
 _OUTPUT_FLAGS = ("-flush_packets", "1")
 
 
-def testcard_command(ffmpeg: str, preset: Preset, audio_fd: int) -> list[str]:
+def testcard_command(ffmpeg: str, preset: Preset, mode: Mode, audio_fd: int) -> list[str]:
     """The built-in test card: a moving pattern and a tone that beeps every second.
 
     The pattern has the grid's own aspect, so that it fills the screen edge to edge.
@@ -47,14 +49,20 @@ def testcard_command(ffmpeg: str, preset: Preset, audio_fd: int) -> list[str]:
         "-re", "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate={SAMPLE_RATE}",
         # The pattern is made at the preset's rate: no fps filter, whose one-frame
         # lookahead would hold the first frame back ~40 ms.
-        "-map", "0:v", "-vf", video_filter(preset, convert_rate=False),
+        "-map", "0:v", "-vf", video_filter(preset, mode, convert_rate=False),
         "-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1",
         "-filter_complex", audio_graph("[1:a:0]"), "-map", "[a]", *_audio_output(audio_fd),
     ]  # fmt: skip
 
 
 def source_command(
-    ffmpeg: str, source: Source, preset: Preset, audio_fd: int, *, start_seconds: float = 0.0
+    ffmpeg: str,
+    source: Source,
+    preset: Preset,
+    mode: Mode,
+    audio_fd: int,
+    *,
+    start_seconds: float = 0.0,
 ) -> list[str]:
     """Play a resolved source from ``start_seconds`` (0 for live streams).
 
@@ -74,7 +82,7 @@ def source_command(
         # No picture: draw the sound's waveform, from the same decoded audio.
         graph = (
             f"[{audio_at}:a:0]asplit=2[wave][sound];"
-            f"[wave]{waveform_filter(preset)}[v];" + audio_graph("[sound]")
+            f"[wave]{waveform_filter(preset, mode)}[v];" + audio_graph("[sound]")
         )
         return [
             *command, "-filter_complex", graph,
@@ -82,7 +90,7 @@ def source_command(
             "-map", "[a]", *_audio_output(audio_fd),
         ]  # fmt: skip
 
-    command += ["-map", f"{video_at}:v:0", "-vf", video_filter(preset)]
+    command += ["-map", f"{video_at}:v:0", "-vf", video_filter(preset, mode)]
     command += ["-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1"]
     if audio_at is None:
         # No sound: silence, as long as the video when that is known.
@@ -119,30 +127,40 @@ def preroll_command(ffmpeg: str) -> list[str]:
     ]  # fmt: skip
 
 
-def video_filter(preset: Preset, *, convert_rate: bool = True) -> str:
-    """Frames at the preset's rate, scaled into its grid with the aspect kept.
+def video_filter(preset: Preset, mode: Mode, *, convert_rate: bool = True) -> str:
+    """Frames at the preset's rate, scaled into its grid with the aspect kept, in the
+    pixels ``mode`` renders from (:data:`~tuner.core.modes.MODE_SPECS`).
 
-    A character cell is :data:`CELL_ASPECT` as wide as it is tall, so one pixel per
-    cell is not square; the box and the picture's size are computed in cells.
+    A character cell is :data:`CELL_ASPECT` as wide as it is tall, so a cell's pixels
+    are not square; the box and the picture's size are computed in whole cells, then
+    multiplied by the mode's pixels per cell. Whole cells keep the picture's edge on
+    a cell boundary (no cell half picture, half border) and every size and offset a
+    multiple of the chroma subsampling that ``yuv420p`` needs.
     """
+    spec = MODE_SPECS[mode]
     cols, rows, fps = preset.cols, preset.rows, preset.fps
+    xs, ys = spec.x_scale, spec.y_scale
     box = cols * CELL_ASPECT / rows
     # The commas inside quotes are the expressions' own; the filter graph keeps them.
-    width = f"'min({cols},if(gte(dar,{box:.6f}),{cols},{rows}*dar/{CELL_ASPECT}))'"
-    height = f"'min({rows},if(gte(dar,{box:.6f}),{cols}*{CELL_ASPECT}/dar,{rows}))'"
+    cells_w = f"min({cols},round(if(gte(dar,{box:.6f}),{cols},{rows}*dar/{CELL_ASPECT})))"
+    cells_h = f"min({rows},round(if(gte(dar,{box:.6f}),{cols}*{CELL_ASPECT}/dar,{rows})))"
+    width, height = spec.pixel_size(cols, rows)
     rate = f"fps={fps}:start_time=0," if convert_rate else ""
     return (
-        f"{rate}scale=w={width}:h={height}:flags=area,"
-        f"pad={cols}:{rows}:(ow-iw)/2:(oh-ih)/2,"
-        "format=gray"
+        f"{rate}scale=w='{xs}*max(1,{cells_w})':h='{ys}*max(1,{cells_h})'"
+        f":flags=area{spec.scale_options},"
+        f"pad={width}:{height}:{xs}*floor((ow-iw)/{2 * xs}):{ys}*floor((oh-ih)/{2 * ys}),"
+        f"format={spec.pix_fmt}"
     )
 
 
-def waveform_filter(preset: Preset) -> str:
+def waveform_filter(preset: Preset, mode: Mode) -> str:
     """The picture of a source without one: its sound's waveform across the grid."""
+    spec = MODE_SPECS[mode]
+    width, height = spec.pixel_size(preset.cols, preset.rows)
     return (
-        f"showwaves=s={preset.cols}x{preset.rows}:mode=cline:rate={preset.fps}"
-        ":colors=white,format=gray"
+        f"showwaves=s={width}x{height}:mode=cline:rate={preset.fps}:colors=white,"
+        f"scale=flags=area{spec.scale_options},format={spec.pix_fmt}"
     )
 
 

@@ -29,12 +29,12 @@ import attrs
 import trio
 
 from tuner.core.adts import ADTSSplitter
-from tuner.core.codec import encode_mono_frame
+from tuner.core.codec import Encoder, is_empty_delta
 from tuner.core.diagnose import explain
+from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.pacing import Pacer
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryKind
-from tuner.core.render import frame_from_bytes, render_mono
 from tuner.core.source import Source
 from tuner.play.command import AAC_FRAME_SAMPLES, SAMPLE_RATE, source_command, testcard_command
 from tuner.play.fanout import Fanout
@@ -50,10 +50,6 @@ _EXIT_GRACE_SECONDS = 2.0
 AUDIO_FRAME_MS = AAC_FRAME_SAMPLES * 1000 / SAMPLE_RATE
 
 TESTCARD_SOURCE = Source(title="Test card", inputs=(), is_live=True)
-#: The modes a session renders today. The core has all four (tuner.core.modes and
-#: the v2 codec); sessions, the fan-out and the web client speak v1 mono until they
-#: are wired to it.
-PLAYABLE_MODES = (Mode.MONO,)
 
 
 class SessionError(Exception):
@@ -95,10 +91,11 @@ class FrameSink:
     def __init__(self, fanout: Fanout[bytes]) -> None:
         self._fanout: Fanout[bytes] | None = fanout
 
-    def publish(self, message: bytes) -> None:
-        """Send a frame to every viewer, unless the sink is shut."""
+    def publish(self, delta: bytes | None, keyframe: Callable[[], bytes]) -> None:
+        """Send a frame to every viewer, unless the sink is shut (see
+        :meth:`Fanout.publish_frame`)."""
         if self._fanout is not None:
-            self._fanout.publish(message)
+            self._fanout.publish_frame(delta, keyframe)
 
     def shut(self) -> None:
         """Drop every later frame."""
@@ -123,12 +120,28 @@ class Session:
     audio_frames: int = 0
     last_pts_ms: int = -1
     attempts: int = 0
+    #: Encodes every frame once for all viewers (protocol v2 keyframes and deltas).
+    encoder: Encoder = attrs.field(factory=Encoder)
+    #: The running attempt's scope, to restart ffmpeg with another preset or mode.
+    attempt_scope: trio.CancelScope | None = None
+    #: :meth:`retune` asked for a new ffmpeg; the source need not be resolved again.
+    retuning: bool = False
 
     def end(self, reason: str) -> None:
         """Stop the session now: no more frames go out, ffmpeg is killed, readers end."""
         self.video.shut()
         self.scope.cancel()
         self.audio.close_all(1000, reason)
+
+    def retune(self, preset: Preset, mode: Mode) -> None:
+        """Play on with another preset or mode: ffmpeg restarts where the picture is
+        (a live stream at its edge), with no new resolution and no reconnect pause."""
+        if (preset, mode) == (self.preset, self.mode):
+            return
+        self.preset, self.mode = preset, mode
+        if self.attempt_scope is not None:
+            self.retuning = True
+            self.attempt_scope.cancel()
 
 
 @attrs.define
@@ -138,6 +151,8 @@ class _Attempt:
     origin_ms: float
     start_seconds: float
     last_progress: float
+    preset: Preset
+    mode: Mode
     frames: int = 0
     video_ended: bool = False
     #: ffmpeg still ran after its video ended, and was stopped.
@@ -148,6 +163,11 @@ class _Attempt:
     stderr: collections.deque[str] = attrs.field(
         factory=lambda: collections.deque(maxlen=_STDERR_LINES)
     )
+
+    @property
+    def fps(self) -> int:
+        """This run's frame rate."""
+        return self.preset.fps
 
 
 async def run_session(
@@ -168,7 +188,11 @@ async def run_session(
     while True:
         session.attempts += 1
         try:
-            source = await _resolve(session, resolver)
+            if session.retuning and session.source is not None:
+                source = session.source
+            else:
+                source = await _resolve(session, resolver)
+            session.retuning = False
         except ResolveError as exc:
             log.warning("session %s: %s (%s)", session.id, exc.message, exc.detail)
             if session.frames == 0:
@@ -181,9 +205,13 @@ async def run_session(
                 return
             session.source = source
             attempt = await _run_attempt(session, ffmpeg, source, position, playback, hooks)
-            position = attempt.start_seconds + attempt.frames / session.preset.fps
+            position = attempt.start_seconds + attempt.frames / attempt.fps
             if attempt.frames:
                 failures = 0
+            if session.retuning:
+                log.info("session %s: %s in %s from %.1f s", session.id,
+                         session.preset.name, session.mode, position)  # fmt: skip
+                continue
             failure = _failure(attempt, source, position)
             if failure is None and not source.is_live:
                 return
@@ -238,16 +266,18 @@ async def _run_attempt(
     start_seconds = 0.0 if source.is_live else position
     # Frames of this run start where the sound is, and never before the last frame.
     origin_ms = max(session.audio_frames * AUDIO_FRAME_MS, session.last_pts_ms + 1)
-    attempt = _Attempt(origin_ms, start_seconds, last_progress=trio.current_time())
+    preset, mode = session.preset, session.mode
+    attempt = _Attempt(origin_ms, start_seconds, trio.current_time(), preset, mode)
     read_fd, write_fd = os.pipe()
     if source is TESTCARD_SOURCE:
-        command = testcard_command(ffmpeg.path, session.preset, write_fd)
+        command = testcard_command(ffmpeg.path, preset, mode, write_fd)
     else:
         command = source_command(
-            ffmpeg.path, source, session.preset, write_fd, start_seconds=start_seconds
+            ffmpeg.path, source, preset, mode, write_fd, start_seconds=start_seconds
         )
     audio_pipe = trio.lowlevel.FdStream(read_fd)
     async with audio_pipe, trio.open_nursery() as nursery:
+        session.attempt_scope = nursery.cancel_scope
         try:
             process: trio.Process = await nursery.start(
                 partial(run_in_own_group, command, pass_fds=(write_fd,))
@@ -270,6 +300,7 @@ async def _run_attempt(
         nursery.start_soon(_read_audio, audio_pipe, session)
         nursery.start_soon(_read_stderr, process.stderr, session.id, attempt.stderr)
         nursery.start_soon(_watch, attempt, playback, nursery.cancel_scope)
+    session.attempt_scope = None
     attempt.returncode = process.returncode
     return attempt
 
@@ -281,8 +312,9 @@ async def _read_video(
     on_first_frame: Callable[[], None],
     attempt_scope: trio.CancelScope,
 ) -> None:
-    cols, rows, fps = session.preset.cols, session.preset.rows, session.preset.fps
-    frame_size = cols * rows
+    cols, rows, fps, mode = attempt.preset.cols, attempt.preset.rows, attempt.fps, attempt.mode
+    frame_size = MODE_SPECS[mode].frame_bytes(cols, rows)
+    encoder = session.encoder
     buffer = bytearray()
     pacer = Pacer(slack=1 / fps, max_late=2 / fps)
     stream = process.stdout
@@ -291,13 +323,16 @@ async def _read_video(
         while chunk := await stream.receive_some(_READ_SIZE):
             buffer += chunk
             while len(buffer) >= frame_size:
-                raw = bytes(buffer[:frame_size])
+                grid = render(mode, frame_view(mode, buffer[:frame_size], cols, rows))
                 del buffer[:frame_size]
-                cells = render_mono(frame_from_bytes(raw, cols, rows))
                 pts_ms = round(attempt.origin_ms + attempt.frames * 1000 / fps)
                 # Evenly spaced, whatever ffmpeg's cadence (see tuner.core.pacing).
                 await trio.sleep_until(pacer.release_at(pts_ms, trio.current_time()))
-                session.video.publish(encode_mono_frame(session.frames, pts_ms, cols, rows, cells))
+                # Encoded after the last await: the encoder's reference must never get
+                # ahead of what viewers were sent, even when a retune cancels here.
+                message = encoder.encode(grid, session.frames, pts_ms)
+                delta = None if is_empty_delta(message) else message
+                session.video.publish(delta, encoder.keyframe)
                 session.frames += 1
                 session.last_pts_ms = pts_ms
                 attempt.frames += 1

@@ -7,6 +7,7 @@ root nursery owns. Superseding a session is cancelling its scope.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import time
@@ -16,8 +17,10 @@ import attrs
 import trio
 
 from tuner.core import state
+from tuner.core.adapt import Adapter, Report
 from tuner.core.adts import ADTSSplitter
-from tuner.core.codec import PROTOCOL_VERSION, encode_control
+from tuner.core.codec import PROTOCOL_VERSION
+from tuner.core.control import encode_control
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import QueryError, parse_query
 from tuner.core.source import Source
@@ -50,6 +53,10 @@ class UnavailableError(RuntimeError):
     """The supervisor is not running (starting up, shutting down, or dead)."""
 
 
+class NothingPlayingError(LookupError):
+    """A change to the current session when there is none."""
+
+
 class Supervisor:
     """Owns the current session and everything viewers see of it."""
 
@@ -61,6 +68,7 @@ class Supervisor:
         *,
         resolver: Resolver | None = None,
         playback: Playback | None = None,
+        adaptive: bool = True,
     ) -> None:
         self._ffmpeg = ffmpeg
         self._ffmpeg_problem = ffmpeg_problem
@@ -74,6 +82,9 @@ class Supervisor:
         self._next_audio: Fanout[bytes] = Fanout(AUDIO_QUEUE_FRAMES)
         self._hello: Control | None = None
         self._current: Session | None = None
+        #: Adaptive quality for the current session (None when switched off).
+        self._adapter: Adapter | None = None
+        self._adaptive = adaptive
         self._nursery: trio.Nursery | None = None
         self._status = Status()
         #: Called with every new status (systemd's STATUS= line; later, /ws/events).
@@ -84,6 +95,8 @@ class Supervisor:
         self.ffmpeg_failures = 0
         #: ffmpeg started again within a session, to heal a broken stream.
         self.ffmpeg_restarts = 0
+        #: Preset changes adaptive quality made, down and up.
+        self.quality_steps = {"down": 0, "up": 0}
 
     @property
     def resolver(self) -> Resolver | None:
@@ -148,7 +161,71 @@ class Supervisor:
             log.info("session %s superseded by %s", self._current.id, session.id)
             self._current.end("superseded")
         self._current = session
-        self.status = state.start(session.id, parsed.text, preset.name, mode.value)
+        self._adapter = Adapter(preset) if self._adaptive else None
+        if self._adapter is not None:
+            self._adapter.settle(trio.current_time())
+        self.status = state.start(session.id, parsed.text, preset.name, preset.fps, mode.value)
+        self._publish_hello(session, clear=True)
+        self.sessions_started += 1
+        self._nursery.start_soon(self._run, session, name=f"session {session.id}")
+        return self.status
+
+    def retune(self, preset: Preset | None = None, mode: Mode | None = None) -> Status:
+        """Play the current session on at another preset or mode, from where it is.
+
+        The preset becomes the new top of adaptive quality's ladder.
+
+        Raises:
+            NothingPlayingError: no session is running.
+        """
+        session = self._current
+        if session is None:
+            raise NothingPlayingError("nothing is playing")
+        if preset is not None:
+            self._adapter = Adapter(preset) if self._adaptive else None
+        self._apply(session, preset or session.preset, mode or session.mode)
+        return self.status
+
+    def report(self, viewer: Subscriber[bytes], frames: int, late: int, render_ms: float) -> None:
+        """A viewer's ``stats`` message: how it kept up since its last one."""
+        session, adapter = self._current, self._adapter
+        if session is None or adapter is None:
+            return
+        now = trio.current_time()
+        wanted = adapter.observe(Report(viewer.id, now, frames, late, render_ms, viewer.resyncs))
+        if wanted is not None:
+            step = "down" if wanted.cols * wanted.rows * wanted.fps < (
+                session.preset.cols * session.preset.rows * session.preset.fps
+            ) else "up"  # fmt: skip
+            self.quality_steps[step] += 1
+            log.info(
+                "session %s: adaptive quality steps %s to %s at %d fps (viewer %d: %d drawn, "
+                "%d late, %.1f ms a frame, %d resyncs)", session.id, step, wanted.name,
+                wanted.fps, viewer.id, frames, late, render_ms, viewer.resyncs,
+            )  # fmt: skip
+            self._apply(session, wanted, session.mode)
+
+    def viewer_left(self, viewer: Subscriber[bytes]) -> None:
+        """A viewer went away: it no longer holds adaptive quality back."""
+        if self._adapter is not None:
+            self._adapter.forget(viewer.id)
+
+    def _apply(self, session: Session, preset: Preset, mode: Mode) -> None:
+        if (preset, mode) == (session.preset, session.mode):
+            return
+        session.retune(preset, mode)
+        if self._adapter is not None:
+            self._adapter.settle(trio.current_time())
+        chosen = self._adapter.chosen if self._adapter is not None else preset
+        self.status = state.retuned(
+            self.status, session.id, preset.name, preset.fps, mode.value, chosen.name
+        )
+        self._publish_hello(session)
+
+    def _publish_hello(self, session: Session, *, clear: bool = False) -> None:
+        """Tell every viewer the session's grid (again, after a retune)."""
+        preset = session.preset
+        chosen = self._adapter.chosen if self._adapter is not None else preset
         self._hello = Control(
             encode_control(
                 "hello",
@@ -157,15 +234,14 @@ class Supervisor:
                 cols=preset.cols,
                 rows=preset.rows,
                 fps=preset.fps,
-                mode=mode.value,
+                mode=session.mode.value,
                 preset=preset.name,
+                chosen_preset=chosen.name,
+                adaptive=self._adapter is not None,
                 audio_frame_ms=AUDIO_FRAME_MS,
             )
         )
-        self.video.publish_control(self._hello, clear=True)
-        self.sessions_started += 1
-        self._nursery.start_soon(self._run, session, name=f"session {session.id}")
-        return self.status
+        self.video.publish_control(self._hello, clear=clear)
 
     def close(self) -> None:
         """Shut down: end the session (killing its ffmpeg) and refuse new ones.
@@ -190,6 +266,12 @@ class Supervisor:
             viewer.put_control(self._hello)
         for clock in self._audio_clocks.values():
             viewer.put_control(clock)
+        if self._current is not None:
+            # The picture now, rather than at the next frame (which may be a while
+            # when the session is reconnecting).
+            with contextlib.suppress(LookupError):  # no frame yet
+                viewer.put(self._current.encoder.keyframe())
+                viewer.needs_keyframe = False
         return viewer
 
     def subscribe_audio(self) -> AudioListener:
@@ -257,6 +339,7 @@ class Supervisor:
         if self._current is not session:
             return
         self._current = None
+        self._adapter = None
         self._hello = None
         if error is None:
             self.status = state.stopped()

@@ -1,23 +1,25 @@
-"""The JSON API: login, logout, play, stop, status, presets."""
+"""The JSON API: login, logout, play, tune, stop, status, presets."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from tuner.core.presets import PRESETS, Mode, UnknownChoiceError, get_mode, get_preset
 from tuner.core.query import MAX_QUERY_LENGTH
-from tuner.play.session import PLAYABLE_MODES
-from tuner.play.supervisor import PlayError, UnavailableError
+from tuner.play.supervisor import NothingPlayingError, PlayError, UnavailableError
 from tuner.web.auth import check_pin, clear_session_cookie, login_required, set_session_cookie
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, no_content
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class BadRequestError(ValueError):
@@ -42,6 +44,17 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise BadRequestError(f"'{key}' must be a string")
     return value
+
+
+def _choice(look_up: Callable[[str], T], body: dict[str, Any], key: str) -> T | None:
+    """``body[key]`` looked up (a preset or mode name), or None when absent."""
+    name = _optional_str(body, key)
+    if name is None:
+        return None
+    try:
+        return look_up(name)
+    except UnknownChoiceError as exc:
+        raise BadRequestError(str(exc)) from None
 
 
 def register(app: QuartTrio, ctx: WebContext) -> None:
@@ -81,14 +94,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             )
         if len(query) > MAX_QUERY_LENGTH:
             raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
-        try:
-            preset = get_preset(_optional_str(body, "preset") or ctx.settings.default_preset)
-            mode = get_mode(_optional_str(body, "mode") or Mode.MONO.value)
-        except UnknownChoiceError as exc:
-            raise BadRequestError(str(exc)) from None
-        if mode not in PLAYABLE_MODES:
-            playable = ", ".join(m.value for m in PLAYABLE_MODES)
-            raise BadRequestError(f"mode {mode.value!r} is not playable yet; choose {playable}")
+        preset = _choice(get_preset, body, "preset") or get_preset(ctx.settings.default_preset)
+        mode = _choice(get_mode, body, "mode") or get_mode(ctx.settings.default_mode)
         try:
             status = ctx.supervisor.play(query, preset, mode)
         except PlayError as exc:
@@ -96,6 +103,23 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         except UnavailableError as exc:
             return error_response(503, "not available", str(exc))
         return jsonify({"session_id": status.session_id, "state": status.state.value}), 202
+
+    @app.post("/api/tune")
+    @logged_in
+    async def tune() -> Response | tuple[Response, int]:
+        body = await _json_object()
+        unknown = set(body) - {"preset", "mode"}
+        if unknown:
+            raise BadRequestError(f"unknown keys {sorted(unknown)}: send 'preset' and/or 'mode'")
+        preset = _choice(get_preset, body, "preset")
+        mode = _choice(get_mode, body, "mode")
+        if preset is None and mode is None:
+            raise BadRequestError("send 'preset' and/or 'mode'")
+        try:
+            status = ctx.supervisor.retune(preset, mode)
+        except NothingPlayingError:
+            return error_response(409, "nothing is playing", "start a session with /api/play")
+        return jsonify(status.to_json()), 200
 
     @app.post("/api/stop")
     @logged_in
@@ -114,8 +138,9 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         return jsonify(
             {
                 "presets": [p.to_json() for p in PRESETS.values()],
-                "modes": [m.value for m in PLAYABLE_MODES],
+                "modes": [m.value for m in Mode],
                 "default_preset": ctx.settings.default_preset,
-                "default_mode": Mode.MONO.value,
+                "default_mode": ctx.settings.default_mode,
+                "adaptive_quality": ctx.settings.adaptive_quality,
             }
         )

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import trio
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
-from tuner.core.codec import ProtocolError, decode_control, encode_control
+from tuner.core.control import ProtocolError, decode_control, encode_control
 from tuner.play.fanout import Control, Subscriber, SubscriberClosed
 from tuner.web.auth import is_logged_in
 from tuner.web.context import WebContext
@@ -44,10 +44,23 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         await websocket.accept()
         viewer = ctx.supervisor.subscribe_video()
         log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
+
+        def on_message(message: dict[str, Any]) -> None:
+            if message["type"] == "keyframe":
+                # The client lost step (a decode error): the next frame is whole.
+                viewer.needs_keyframe = True
+            elif message["type"] == "stats":
+                report = _viewer_report(message)
+                if report is None:
+                    log.debug("viewer %d sent a bad stats message: %r", viewer.id, message)
+                else:
+                    ctx.supervisor.report(viewer, *report)
+
         try:
-            await _serve_subscriber(viewer)
+            await _serve_subscriber(viewer, on_message)
         finally:
             viewer.leave()
+            ctx.supervisor.viewer_left(viewer)
             log.info(
                 "viewer %d gone: %d frames sent, %d dropped",
                 viewer.id,
@@ -115,10 +128,36 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         return response
 
 
-async def _serve_subscriber(subscriber: Subscriber[Any]) -> None:
-    """Send a subscriber's queue on the current websocket until the server closes it."""
+def _viewer_report(message: dict[str, Any]) -> tuple[int, int, float] | None:
+    """``(frames, late, render_ms)`` of a ``stats`` message, or None if malformed."""
+    frames, late, render_ms = (message.get(k) for k in ("frames", "late", "render_ms"))
+    counts_ok = all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= _MAX_REPORTED_FRAMES
+        for n in (frames, late)
+    )
+    time_ok = (
+        isinstance(render_ms, int | float)
+        and not isinstance(render_ms, bool)
+        and 0 <= render_ms <= _MAX_REPORTED_MS
+    )
+    if not (counts_ok and time_ok):
+        return None
+    return int(frames), int(late), float(render_ms)  # type: ignore[arg-type]
+
+
+#: Bounds on a ``stats`` message's numbers (a report covers a few seconds).
+_MAX_REPORTED_FRAMES = 100_000
+_MAX_REPORTED_MS = 60_000.0
+
+
+async def _serve_subscriber(
+    subscriber: Subscriber[Any],
+    on_message: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Send a subscriber's queue on the current websocket until the server closes it;
+    hand each valid control message the client sends to ``on_message``."""
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_read_client)
+        nursery.start_soon(_read_client, on_message)
         closed = await _send_until_closed(subscriber)
         nursery.cancel_scope.cancel()
     await websocket.close(closed.code, closed.reason)
@@ -136,18 +175,21 @@ async def _send_until_closed(subscriber: Subscriber[Any]) -> SubscriberClosed:
         return closed
 
 
-async def _read_client() -> None:
+async def _read_client(on_message: Callable[[dict[str, Any]], None] | None) -> None:
     """Read what the client sends (it must be read, or Hypercorn's queue fills).
 
     Runs until cancelled: by the handler when it closes, or by Quart-Trio when the
-    client goes.
+    client goes. A message this protocol does not know is logged and ignored.
     """
     while True:
         message = await websocket.receive()
         if isinstance(message, bytes) or len(message) > MAX_CLIENT_MESSAGE:
-            log.debug("viewer sent a message this protocol version does not know")
+            log.debug("client sent a message this protocol version does not know")
             continue
         try:
-            decode_control(message)
+            control = decode_control(message)
         except ProtocolError as exc:
-            log.debug("viewer sent a bad message: %s", exc)
+            log.debug("client sent a bad message: %s", exc)
+            continue
+        if on_message is not None:
+            on_message(control)

@@ -1,18 +1,17 @@
 /* tuner's web client. Protocol: docs/protocol.rst.
  *
- * Plain ES2017 in one script, no build step: the car's Chromium can be as old as 79,
- * so no optional chaining, no ??, no modules; newer APIs are feature-detected.
+ * Plain ES2019, no build step: the car's Chromium can be as old as 79, so no
+ * optional chaining, no ??, no modules; newer APIs are feature-detected.
+ *
+ * Frames arrive as protocol v2 keyframes and deltas (codec.js), wait in a queue for
+ * the audio clock (sync.js), and are drawn by renderer.js, which redraws only the
+ * cells that changed. Every message is decoded in order, also those that are never
+ * drawn (late ones): a delta applies only on top of the one before it.
  */
 (function () {
   "use strict";
 
-  var PROTOCOL = 1;
-  var HEADER_SIZE = 14;
-  var KIND_MONO_FULL = 1;
-  // Monospace glyphs are about 0.6 em wide; the server renders its grid for that aspect.
-  var CELL_ASPECT = 0.6;
-  var TEXT_COLOUR = "#e6e6e6";
-  var FONT_FAMILY = "\"DejaVu Sans Mono\", \"Roboto Mono\", \"Droid Sans Mono\", monospace";
+  var PROTOCOL = window.TunerCodec.VERSION;
   var BACKOFF_FIRST_MS = 1000;
   var BACKOFF_MAX_MS = 15000;
   // Only a socket that stayed open this long resets the backoff, so a server that accepts
@@ -21,6 +20,12 @@
   var STATUS_POLL_MS = 5000;
   var AUDIO_RETRY_MS = 2000;
   var AUDIO_RETRIES = 3;
+  // How often the server hears how drawing keeps up (adaptive quality).
+  var REPORT_MS = 2000;
+  // After the page was hidden (no drawing at all), frames pile up: not a slow client.
+  var REPORT_PAUSE_AFTER_HIDDEN_MS = 3000;
+  // At most one keyframe request this often: the first answer fixes every later delta.
+  var KEYFRAME_ASK_MS = 1000;
 
   function $(id) { return document.getElementById(id); }
 
@@ -28,6 +33,7 @@
     login: $("login"), loginForm: $("login-form"), pin: $("pin"),
     loginButton: $("login-button"), loginMessage: $("login-message"),
     player: $("player"), controls: $("controls"), query: $("query"), preset: $("preset"),
+    mode: $("mode"), quality: $("quality"),
     play: $("play"), stop: $("stop"), sound: $("sound"), logout: $("logout"),
     status: $("status"), message: $("message"), stage: $("stage"), canvas: $("screen"),
     audio: $("audio"), fatal: $("fatal")
@@ -36,8 +42,15 @@
   var stats = {
     framesReceived: 0,
     framesDrawn: 0,
+    bytesReceived: 0,
+    keyframes: 0,
+    decodeErrors: 0,
+    keyframesAsked: 0,
+    reportsSent: 0,
     lastSeq: null,
     lastHello: null,
+    lastReport: null,
+    renderer: null,
     socketState: "closed",
     // A/V sync: where the clock comes from, and each shown frame's pts minus the clock.
     sync: { source: "none", clockMs: null, late: 0, offsets: [], audioStartMs: null }
@@ -45,7 +58,8 @@
   window.tunerStats = stats;
 
   var clock = new window.TunerSync.Clock(function () { return window.performance.now(); });
-  var queue = new window.TunerSync.FrameQueue();
+  // Frames that leave the queue unseen are decoded all the same (see the top).
+  var queue = new window.TunerSync.FrameQueue(decodeFrame);
   stats.sync.offsets = queue.offsets;
 
   var screenName = null;
@@ -169,33 +183,62 @@
   /* ---------- Presets and status ---------- */
 
   var presetsLoaded = false;
+  var presetsByName = {};
   var PRESET_KEY = "tuner.preset";
+  var MODE_KEY = "tuner.mode";
 
-  function storedPreset() {
-    try { return window.localStorage.getItem(PRESET_KEY); } catch (e) { return null; }
+  function stored(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
   }
 
-  el.preset.addEventListener("change", function () {
-    try { window.localStorage.setItem(PRESET_KEY, el.preset.value); } catch (e) { /* private mode */ }
-  });
+  function store(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ }
+  }
+
+  // During a session a new preset or mode applies at once, from where the picture is.
+  function pickerChanged(key, select) {
+    store(key, select.value);
+    if (activeSession === null) return;
+    var body = {};
+    body[key === PRESET_KEY ? "preset" : "mode"] = select.value;
+    api("POST", "/api/tune", body).then(function (result) {
+      if (result.ok && result.data) renderStatus(result.data);
+      else if (result.status === 401) showLogin("Your login expired. Enter the PIN again.");
+      else if (result.status !== 409) showMessage(errorSentence(result, "Could not change it"));
+    }, function () { showMessage("Cannot reach tuner"); });
+  }
+
+  el.preset.addEventListener("change", function () { pickerChanged(PRESET_KEY, el.preset); });
+  el.mode.addEventListener("change", function () { pickerChanged(MODE_KEY, el.mode); });
+
+  function fillPicker(select, items, key, fallback) {
+    select.textContent = "";
+    items.forEach(function (item) {
+      var option = document.createElement("option");
+      option.value = item.value;
+      option.textContent = item.label;
+      if (item.title) option.title = item.title;
+      select.appendChild(option);
+    });
+    var wanted = stored(key) || fallback;
+    select.value = wanted;
+    if (select.value !== wanted) select.value = fallback;
+  }
 
   async function loadPresets() {
     if (presetsLoaded) return;
     var result;
     try { result = await api("GET", "/api/presets"); } catch (e) { return; }
-    if (!result.ok || !result.data || !Array.isArray(result.data.presets)) return;
+    var data = result.data;
+    if (!result.ok || !data || !Array.isArray(data.presets) || !Array.isArray(data.modes)) return;
     presetsLoaded = true;
-    el.preset.textContent = "";
-    result.data.presets.forEach(function (p) {
-      var option = document.createElement("option");
-      option.value = p.name;
-      option.textContent = p.name + " · " + p.cols + "×" + p.rows + " · " + p.fps + " fps";
-      if (p.description) option.title = p.description;
-      el.preset.appendChild(option);
-    });
-    var wanted = storedPreset() || result.data.default_preset;
-    el.preset.value = wanted;
-    if (el.preset.value !== wanted) el.preset.value = result.data.default_preset;
+    data.presets.forEach(function (p) { presetsByName[p.name] = p; });
+    fillPicker(el.preset, data.presets.map(function (p) {
+      return { value: p.name, label: p.name + " · " + p.cols + "×" + p.rows + " · " + p.fps + " fps",
+        title: p.description };
+    }), PRESET_KEY, data.default_preset);
+    fillPicker(el.mode, data.modes.map(function (m) { return { value: m, label: m }; }),
+      MODE_KEY, data.default_mode);
   }
 
   var statusTimer = null;
@@ -237,14 +280,31 @@
       text = "error: " + (s.error || "something went wrong");
     } else if (s.state !== "idle") {
       if (s.title) text += ": " + s.title + (s.is_live ? " (live)" : "");
-      if (s.preset) text += " · " + s.preset;
     }
     el.status.textContent = text;
+    renderQuality(s);
     if (s.state === "playing" || s.state === "resolving") setMediaTitle(s.title);
   }
 
+  // What the picture runs at; "auto" when adaptive quality stepped it down.
+  function renderQuality(s) {
+    if (s.state === "idle" || s.state === "error" || !s.preset) {
+      el.quality.textContent = "";
+      return;
+    }
+    var text = s.preset + " · " + s.fps + " fps · " + s.mode;
+    var own = presetsByName[s.preset];
+    if (s.chosen_preset !== s.preset || (own && own.fps !== s.fps)) {
+      text += " (auto, for " + s.chosen_preset + ")";
+    }
+    el.quality.textContent = text;
+  }
+
   document.addEventListener("visibilitychange", function () {
-    if (!document.hidden) refreshStatus();
+    if (!document.hidden) {
+      refreshStatus();
+      pauseReports(REPORT_PAUSE_AFTER_HIDDEN_MS);
+    }
   });
 
   /* ---------- Play and stop ---------- */
@@ -261,6 +321,7 @@
     try {
       var body = { query: query };
       if (el.preset.value) body.preset = el.preset.value;
+      if (el.mode.value) body.mode = el.mode.value;
       var result = await api("POST", "/api/play", body);
       if (result.status === 202 && result.data) {
         // Right after the tap, so Chromium's autoplay policy lets the sound start.
@@ -506,14 +567,17 @@
     }
     stats.lastHello = hello;
     if (hello.session_id !== activeSession) {
-      // A new session starts its own clock: nothing of the old one may be shown.
+      // A new session starts its own clock: nothing of the old one may be shown. Its
+      // first frame is a keyframe.
       queue.clear();
       clock.reset();
       shownInSession = false;
+      statusOnFirstFrame = true;
     }
+    // Also a retune (the same session at another preset or mode): its frames come
+    // after a keyframe; the report window starts again with the new grid.
     activeSession = hello.session_id;
-    statusOnFirstFrame = true;
-    setGrid(hello.cols, hello.rows);
+    resetReport();
     startAudio(hello.session_id);
     refreshStatus();
   }
@@ -533,23 +597,30 @@
 
   /* ---------- Frames and the canvas ---------- */
 
-  var ctx = el.canvas.getContext("2d", { alpha: false });
-  var decoder = new TextDecoder("ascii");
-  var grid = { cols: 0, rows: 0 };
-  var cell = null; // { w, h, scaleX } in device pixels, null until laid out
+  var renderer = new window.TunerRenderer.Renderer(el.canvas, {});
+  var decoder = new window.TunerCodec.Decoder();
+  stats.renderer = renderer.stats;
   var shown = null;
   var shownInSession = false;
   var drawScheduled = false;
+  // After a refused message, deltas cannot apply until a keyframe comes.
+  var awaitingKeyframe = false;
+  var keyframeAskedAt = -Infinity;
 
   function onFrame(buffer) {
-    if (!(buffer instanceof ArrayBuffer) || buffer.byteLength < HEADER_SIZE) return;
-    var view = new DataView(buffer);
-    if (view.getUint8(0) !== PROTOCOL || view.getUint8(1) !== KIND_MONO_FULL) return;
-    var cols = view.getUint16(10);
-    var rows = view.getUint16(12);
-    if (cols === 0 || rows === 0 || buffer.byteLength !== HEADER_SIZE + cols * rows) return;
+    if (!(buffer instanceof ArrayBuffer)) return;
+    var bytes = new Uint8Array(buffer);
+    var info;
+    try {
+      info = window.TunerCodec.parseHeader(bytes);
+    } catch (e) {
+      decodeFailed(e);
+      return;
+    }
     stats.framesReceived++;
-    stats.lastSeq = view.getUint32(2);
+    stats.bytesReceived += bytes.length;
+    stats.lastSeq = info.seq;
+    if (info.kind === "keyframe") stats.keyframes++;
     if (statusOnFirstFrame) {
       // The first picture means the session left "resolving": show that now, not at the next poll.
       statusOnFirstFrame = false;
@@ -557,17 +628,50 @@
     }
     // Frames wait in the queue for the clock to reach them (see sync.js).
     var frame = {
-      seq: stats.lastSeq,
-      ptsMs: view.getUint32(6),
-      cols: cols,
-      rows: rows,
-      cells: new Uint8Array(buffer, HEADER_SIZE)
+      seq: info.seq,
+      ptsMs: info.ptsMs,
+      kind: info.kind,
+      mode: info.mode,
+      cols: info.cols,
+      rows: info.rows,
+      message: bytes,
+      decoded: false
     };
     queue.push(frame);
     // For measurements (tests/web/avprobe.js): when each frame arrived.
     var hooks = window.tunerHooks;
     if (hooks && typeof hooks.onFrame === "function") hooks.onFrame(frame);
     scheduleDraw();
+  }
+
+  // Apply a frame's message to the decoder's grid, once, in arrival order.
+  function decodeFrame(frame) {
+    if (frame.decoded) return;
+    frame.decoded = true;
+    if (awaitingKeyframe && frame.kind !== "keyframe") return;
+    try {
+      decoder.decode(frame.message);
+      awaitingKeyframe = false;
+    } catch (e) {
+      decodeFailed(e);
+    }
+    frame.message = null; // the grid has it now
+  }
+
+  function decodeFailed(error) {
+    stats.decodeErrors++;
+    awaitingKeyframe = true;
+    var now = window.performance.now();
+    if (now - keyframeAskedAt < KEYFRAME_ASK_MS) return;
+    keyframeAskedAt = now;
+    if (sendControl({ type: "keyframe" })) stats.keyframesAsked++;
+    if (window.console) window.console.warn("tuner: " + error.message + "; asked for a keyframe");
+  }
+
+  function sendControl(message) {
+    if (!socket || socket.readyState !== 1) return false;
+    try { socket.send(JSON.stringify(message)); } catch (e) { return false; }
+    return true;
   }
 
   function scheduleDraw() {
@@ -593,67 +697,34 @@
     stats.sync.audioStartMs = clock.audioStartMs;
     if (frame && frame !== shown) {
       shown = frame;
-      shownInSession = true;
-      setGrid(frame.cols, frame.rows);
-      if (paint(frame)) stats.framesDrawn++;
-      var hooks = window.tunerHooks;
-      if (hooks && typeof hooks.onDraw === "function") hooks.onDraw(frame, t, source);
+      decodeFrame(frame);
+      if (decoder.planes && !awaitingKeyframe) {
+        shownInSession = true;
+        var started = window.performance.now();
+        renderer.draw(decoder, false);
+        report.drawMs.push(window.performance.now() - started);
+        placeCanvas();
+        stats.framesDrawn++;
+        var hooks = window.tunerHooks;
+        if (hooks && typeof hooks.onDraw === "function") hooks.onDraw(frame, t, source, decoder);
+      }
     }
     if (queue.frames.length) scheduleDraw();
   }
 
-  function setGrid(cols, rows) {
-    if (!(cols > 0 && rows > 0) || (cols === grid.cols && rows === grid.rows)) return;
-    grid = { cols: cols, rows: rows };
-    if (shown && (shown.cols !== cols || shown.rows !== rows)) shown = null;
-    layout();
+  function placeCanvas() {
+    var l = renderer.layout;
+    if (!l) return;
+    el.canvas.style.left = l.left + "px";
+    el.canvas.style.top = l.top + "px";
   }
 
   function layout() {
-    if (!grid.cols || el.player.hidden) return;
+    if (el.player.hidden) return;
     var box = el.stage.getBoundingClientRect();
     if (box.width < 1 || box.height < 1) return;
-    var dpr = window.devicePixelRatio || 1;
-    var cssCellH = Math.min(box.height / grid.rows, box.width / (grid.cols * CELL_ASPECT));
-    // Whole device pixels per row put every row on the pixel grid, which keeps text sharp.
-    var h = Math.max(1, Math.floor(cssCellH * dpr));
-    var w = h * CELL_ASPECT;
-    var canvas = el.canvas;
-    canvas.width = Math.round(w * grid.cols);
-    canvas.height = h * grid.rows;
-    var cssW = canvas.width / dpr;
-    var cssH = canvas.height / dpr;
-    canvas.style.width = cssW + "px";
-    canvas.style.height = cssH + "px";
-    canvas.style.left = Math.floor((box.width - cssW) / 2) + "px";
-    canvas.style.top = Math.floor((box.height - cssH) / 2) + "px";
-    // Resizing a canvas resets its context state.
-    ctx.font = h + "px " + FONT_FAMILY;
-    ctx.textBaseline = "middle";
-    var advance = ctx.measureText("M").width;
-    // Stretch or squeeze the font horizontally so a row is exactly as wide as its cells.
-    cell = { w: w, h: h, scaleX: advance > 0 ? w / advance : 1 };
-    if (shown) paint(shown);
-    else clear();
-  }
-
-  function clear() {
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = "#000";
-    ctx.fillRect(0, 0, el.canvas.width, el.canvas.height);
-  }
-
-  function paint(frame) {
-    if (!cell) return false;
-    clear();
-    ctx.setTransform(cell.scaleX, 0, 0, 1, 0, 0);
-    ctx.fillStyle = TEXT_COLOUR;
-    var cols = frame.cols;
-    for (var r = 0; r < frame.rows; r++) {
-      var row = decoder.decode(frame.cells.subarray(r * cols, (r + 1) * cols));
-      ctx.fillText(row, 0, (r + 0.5) * cell.h);
-    }
-    return true;
+    renderer.fit(box.width, box.height, window.devicePixelRatio || 1);
+    placeCanvas();
   }
 
   if (window.ResizeObserver) {
@@ -661,6 +732,42 @@
   } else {
     window.addEventListener("resize", layout);
   }
+
+  /* ---------- Adaptive quality: how drawing keeps up ---------- */
+
+  // One report window: draw times, and the late count when it started.
+  var report = { drawMs: [], late: 0, pausedUntil: 0 };
+
+  function resetReport() {
+    report.drawMs = [];
+    report.late = queue.late;
+  }
+
+  function pauseReports(ms) {
+    report.pausedUntil = window.performance.now() + ms;
+    resetReport();
+  }
+
+  function percentile(values, share) {
+    if (!values.length) return 0;
+    var sorted = values.slice().sort(function (a, b) { return a - b; });
+    return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
+  }
+
+  setInterval(function () {
+    var late = queue.late - report.late;
+    var drawn = report.drawMs.length;
+    var quiet = document.hidden || window.performance.now() < report.pausedUntil;
+    if (!quiet && activeSession !== null && drawn + late > 0) {
+      var message = { type: "stats", frames: drawn, late: late,
+        render_ms: Math.round(percentile(report.drawMs, 0.9) * 100) / 100 };
+      if (sendControl(message)) {
+        stats.reportsSent++;
+        stats.lastReport = message;
+      }
+    }
+    resetReport();
+  }, REPORT_MS);
 
   boot();
 })();

@@ -1,7 +1,7 @@
 /*
  * tuner's video protocol, version 2: a decoder for the browser (and node, for tests).
  *
- * docs/protocol.rst is the reference; tuner/core/codec2.py is the reference
+ * docs/protocol.rst is the reference; tuner/core/codec.py is the reference
  * implementation, and tests/core/test_codec_js.py checks this file against it.
  *
  * Plain ECMAScript 2019 with no dependency, for Chromium 79: it has no

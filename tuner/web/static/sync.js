@@ -76,7 +76,11 @@
     return t;
   };
 
-  function FrameQueue() {
+  // onPass(frame), if given, is called for each frame that leaves the queue unseen
+  // (late, or pushed out when full), in order: a client of a delta-coded stream must
+  // still apply it.
+  function FrameQueue(onPass) {
+    this.onPass = onPass || null;
     this.frames = [];
     this.late = 0;
     this.shown = 0;
@@ -90,8 +94,9 @@
   FrameQueue.prototype.push = function (frame) {
     this.frames.push(frame);
     if (this.frames.length > MAX_QUEUED) {
-      this.frames.shift();
+      var gone = this.frames.shift();
       this.late++;
+      if (this.onPass) this.onPass(gone);
     }
   };
 
@@ -105,7 +110,10 @@
     if (t === null) return null;
     var due = null;
     while (this.frames.length && this.frames[0].ptsMs <= t) {
-      if (due !== null) this.late++;
+      if (due !== null) {
+        this.late++;
+        if (this.onPass) this.onPass(due);
+      }
       due = this.frames.shift();
     }
     if (due !== null) {

@@ -17,9 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tuner.core import codec2
-from tuner.core.codec import ProtocolError, encode_mono_frame
-from tuner.core.codec2 import (
+from tuner.core import codec
+from tuner.core.codec import (
     DEFAULT_TOLERANCE,
     HEADER_SIZE,
     MAX_CELLS,
@@ -28,6 +27,7 @@ from tuner.core.codec2 import (
     Flags,
     MessageKind,
     OutOfSyncError,
+    ProtocolError,
     is_empty_delta,
     parse_header,
 )
@@ -467,7 +467,7 @@ def test_random_bytes_raise_protocol_error_only(message: bytes) -> None:
 @pytest.mark.parametrize(
     ("message", "error"),
     [
-        (encode_mono_frame(0, 0, 2, 1, b"ab"), "protocol version 1, expected 2"),
+        (b"\x01" + header()[1:] + bytes(8), "protocol version 1, expected 2"),
         (header(kind=3), "unknown message kind 3"),
         (header(mode=9), "unknown mode 9"),
         (header(flags=2), "unknown flags 0x02"),
@@ -525,7 +525,7 @@ def test_the_largest_grid_allowed_is_what_the_encoder_accepts() -> None:
 
 @given(st.lists(st.integers(0, 2**21 - 1), max_size=50))
 def test_leb128_round_trips(values: list[int]) -> None:
-    packed = codec2._leb128(np.array(values, dtype=np.int64))
+    packed = codec._leb128(np.array(values, dtype=np.int64))
     data = np.frombuffer(packed, dtype=np.uint8)
-    decoded, end = codec2._read_leb128(data, 0, len(values))
+    decoded, end = codec._read_leb128(data, 0, len(values))
     assert list(decoded) == values and end == len(packed)
