@@ -51,11 +51,26 @@ class _TunerCollector(Collector):
             "Frames a connected viewer skipped because it fell behind.",
             labels=["viewer"],
         )
+        resyncs = CounterMetricFamily(
+            "tuner_viewer_resyncs",
+            "Times a connected viewer fell behind and was sent a keyframe of the newest frame.",
+            labels=["viewer"],
+        )
         for viewer in viewers:
             sent.add_metric([str(viewer.id)], viewer.delivered)
             dropped.add_metric([str(viewer.id)], viewer.dropped)
+            resyncs.add_metric([str(viewer.id)], viewer.resyncs)
         yield sent
         yield dropped
+        yield resyncs
+        steps = CounterMetricFamily(
+            "tuner_quality_steps",
+            "Preset or frame rate changes made by adaptive quality.",
+            labels=["direction"],
+        )
+        for direction, count in sup.quality_steps.items():
+            steps.add_metric([direction], count)
+        yield steps
         resolver = sup.resolver
         if resolver is not None:
             yield CounterMetricFamily(
