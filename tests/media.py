@@ -18,6 +18,22 @@ import attrs
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30"]
 _AAC = ["-c:a", "aac", "-b:a", "64k"]
 _FASTSTART = ["-movflags", "+faststart"]
+#: Eight vertical bars, left to right: white, yellow, cyan, green, magenta, red, blue,
+#: black (each 80 pixels of 640): the colours at full or no strength, so quantising
+#: cannot blur them.
+BAR_COLOURS = (
+    (255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0),
+    (255, 0, 255), (255, 0, 0), (0, 0, 255), (0, 0, 0),
+)  # fmt: skip
+BARS = (
+    ";".join(
+        f"color=c=0x{r:02x}{g:02x}{b:02x}:s=80x360:r=24[c{i}]"
+        for i, (r, g, b) in enumerate(BAR_COLOURS)
+    )
+    + ";"
+    + "".join(f"[c{i}]" for i in range(len(BAR_COLOURS)))
+    + f"hstack=inputs={len(BAR_COLOURS)}[out0]"
+)
 #: A flash (white for 0.1 s) and a 1 kHz beep (0.1 s), both at every whole second.
 FLASH = "color=c=black:s=320x180:r=30,drawbox=color=white:t=fill:enable='lt(mod(t,1),0.1)'"
 BEEP = "aevalsrc='if(lt(mod(t,1),0.1),0.8*sin(2*PI*1000*t),0)':s=48000:c=stereo"
@@ -57,6 +73,12 @@ CLIPS: dict[str, Clip] = {
             (*_X264, "-g", "60", *_AAC, *_FASTSTART),
         ),
         Clip("avsync.mp4", 20, (FLASH, BEEP), (*_X264, *_AAC, *_FASTSTART)),
+        Clip(
+            "bars.mp4",
+            30,
+            (BARS, "sine=frequency=660:sample_rate=48000"),
+            (*_X264, *_AAC, *_FASTSTART),
+        ),
         # A playable HLS segment, for playlists that point at it by a file: URL.
         Clip("segment.ts", 2, ("testsrc2=size=320x180:rate=25",), tuple(_X264)),
     )

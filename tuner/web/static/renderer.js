@@ -289,7 +289,7 @@
     this.keys = new Uint16Array(0);
     this.counts = new Int32Array(KEYS + 1);
     /** For tests and benchmarks: what the last draw() did. */
-    this.stats = { path: path, cellsDrawn: 0, frames: 0, fullRedraws: 0 };
+    this.stats = { path: path, mode: null, cellsDrawn: 0, frames: 0, fullRedraws: 0 };
   }
 
   /**
@@ -356,6 +356,7 @@
     var nPlanes = grid.mode === "mono" ? 1 : 2;
     if (grid.mode !== this.mode || !this.planes || this.planes[0].length !== cells) {
       this.mode = grid.mode;
+      this.stats.mode = grid.mode;
       this.planes = [];
       for (var m = 0; m < nPlanes; m++) this.planes.push(new Uint8Array(cells));
       this.full = true;
