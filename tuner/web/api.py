@@ -74,6 +74,11 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @logged_in
     async def play() -> Response | tuple[Response, int]:
         body = await _json_object()
+        if "item_id" in body:
+            # A queued item: jump to it. Imported here, as queue_api imports this module.
+            from tuner.web.queue_api import play_queued
+
+            return await play_queued(ctx, body)
         query = _optional_str(body, "query")
         if query is None or not query.strip():
             raise BadRequestError(
