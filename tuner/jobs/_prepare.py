@@ -4,7 +4,7 @@
 reaches a site, so tests give them fakes and run on an autojump clock.
 :class:`YtdlpPreparer` is the real one: resolutions go to the daemon's resolver (its
 warm yt-dlp worker processes); each download runs in a worker process of its own
-(:mod:`tuner.jobs.download_worker`) in the job's nursery, killed with its whole
+(:mod:`tuner.play.download_worker`) in the job's nursery, killed with its whole
 process group when the job is cancelled, so a cancelled download leaves no process.
 """
 
@@ -26,7 +26,7 @@ from tuner.core.jobs import Progress
 from tuner.core.query import Query, QueryKind
 from tuner.core.source import Source
 from tuner.extract import source_of
-from tuner.jobs.download_worker import DownloadSettings
+from tuner.play.download_worker import DownloadSettings
 from tuner.play.ffmpeg import run_in_own_group
 from tuner.play.resolver import Resolver
 
@@ -109,7 +109,7 @@ class YtdlpPreparer:
             ffmpeg=self._settings.ffmpeg,
             cache_dir=self._settings.cache_dir,
         )
-        command = [self._python, "-m", "tuner.jobs.download_worker", settings.to_argv()]
+        command = [self._python, "-m", "tuner.play.download_worker", settings.to_argv()]
         request = {"target": query.target, "directory": str(directory)}
         async with trio.open_nursery() as nursery:
             process: trio.Process = await nursery.start(
