@@ -81,13 +81,15 @@ class MediaCache:
             "limit_bytes": self.limit_bytes,
         }
 
-    def partial_dir(self, key: str) -> Path:
-        """Where ``key`` is downloaded until it is complete."""
-        return self.directory / PARTIAL / cache_name(key)
+    def partial_dir(self, item_id: str) -> Path:
+        """Where a queued item is downloaded until it is complete (its own directory,
+        named by its id: the same video queued twice is two downloads, never two
+        writers of one file)."""
+        return self.directory / PARTIAL / item_id
 
     # --- changing (blocking: in the database thread) ----------------------------------
 
-    def load(self, files: Iterable[CachedFile], queued_keys: Iterable[str]) -> None:
+    def load(self, files: Iterable[CachedFile], queued_ids: Iterable[str]) -> None:
         """Take the index as stored, and make the directory agree with it."""
         (self.directory / PARTIAL).mkdir(parents=True, exist_ok=True)
         missing = []
@@ -104,7 +106,7 @@ class MediaCache:
             if path.is_file() and path.name not in named:
                 log.info("cache: deleting %s, a download that was never recorded", path.name)
                 path.unlink(missing_ok=True)
-        keep = {cache_name(k) for k in queued_keys}
+        keep = set(queued_ids)
         for path in (self.directory / PARTIAL).iterdir():
             if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True)
@@ -118,8 +120,9 @@ class MediaCache:
         entries = [c.entry for c in self._files.values()]
         self._evict(plan_eviction(entries, size, self.limit_bytes, self.protected))
 
-    def admit(self, key: str, downloaded: Path, source: Source) -> CachedFile:
-        """Move a complete download into the cache and index it, evicting as needed.
+    def admit(self, item_id: str, key: str, downloaded: Path, source: Source) -> CachedFile:
+        """Move an item's complete download into the cache and index it under ``key``,
+        evicting as needed; the item's partial directory goes.
 
         Raises:
             CacheFullError: it does not fit (it is then deleted).
@@ -136,7 +139,7 @@ class MediaCache:
                 )
             )
         except Exception:
-            self.discard_partial(key)
+            self.discard_partial(item_id)
             raise
         name = cache_name(key) + downloaded.suffix
         downloaded.replace(self.directory / name)
@@ -155,7 +158,7 @@ class MediaCache:
         # the next start deletes, never an index entry for a file that is not whole.
         self._store.put_cached(cached)
         self._files[key] = cached
-        self.discard_partial(key)
+        self.discard_partial(item_id)
         return cached
 
     def touch(self, key: str) -> None:
@@ -167,9 +170,9 @@ class MediaCache:
         self._store.touch_cached(key, now)
         self._files[key] = attrs.evolve(cached, entry=attrs.evolve(cached.entry, last_used=now))
 
-    def discard_partial(self, key: str) -> None:
-        """Delete a partial download (its item is gone or it cannot be kept)."""
-        shutil.rmtree(self.partial_dir(key), ignore_errors=True)
+    def discard_partial(self, item_id: str) -> None:
+        """Delete an item's partial download (the item is gone, or cancelled)."""
+        shutil.rmtree(self.partial_dir(item_id), ignore_errors=True)
 
     def _evict(self, keys: list[str]) -> None:
         if not keys:

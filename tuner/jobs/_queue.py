@@ -583,7 +583,7 @@ class Queue:
         # leaves it as it is.
         with trio.CancelScope(shield=True):
             try:
-                await self._db(cache.admit, query.target, file, source)
+                await self._db(cache.admit, item_id, query.target, file, source)
             except CacheFullError as exc:
                 return f"not downloaded: {exc}; {streams}"
             except OSError as exc:
