@@ -48,8 +48,10 @@ def test_a_job_resolves_downloads_and_is_ready() -> None:
 def test_a_cancel_sticks_whatever_the_worker_writes_next(
     worker_step: object, cancelled_while: JobState
 ) -> None:
-    job = Job() if cancelled_while is JobState.PENDING else jobs.downloading(
-        jobs.resolving(Job()), Progress(1)
+    job = (
+        Job()
+        if cancelled_while is JobState.PENDING
+        else jobs.downloading(jobs.resolving(Job()), Progress(1))
     )
     cancelled = jobs.cancel(job)
     assert worker_step(cancelled) == Job(JobState.CANCELLED)  # type: ignore[operator]
