@@ -89,3 +89,22 @@ def test_reconnect_backoff_doubles_up_to_its_cap() -> None:
 
     playback = Playback(backoff_first=0.5, backoff_max=15)
     assert [playback.backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 15, 15]
+
+
+def test_only_a_cached_file_is_read_as_a_file_and_then_with_file_alone() -> None:
+    cached = MediaInput("/state/cache/abc.mp4", has_video=True, has_audio=True, local=True)
+    command = source_command("ffmpeg", Source("t", (cached,)), LOW, 3, start_seconds=12.0)
+    assert inputs(command) == ["file:/state/cache/abc.mp4"]
+    assert option_before(command, "file:/state/cache/abc.mp4", "-protocol_whitelist") == "file"
+    assert option_before(command, "file:/state/cache/abc.mp4", "-ss") == "12.000"
+    # A file: URL that is not the cache's (from a site, a playlist, a worker) is not.
+    sneaky = MediaInput("file:///etc/passwd", has_video=True, has_audio=True)
+    command = source_command("ffmpeg", Source("t", (sneaky,)), LOW, 3)
+    assert option_before(command, sneaky.url, "-protocol_whitelist") == PROTOCOL_WHITELIST
+
+
+def test_a_worker_answer_never_makes_a_local_input() -> None:
+    cached = MediaInput("/etc/passwd", has_video=True, has_audio=True, local=True)
+    answer = Source("t", (cached,)).to_json()
+    assert answer["inputs"][0]["local"] is True
+    assert not Source.from_json(answer).is_local
