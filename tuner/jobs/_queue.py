@@ -330,17 +330,8 @@ class Queue:
             QueueConflictError: its preparation failed or was cancelled already.
             QueueUnavailableError: the queue is not running, or its database failed.
         """
-        self._check_running()
-        try:
-            self._change(item_id, lambda item: attrs.evolve(item, job=jobs.cancel(item.job)))
-        except TransitionError as exc:
-            raise QueueConflictError(str(exc)) from None
-        self._prepared.pop(item_id, None)
-        scope = self._scopes.get(item_id)
-        if scope is not None:
-            scope.cancel()  # the job's own exit deletes its partial download
-        else:
-            await self._db(self._cache_now().discard_partial, item_id)
+        self._person_step(item_id, jobs.cancel)
+        await self._stop_job(item_id)
         await self._save(item_id)
         log.info("queue: cancelled the preparation of %s", item_id)
         return self.item(item_id)
@@ -353,11 +344,7 @@ class Queue:
             QueueConflictError: it neither failed nor was cancelled.
             QueueUnavailableError: the queue is not running, or its database failed.
         """
-        self._check_running()
-        try:
-            self._change(item_id, lambda item: attrs.evolve(item, job=jobs.retry(item.job)))
-        except TransitionError as exc:
-            raise QueueConflictError(str(exc)) from None
+        self._person_step(item_id, jobs.retry)
         await self._save(item_id)
         self._jobs_to_start.send_nowait(item_id)
         return self.item(item_id)
@@ -410,13 +397,17 @@ class Queue:
         for item_id in item_ids:
             del self._by_id[item_id]
             self._gate.forget(item_id)
-            self._prepared.pop(item_id, None)
-            scope = self._scopes.get(item_id)
-            if scope is not None:
-                scope.cancel()  # the job's own exit deletes its partial download
-            else:
-                await self._db(self._cache_now().discard_partial, item_id)
+            await self._stop_job(item_id)
         self._publish_queue()
+
+    async def _stop_job(self, item_id: str) -> None:
+        """Stop an item's job, if it runs, and forget what it prepared."""
+        self._prepared.pop(item_id, None)
+        scope = self._scopes.get(item_id)
+        if scope is not None:
+            scope.cancel()  # the job's own exit deletes its partial download
+        else:
+            await self._db(self._cache_now().discard_partial, item_id)
 
     async def _play_now(self, item: QueueItem, preset: Preset, mode: Mode) -> Status:
         prepared = self._prepared.get(item.id)
@@ -592,6 +583,20 @@ class Queue:
         return None
 
     # --- state changes ----------------------------------------------------------------
+
+    def _person_step(self, item_id: str, step: Callable[[jobs.Job], jobs.Job]) -> None:
+        """A person's step of a job (cancel, retry): applied at once, before any await.
+
+        Raises:
+            UnknownItemError: no such item.
+            QueueConflictError: the job's state does not allow it.
+            QueueUnavailableError: the queue is not running.
+        """
+        self._check_running()
+        try:
+            self._change(item_id, lambda i: attrs.evolve(i, job=step(i.job)))
+        except TransitionError as exc:
+            raise QueueConflictError(str(exc)) from None
 
     def _step(self, item_id: str, step: Callable[[jobs.Job], jobs.Job]) -> None:
         """A worker's step of a job: published, and saved when its state changed."""

@@ -30,30 +30,18 @@ from typing import Any, TextIO
 import attrs
 
 from tuner.core.diagnose import explain
-from tuner.play.ytdlp_worker import ydl_options
+from tuner.play.ytdlp_worker import WorkerSettings, ydl_options
 
 #: Progress lines at most this often: the daemon passes on fewer still.
 PROGRESS_INTERVAL = 0.1
 
 
-@attrs.frozen
-class DownloadSettings:
-    """What every download of a daemon shares."""
+@attrs.frozen(kw_only=True)
+class DownloadSettings(WorkerSettings):
+    """What every download of a daemon shares: the resolver worker's settings, and
+    the largest file to download (the cache's size)."""
 
-    max_height: int
-    timeout: float
     max_bytes: int
-    ffmpeg: str | None = None
-    cache_dir: str | None = None
-
-    def to_argv(self) -> str:
-        """The one command-line argument that carries these settings."""
-        return json.dumps(attrs.asdict(self))
-
-    @classmethod
-    def from_argv(cls, argument: str) -> DownloadSettings:
-        """The inverse of :meth:`to_argv`."""
-        return cls(**json.loads(argument))
 
 
 def download_options(

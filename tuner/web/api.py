@@ -9,7 +9,7 @@ from typing import Any
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
-from tuner.core.presets import PRESETS, Mode, UnknownChoiceError, get_mode, get_preset
+from tuner.core.presets import PRESETS, Mode, Preset, UnknownChoiceError, get_mode, get_preset
 from tuner.core.query import MAX_QUERY_LENGTH
 from tuner.play.session import PLAYABLE_MODES
 from tuner.play.supervisor import PlayError, UnavailableError
@@ -42,6 +42,40 @@ def _optional_str(body: dict[str, Any], key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise BadRequestError(f"'{key}' must be a string")
     return value
+
+
+def required_query(body: dict[str, Any]) -> str:
+    """The ``query`` of a play (or queue) request.
+
+    Raises:
+        BadRequestError: missing, not a string, empty, or too long.
+    """
+    query = _optional_str(body, "query")
+    if query is None or not query.strip():
+        raise BadRequestError(
+            "'query' is required: a URL, a YouTube video ID, words to search, or 'testcard'"
+        )
+    if len(query) > MAX_QUERY_LENGTH:
+        raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
+    return query
+
+
+def play_choices(ctx: WebContext, body: dict[str, Any]) -> tuple[Preset, Mode]:
+    """The ``preset`` and ``mode`` of a play request (the defaults when not given);
+    also what a queued item or a history entry is played with.
+
+    Raises:
+        BadRequestError: an unknown preset, or a mode that does not play yet.
+    """
+    try:
+        preset = get_preset(_optional_str(body, "preset") or ctx.settings.default_preset)
+        mode = get_mode(_optional_str(body, "mode") or Mode.MONO.value)
+    except UnknownChoiceError as exc:
+        raise BadRequestError(str(exc)) from None
+    if mode not in PLAYABLE_MODES:
+        playable = ", ".join(m.value for m in PLAYABLE_MODES)
+        raise BadRequestError(f"mode {mode.value!r} is not playable yet; choose {playable}")
+    return preset, mode
 
 
 def register(app: QuartTrio, ctx: WebContext) -> None:
@@ -79,21 +113,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             from tuner.web.queue_api import play_queued
 
             return await play_queued(ctx, body)
-        query = _optional_str(body, "query")
-        if query is None or not query.strip():
-            raise BadRequestError(
-                "'query' is required: a URL, a YouTube video ID, words to search, or 'testcard'"
-            )
-        if len(query) > MAX_QUERY_LENGTH:
-            raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
-        try:
-            preset = get_preset(_optional_str(body, "preset") or ctx.settings.default_preset)
-            mode = get_mode(_optional_str(body, "mode") or Mode.MONO.value)
-        except UnknownChoiceError as exc:
-            raise BadRequestError(str(exc)) from None
-        if mode not in PLAYABLE_MODES:
-            playable = ", ".join(m.value for m in PLAYABLE_MODES)
-            raise BadRequestError(f"mode {mode.value!r} is not playable yet; choose {playable}")
+        query = required_query(body)
+        preset, mode = play_choices(ctx, body)
         try:
             status = ctx.supervisor.play(query, preset, mode)
         except PlayError as exc:

@@ -25,13 +25,12 @@ retry; 503 the queue is not running or its database failed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
-from tuner.core.presets import Mode, Preset, UnknownChoiceError, get_mode, get_preset
-from tuner.core.query import MAX_QUERY_LENGTH
 from tuner.core.state import Status
 from tuner.jobs import (
     Queue,
@@ -40,28 +39,29 @@ from tuner.jobs import (
     QueueUnavailableError,
     UnknownItemError,
 )
-from tuner.play.session import PLAYABLE_MODES
 from tuner.play.supervisor import PlayError, UnavailableError
-from tuner.web.api import BadRequestError, _json_object, _optional_str
+from tuner.web.api import BadRequestError, _json_object, _optional_str, play_choices, required_query
 from tuner.web.auth import login_required
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, no_content
 
+#: The queue's and the supervisor's errors, as the API answers them.
+_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (QueueError, 400, "cannot queue this"),
+    (PlayError, 400, "cannot play this"),
+    (UnknownItemError, 404, "not found"),
+    (QueueConflictError, 409, "conflict"),
+    (QueueUnavailableError, 503, "not available"),
+    (UnavailableError, 503, "not available"),
+)
 
-def play_choices(ctx: WebContext, body: dict[str, Any]) -> tuple[Preset, Mode]:
-    """The ``preset`` and ``mode`` of a play request (the defaults when not given).
 
-    Raises:
-        BadRequestError: an unknown preset, or a mode that does not play yet.
-    """
-    try:
-        preset = get_preset(_optional_str(body, "preset") or ctx.settings.default_preset)
-        mode = get_mode(_optional_str(body, "mode") or Mode.MONO.value)
-    except UnknownChoiceError as exc:
-        raise BadRequestError(str(exc)) from None
-    if mode not in PLAYABLE_MODES:
-        raise BadRequestError(f"mode {mode.value!r} does not play yet")
-    return preset, mode
+def _error_handler(status: int, title: str) -> Callable[[Exception], Awaitable[Response]]:
+    async def handle(exc: Exception) -> Response:
+        # A LookupError's str() is its repr(); its message is its first argument.
+        return error_response(status, title, str(exc.args[0]) if exc.args else title)
+
+    return handle
 
 
 def _position(body: dict[str, Any], required: bool) -> int | None:
@@ -100,29 +100,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     """Add the queue's routes to ``app``."""
     logged_in = login_required(ctx)
 
-    @app.errorhandler(QueueError)
-    async def cannot_queue(exc: QueueError) -> Response:
-        return error_response(400, "cannot queue this", str(exc))
-
-    @app.errorhandler(UnknownItemError)
-    async def unknown(exc: UnknownItemError) -> Response:
-        return error_response(404, "not found", str(exc.args[0]))
-
-    @app.errorhandler(QueueConflictError)
-    async def conflict(exc: QueueConflictError) -> Response:
-        return error_response(409, "conflict", str(exc))
-
-    @app.errorhandler(QueueUnavailableError)
-    async def unavailable(exc: QueueUnavailableError) -> Response:
-        return error_response(503, "not available", str(exc))
-
-    @app.errorhandler(PlayError)
-    async def cannot_play(exc: PlayError) -> Response:
-        return error_response(400, "cannot play this", str(exc))
-
-    @app.errorhandler(UnavailableError)
-    async def no_player(exc: UnavailableError) -> Response:
-        return error_response(503, "not available", str(exc))
+    for error, status, title in _ERRORS:
+        app.register_error_handler(error, _error_handler(status, title))
 
     @app.get("/api/queue")
     @logged_in
@@ -133,14 +112,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @logged_in
     async def add() -> tuple[Response, int]:
         body = await _json_object()
-        query = _optional_str(body, "query")
-        if query is None or not query.strip():
-            raise BadRequestError(
-                "'query' is required: a URL, a YouTube video ID, words to search, or 'testcard'"
-            )
-        if len(query) > MAX_QUERY_LENGTH:
-            raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
-        item = await _queue(ctx).add(query, _position(body, required=False))
+        item = await _queue(ctx).add(required_query(body), _position(body, required=False))
         return jsonify(item.to_json()), 201
 
     @app.delete("/api/queue")
@@ -164,15 +136,12 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         await queue.move(item_id, position)
         return jsonify(queue.snapshot_json())
 
-    @app.post("/api/queue/<item_id>/cancel")
+    @app.post("/api/queue/<item_id>/<any(cancel, retry):action>")
     @logged_in
-    async def cancel(item_id: str) -> Response:
-        return jsonify((await _queue(ctx).cancel(item_id)).to_json())
-
-    @app.post("/api/queue/<item_id>/retry")
-    @logged_in
-    async def retry(item_id: str) -> Response:
-        return jsonify((await _queue(ctx).retry(item_id)).to_json())
+    async def cancel_or_retry(item_id: str, action: str) -> Response:
+        queue = _queue(ctx)
+        step = queue.cancel if action == "cancel" else queue.retry
+        return jsonify((await step(item_id)).to_json())
 
     @app.post("/api/queue/<item_id>/play")
     @logged_in
