@@ -295,3 +295,29 @@ async def test_tuner_queue_adds_lists_follows_and_removes(
     assert status == 0
     status, out = await tuner("list")
     assert "the queue is empty" in out
+
+
+async def test_an_unusable_database_is_kept_and_said_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(tmp_path)
+    unusable = b"SQLite format 3\x00" + b"\xff" * 5000  # a damaged file
+    (settings.state_dir / "queue.db").write_bytes(unusable)
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings)
+        async with daemon.client() as client:
+            health = (await client.get("/healthz")).json()
+            assert health["components"]["queue"] == "recovered"
+            assert "unusable" not in json.dumps(health), "no paths in /healthz"
+            await daemon.login(client)
+            queue = await queued(client)
+            assert queue["items"] == [] and "queue starts empty" in queue["notice"]
+            added = await client.post("/api/queue", json={"query": "testcard"})
+            assert added.status_code == 201, "the fresh database works"
+        daemon.shutdown.set()
+    kept = [p for p in settings.state_dir.iterdir() if p.name.startswith("queue.db.unusable-")]
+    assert [p.read_bytes() for p in kept] == [unusable]
+    assert str(kept[0]) in queue["notice"]
+    assert any(
+        r.levelname == "ERROR" and "could not be used" in r.getMessage() for r in caplog.records
+    )

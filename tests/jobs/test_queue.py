@@ -52,6 +52,8 @@ class FakeSources:
         self.hold: dict[str, trio.Event] = {}
         #: Download: what it reports, then the file it writes.
         self.download_total: int | None = 10
+        #: Progress reports in a burst, before the last one.
+        self.burst = 0
         self.at_finish = trio.Event()
         self.finish: trio.Event | None = None
 
@@ -75,6 +77,8 @@ class FakeSources:
         self, query: Query, directory: Path, max_bytes: int, on_progress: OnProgress
     ) -> Path:
         await on_progress(Progress(0, self.download_total))
+        for done in range(self.burst):
+            await on_progress(Progress(done, self.download_total))
         await trio.Path(directory).mkdir(parents=True, exist_ok=True)
         await trio.Path(directory / "media.mp4").write_bytes(b"\0" * 10)
         if self.finish is not None:
@@ -252,3 +256,26 @@ async def test_a_restart_keeps_the_order_the_states_and_the_switch(tmp_path: Pat
         assert after[1:] == [(JobState.CANCELLED, False), (JobState.READY, True)]
         await wait_until(queue, before[0][0], JobState.READY)
         assert queue.snapshot_json()["autoplay"] is False
+
+
+async def test_progress_goes_out_a_few_times_a_second_and_every_state_change(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    sources = FakeSources({"a.example": 0})
+    sources.burst = 100  # all at one instant
+    events = EventHub()
+    subscriber = events.subscribe()
+    async with running_queue(
+        tmp_path, sources, events, db_in_thread=False, per_source_delay_seconds=0
+    ) as queue:
+        item = await queue.add("http://a.example/video")
+        await wait_until(queue, item.id, JobState.READY)
+    events.publish("end of test", None)
+    jobs = []
+    while (event := json.loads(str(await subscriber.get())))["type"] != "end of test":
+        if event["type"] == "job":
+            jobs.append((event["data"]["state"], event["data"]["progress"]))
+    states = [state for state, _ in jobs]
+    assert states[0] == "resolving" and states[-1] == "ready"
+    assert states.count("downloading") <= 2, jobs  # started, and at most one more
+    assert states.index("downloading") < states.index("ready")

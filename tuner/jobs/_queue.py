@@ -463,8 +463,9 @@ class Queue:
                 log.error("queue: %s", exc)
 
     async def _follow_status(self, status: Status) -> None:
-        if status.session_id != self._playing_session:
-            # Another session (or none) plays now: the cached file is free to evict.
+        # What plays now, not what this (maybe older) news says: another session, or
+        # none, means the cached file that played is free to evict.
+        if self._supervisor.status.session_id != self._playing_session:
             self._playing_session = None
             if self._cache is not None:
                 self._cache.protected = set()
@@ -506,6 +507,9 @@ class Queue:
             if self._scopes.get(item_id) is scope:
                 del self._scopes[item_id]
             item = self._by_id.get(item_id)
+            if item is not None and item.job.state is JobState.PENDING:
+                # Retried while this job was still ending: the dispatcher skipped it.
+                self._jobs_to_start.send_nowait(item_id)
             if (item is None or item.job.state is JobState.CANCELLED) and self._cache:
                 with trio.CancelScope(shield=True):
                     await self._db(self._cache.discard_partial, item_id)
