@@ -54,7 +54,10 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
         page.fill("#pin", PIN)
         page.click("#login-button")
         page.wait_for_selector("#queue:not([hidden])")
-        assert text(page, "#queue-summary") == "Up next: nothing queued"
+        # Once the events' snapshot has arrived.
+        page.wait_for_function(
+            "document.getElementById('queue-summary').textContent === 'Up next: nothing queued'"
+        )
         page.click("#queue-summary")
 
         add(page, "testcard", 1)
