@@ -159,7 +159,7 @@ class Queue:
             StoreError: the database cannot be created at all (an unusable one is kept
                 aside and replaced, see :attr:`recovered`).
         """
-        store = await self._db(Store.open, self._path)
+        store = await self._blocking(Store.open, self._path)
         try:
             self._store = store
             snapshot = await self._db(store.load, self._settings.autoplay, HISTORY_SHOWN)
@@ -662,12 +662,16 @@ class Queue:
             QueueUnavailableError: the database failed (the message says how).
         """
         try:
-            if not self._db_in_thread:
-                await trio.lowlevel.checkpoint()
-                return call(*args)
-            return await trio.to_thread.run_sync(partial(call, *args), limiter=self._db_limiter)
+            return await self._blocking(call, *args)
         except StoreError as exc:
             raise QueueUnavailableError(str(exc)) from None
+
+    async def _blocking(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call in the database thread, in turn (see ``db_in_thread``)."""
+        if not self._db_in_thread:
+            await trio.lowlevel.checkpoint()
+            return call(*args)
+        return await trio.to_thread.run_sync(partial(call, *args), limiter=self._db_limiter)
 
     def _store_now(self) -> Store:
         if self._store is None:
