@@ -7,9 +7,12 @@ Shared by the integration tests and the benchmarks.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +148,84 @@ def http_server(directory: Path) -> Iterator[str]:
         process.wait(5)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@attrs.define
+class Throttled:
+    """A loopback server that sends files slowly and honours ``Range``; ``ranges``
+    lists the first byte each GET asked for (0 without a ``Range`` header)."""
+
+    url: str
+    rate: list[int]
+    ranges: list[int] = attrs.field(factory=list)
+
+    def url_of(self, name: str) -> str:
+        """The URL of a file in the served directory."""
+        return f"{self.url}/{name}"
+
+    def set_rate(self, bytes_per_second: int) -> None:
+        """Change the pace of every download, also those under way."""
+        self.rate[0] = bytes_per_second
+
+
+@contextlib.contextmanager
+def throttled_server(directory: Path, bytes_per_second: int) -> Iterator[Throttled]:
+    """Serve ``directory`` on a loopback port at ``bytes_per_second`` per download,
+    with range requests, from a thread; yields its :class:`Throttled`.
+
+    Slow enough that a download is seen in the middle (to cancel it, restart the
+    daemon, or watch its progress), which ``python -m http.server`` is not; and
+    range-aware, so that a download that continues asks for the bytes it lacks.
+    """
+    served = Throttled("", [bytes_per_second])
+    chunk = 16 * 1024
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            self._answer(send_body=False)
+
+        def do_GET(self) -> None:
+            self._answer(send_body=True)
+
+        def _answer(self, send_body: bool) -> None:
+            path = directory / self.path.lstrip("/").split("?")[0]
+            if not path.is_file():
+                self.send_error(404)
+                return
+            data = path.read_bytes()
+            start = 0
+            match = re.fullmatch(r"bytes=(\d+)-\d*", self.headers.get("Range", ""))
+            if match and int(match.group(1)) < len(data):
+                start = int(match.group(1))
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            else:
+                self.send_response(200)
+            self.send_header("Content-Type", "video/mp4")
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            if not send_body:
+                return
+            served.ranges.append(start)
+            try:
+                for at in range(start, len(data), chunk):
+                    self.wfile.write(data[at : at + chunk])
+                    time.sleep(chunk / served.rate[0])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    served.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -1,4 +1,4 @@
-"""The ``tuner`` command: ``serve``, ``doctor``, ``--version``."""
+"""The ``tuner`` command: ``serve``, ``doctor``, ``queue``, ``--version``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import trio
 
-from tuner import __version__
+from tuner import __version__, queue_cli
 from tuner.config import ConfigError, Settings, load_settings
 from tuner.credentials import ensure_state_dir, load_pin
 from tuner.web.listen import BindError
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check what tuner needs and say what to fix")
     doctor.add_argument("--config", type=Path, help="TOML config file")
+    queue_cli.add_parser(commands)
     return parser
 
 
@@ -85,6 +86,8 @@ def _serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if args.command == "queue":
+        return queue_cli.run(args)
     if args.command == "doctor":
         from tuner.doctor import run_doctor
 
@@ -99,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     except BaseException as exc:
         inner = _innermost(exc)
-        if isinstance(inner, (ConfigError, BindError)):
+        from tuner.jobs import StoreError  # here: the daemon's imports are not --version's
+
+        if isinstance(inner, (ConfigError, BindError, StoreError)):
             print(f"tuner: {inner}", file=sys.stderr)
             return EXIT_CONFIG
         raise

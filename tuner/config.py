@@ -63,6 +63,8 @@ class Settings:
     extract: ExtractSettings = attrs.field(factory=lambda: ExtractSettings())
     #: ``[schedule]``: where the poller learns when events are live.
     schedule: ScheduleSettings = attrs.field(factory=lambda: ScheduleSettings())
+    #: ``[queue]``: the up-next queue, its preparation jobs and its download cache.
+    queue: QueueSettings = attrs.field(factory=lambda: QueueSettings())
 
 
 def default_config_file() -> Path:
@@ -158,6 +160,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     # Tables: in the config file only (an environment variable cannot hold one).
     "extract": lambda value: _parse_extract(value),
     "schedule": lambda value: _parse_schedule(value),
+    "queue": lambda value: _parse_queue(value),
 }
 
 #: Keys a config file or the environment may set (others are errors: likely typos).
@@ -565,3 +568,92 @@ def _parse_schedule(value: object) -> ScheduleSettings:
         },
     )
     return ScheduleSettings(**fields)
+
+
+# ---------------------------------------------------------------------------------------
+# [queue]: the up-next queue and the preparation of what plays next.
+
+
+@attrs.frozen
+class SourceRule:
+    """How the queue treats one source (site): jobs at once, seconds between starts."""
+
+    limit: int
+    delay_seconds: float
+
+
+#: YouTube answers too many requests from one address with HTTP 429: one job at a
+#: time, 3 s apart, unless the config says otherwise.
+DEFAULT_QUEUE_SOURCES = {"youtube": SourceRule(1, 3.0)}
+
+
+@attrs.frozen
+class QueueSettings:
+    """``[queue]``: how queued items are prepared and where downloads are kept."""
+
+    #: Autoplay for a queue database made afresh (afterwards, the switch is stored).
+    autoplay: bool = True
+    #: Download videos that are not live into the cache (else only resolve them).
+    download: bool = True
+    #: The cache's size, in megabytes (10^6 bytes); least recently used goes first.
+    cache_max_mb: float = 2000.0
+    #: A prepared (resolved, not downloaded) item is resolved again after this long,
+    #: before its URLs expire (YouTube's last about 6 hours).
+    refresh_minutes: float = 60.0
+    max_items: int = 200
+    #: Jobs at once per source (a host, or ``youtube``), and seconds between starts.
+    per_source_limit: int = 2
+    per_source_delay_seconds: float = 1.0
+    #: Sources with their own limit and delay (``[queue.sources.youtube]``).
+    sources: Mapping[str, SourceRule] = attrs.field(factory=lambda: dict(DEFAULT_QUEUE_SOURCES))
+
+
+_SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9.\-]*(:\d+)?", re.IGNORECASE)
+
+
+def _queue_sources(value: object, path: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise KeyedError(f"{path} must be a table ([{path}.youtube] in the config file)")
+    rules = {}
+    for name, table in value.items():
+        where = f"{path}.{name}"
+        if not _SOURCE_NAME.fullmatch(name):
+            raise KeyedError(f"{where}: a source is a host name (or youtube), got {name!r}")
+        fields = _table(
+            table,
+            where,
+            {
+                "limit": _plain(_number_range(int, 1, 64)),
+                "delay_seconds": _plain(_number_range(float, 0, 600)),
+            },
+        )
+        rules[name.lower()] = fields
+    return rules
+
+
+def _parse_queue(value: object) -> QueueSettings:
+    fields = _table(
+        value,
+        "queue",
+        {
+            "autoplay": _plain(_bool),
+            "download": _plain(_bool),
+            "cache_max_mb": _plain(_number_range(float, 1, 10_000_000)),
+            "refresh_minutes": _plain(_number_range(float, 1, 24 * 60)),
+            "max_items": _plain(_number_range(int, 1, 10_000)),
+            "per_source_limit": _plain(_number_range(int, 1, 64)),
+            "per_source_delay_seconds": _plain(_number_range(float, 0, 600)),
+            "sources": _queue_sources,
+        },
+    )
+    # A source names what it changes; the rest comes from its default, else from the
+    # table's per_source_limit and per_source_delay_seconds.
+    defaults = QueueSettings()
+    fallback = SourceRule(
+        fields.get("per_source_limit", defaults.per_source_limit),
+        fields.get("per_source_delay_seconds", defaults.per_source_delay_seconds),
+    )
+    sources = dict(DEFAULT_QUEUE_SOURCES)
+    for name, changes in fields.pop("sources", {}).items():
+        sources[name] = attrs.evolve(sources.get(name, fallback), **changes)
+    return QueueSettings(**fields, sources=sources)

@@ -57,8 +57,9 @@ def _read_pin(path: Path, source: str) -> str:
     return pin
 
 
-def load_pin(settings: Settings, environ: Mapping[str, str] | None = None) -> Pin:
-    """Find the PIN, making and storing one if none is configured.
+def find_pin(settings: Settings, environ: Mapping[str, str] | None = None) -> Pin | None:
+    """The PIN in force, or ``None`` when there is none yet (nothing is made: the
+    ``tuner queue`` commands use this to log in to a running daemon).
 
     Raises:
         ConfigError: a configured PIN that is not 4 to 12 digits, or an unreadable file.
@@ -71,10 +72,22 @@ def load_pin(settings: Settings, environ: Mapping[str, str] | None = None) -> Pi
         return Pin(from_env.strip(), f"environment variable {PIN_ENV}")
     if settings.pin_file is not None:
         return Pin(_read_pin(settings.pin_file, "pin_file"), str(settings.pin_file))
-
     stored = settings.state_dir / "pin"
     if stored.exists():
         return Pin(_read_pin(stored, "state_dir"), str(stored))
+    return None
+
+
+def load_pin(settings: Settings, environ: Mapping[str, str] | None = None) -> Pin:
+    """Find the PIN, making and storing one if none is configured.
+
+    Raises:
+        ConfigError: a configured PIN that is not 4 to 12 digits, or an unreadable file.
+    """
+    found = find_pin(settings, environ)
+    if found is not None:
+        return found
+    stored = settings.state_dir / "pin"
     pin = "".join(secrets.choice("0123456789") for _ in range(GENERATED_PIN_DIGITS))
     try:
         _write_private(stored, pin.encode() + b"\n")

@@ -6,6 +6,7 @@
     ├── resolver (yt-dlp worker processes: one warm, one per resolution)
     ├── session supervisor (each session in its own cancel scope)
     ├── extractor poller (each run in a child nursery; off with [extract] enabled = false)
+    ├── queue (tuner.jobs: a preparation job per queued item, per-source limits)
     ├── web server: hypercorn.trio.serve(app, config, shutdown_trigger=...)
     └── systemd watchdog pings
 
@@ -36,6 +37,7 @@ from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin, load_secret
 from tuner.events import EventHub
 from tuner.extract import make_poller
+from tuner.jobs import DownloadSettings, Queue, YtdlpPreparer
 from tuner.play.fanout import GOING_AWAY
 from tuner.play.ffmpeg import Tool, ToolNotFoundError, find_ffmpeg, version
 from tuner.play.resolver import Resolver
@@ -123,6 +125,16 @@ async def serve(
     events.add_snapshot("session", lambda: supervisor.status.to_json())
     supervisor.on_status.append(lambda status: events.publish("session", status.to_json()))
     poller = make_poller(settings, events)
+    download = DownloadSettings(
+        max_height=settings.max_source_height,
+        timeout=settings.resolve_timeout,
+        max_bytes=int(settings.queue.cache_max_mb * 1e6),
+        ffmpeg=ffmpeg.path if ffmpeg else None,
+        cache_dir=str(settings.state_dir / "yt-dlp-cache"),
+    )
+    queue = Queue(
+        settings.queue, settings.state_dir, supervisor, events, YtdlpPreparer(resolver, download)
+    )
     ctx = WebContext(
         settings=settings,
         supervisor=supervisor,
@@ -131,6 +143,7 @@ async def serve(
         pin=pin,
         ffmpeg_problem=ffmpeg_problem,
         poller=poller,
+        queue=queue,
     )
     sock = make_listen_socket(settings.host, settings.port, settings.tcp_user_timeout)
     host, port = sock.getsockname()[:2]
@@ -160,6 +173,8 @@ async def serve(
     async with trio.open_nursery() as root:
         await root.start(resolver.run)
         await root.start(supervisor.run)
+        # Before the web server: an edit is never answered by a queue not yet loaded.
+        await root.start(queue.run)
         await root.start(run_web)
         if poller is not None:
             # Its first run starts now; shutdown cancels it with the root (its yt-dlp

@@ -21,6 +21,7 @@ async def test_healthz_and_readyz_when_all_is_well(daemon: RunningDaemon) -> Non
             "supervisor": "ok",
             "ffmpeg": "ok",
             "poller": "ok",
+            "queue": "ok",
         }
         # Nothing private: no PIN, no query, no title, no paths.
         assert set(body) == {"status", "version", "uptime_seconds", "session", "components"}

@@ -134,3 +134,23 @@ def test_each_mode_gets_its_pixels_with_the_picture_in_whole_cells(
     else:
         assert cells_w == preset.cols and cells_h < preset.rows
         assert abs(lit_rows[0] - (preset.rows - 1 - lit_rows[-1])) <= 1, "centred"
+
+
+def test_only_a_cached_file_is_read_as_a_file_and_then_with_file_alone() -> None:
+    cached = MediaInput("/state/cache/abc.mp4", has_video=True, has_audio=True, local=True)
+    source = Source("t", (cached,))
+    command = source_command("ffmpeg", source, LOW, Mode.MONO, 3, start_seconds=12.0)
+    assert inputs(command) == ["file:/state/cache/abc.mp4"]
+    assert option_before(command, "file:/state/cache/abc.mp4", "-protocol_whitelist") == "file"
+    assert option_before(command, "file:/state/cache/abc.mp4", "-ss") == "12.000"
+    # A file: URL that is not the cache's (from a site, a playlist, a worker) is not.
+    sneaky = MediaInput("file:///etc/passwd", has_video=True, has_audio=True)
+    command = source_command("ffmpeg", Source("t", (sneaky,)), LOW, Mode.MONO, 3)
+    assert option_before(command, sneaky.url, "-protocol_whitelist") == PROTOCOL_WHITELIST
+
+
+def test_a_worker_answer_never_makes_a_local_input() -> None:
+    cached = MediaInput("/etc/passwd", has_video=True, has_audio=True, local=True)
+    answer = Source("t", (cached,)).to_json()
+    assert answer["inputs"][0]["local"] is True
+    assert not Source.from_json(answer).is_local

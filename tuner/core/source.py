@@ -28,12 +28,18 @@ class MediaInput:
 
     ``has_video``/``has_audio`` are ``None`` while unknown (a plain file URL, before it
     is probed).
+
+    ``local`` marks a file of the daemon's own download cache: ``url`` is then an
+    absolute path, and ffmpeg may read it as a file. Only the cache makes such
+    inputs; :meth:`Source.from_json` (what crosses a worker's pipe) never does, and
+    a user's query can never name a local file (:mod:`tuner.core.query`).
     """
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
     has_video: bool | None = None
     has_audio: bool | None = None
+    local: bool = False
 
     @property
     def known(self) -> bool:
@@ -62,13 +68,19 @@ class Source:
         """Whether any input has an audio stream."""
         return any(i.has_audio for i in self.inputs)
 
+    @property
+    def is_local(self) -> bool:
+        """Whether it plays from the download cache (no network, no expiry)."""
+        return any(i.local for i in self.inputs)
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (the worker's answer)."""
         return attrs.asdict(self, recurse=True)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Source:
-        """The inverse of :meth:`to_json`.
+        """The inverse of :meth:`to_json`, except that no input comes back ``local``:
+        a worker's answer never makes ffmpeg read a local file.
 
         Raises:
             SourceError: the data is not a source.

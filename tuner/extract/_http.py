@@ -9,7 +9,7 @@ of many extractors never hammers one site. The same limits serve the yt-dlp prob
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -31,28 +31,44 @@ class FetchError(ExtractorError):
 
 
 class SourceLimits:
-    """Per-source concurrency limits and a minimum delay between request starts."""
+    """Per-source concurrency limits and a minimum delay between request starts.
 
-    def __init__(self, limit: int = 2, min_delay: float = 1.0) -> None:
-        if limit < 1 or min_delay < 0:
-            raise ValueError("the limit must be at least 1 and the delay not negative")
+    ``overrides`` gives some sources their own ``(limit, min_delay)`` (the queue's
+    downloads from YouTube wait longer between starts than other sites').
+    """
+
+    def __init__(
+        self,
+        limit: int = 2,
+        min_delay: float = 1.0,
+        overrides: Mapping[str, tuple[int, float]] | None = None,
+    ) -> None:
+        self._overrides = dict(overrides or {})
+        for at_most, delay in [(limit, min_delay), *self._overrides.values()]:
+            if at_most < 1 or delay < 0:
+                raise ValueError("the limit must be at least 1 and the delay not negative")
         self.limit = limit
         self.min_delay = min_delay
         self._limiters: dict[str, trio.CapacityLimiter] = {}
         self._next_start: dict[str, float] = {}
 
+    def rule(self, source: str) -> tuple[int, float]:
+        """``(limit, min_delay)`` for ``source``."""
+        return self._overrides.get(source, (self.limit, self.min_delay))
+
     @asynccontextmanager
     async def slot(self, source: str) -> AsyncIterator[None]:
         """Wait for a turn at ``source``, and hold it for the ``async with`` block."""
+        limit, min_delay = self.rule(source)
         limiter = self._limiters.get(source)
         if limiter is None:
-            limiter = self._limiters[source] = trio.CapacityLimiter(self.limit)
+            limiter = self._limiters[source] = trio.CapacityLimiter(limit)
         async with limiter:
             # Book the start time before sleeping, so that concurrent waiters queue
             # one delay apart instead of all waking at the same instant.
             now = trio.current_time()
             start = max(now, self._next_start.get(source, -math.inf))
-            self._next_start[source] = start + self.min_delay
+            self._next_start[source] = start + min_delay
             if start > now:
                 await trio.sleep_until(start)
             yield

@@ -6,7 +6,9 @@ anything. The shape every command shares:
 - every input is read at its native rate (``-re``), so frames leave at source speed
   and a live stream is neither raced nor starved;
 - network inputs may use only :data:`PROTOCOL_WHITELIST`: a playlist cannot make
-  ffmpeg read a local file (``file:``), a pipe or a socket of its choosing;
+  ffmpeg read a local file (``file:``), a pipe or a socket of its choosing; only an
+  input of the daemon's own download cache (``MediaInput.local``) is read as a file,
+  and then with ``file`` alone allowed;
 - video becomes raw frames of the pixels the render mode needs (gray, RGB or YUV,
   one or more pixels a cell) at the preset's fps (``fps`` duplicates or drops
   frames, so the output rate is exact whatever the source's); the picture keeps its
@@ -191,6 +193,9 @@ def _audio_output(audio_fd: int) -> list[str]:
 
 
 def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
+    if media.local:
+        seek = ["-ss", f"{start_seconds:.3f}"] if start_seconds > 0 else []
+        return ["-protocol_whitelist", "file", *seek, "-i", f"file:{media.url}"]
     args = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-rw_timeout", str(IO_TIMEOUT_US)]
     headers = "".join(f"{name}: {value}\r\n" for name, value in media.headers if _safe(name, value))
     if headers:

@@ -130,6 +130,8 @@ class Session:
     attempt_scope: trio.CancelScope | None = None
     #: :meth:`retune` asked for a new ffmpeg; the source need not be resolved again.
     retuning: bool = False
+    #: A source the queue resolved (or downloaded) ahead: played instead of resolving.
+    prepared: Source | None = None
 
     def end(self, reason: str) -> None:
         """Stop the session now: no more frames go out, ffmpeg is killed, readers end."""
@@ -236,6 +238,9 @@ async def run_session(
 async def _resolve(session: Session, resolver: Resolver | None) -> Source:
     if session.query.kind is QueryKind.TESTCARD:
         return TESTCARD_SOURCE
+    # A download never expires; resolved URLs are trusted for the first attempt only.
+    if session.prepared is not None and (session.attempts == 1 or session.prepared.is_local):
+        return session.prepared
     if resolver is None:
         raise ResolveError("the resolver is not running")
     return await resolver.resolve(session.query)

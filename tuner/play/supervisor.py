@@ -89,6 +89,8 @@ class Supervisor:
         self._status = Status()
         #: Called with every new status (systemd's STATUS= line; later, /ws/events).
         self.on_status: list[Callable[[Status], object]] = []
+        #: Called when the current session's source simply ended (the queue's autoplay).
+        self.on_ended: list[Callable[[Session], object]] = []
         self.alive = False
         self.death: str | None = None
         self.sessions_started = 0
@@ -141,8 +143,11 @@ class Supervisor:
                 self._current.end("shutting down")
             self._next_audio.close_all(1001, "shutting down", final=True)
 
-    def play(self, query: str, preset: Preset, mode: Mode) -> Status:
-        """Start a session for ``query``, superseding any current one.
+    def play(
+        self, query: str, preset: Preset, mode: Mode, *, prepared: Source | None = None
+    ) -> Status:
+        """Start a session for ``query``, superseding any current one; ``prepared`` is
+        its source resolved (or downloaded) ahead by the queue, played without resolving.
 
         Raises:
             PlayError: the query cannot be played (a local path, a scheme other than
@@ -156,6 +161,7 @@ class Supervisor:
         except QueryError as exc:
             raise PlayError(str(exc)) from None
         session = Session(parsed, preset, mode, FrameSink(self.video), self._next_audio)
+        session.prepared = prepared
         self._next_audio = Fanout(AUDIO_QUEUE_FRAMES)
         if self._current is not None:
             log.info("session %s superseded by %s", self._current.id, session.id)
@@ -349,6 +355,9 @@ class Supervisor:
             Control(encode_control("end", session_id=session.id, reason=reason, error=error)),
             clear=True,
         )
+        if reason == "ended":
+            for hook in self.on_ended:
+                hook(session)
 
 
 @attrs.define

@@ -16,7 +16,7 @@ import logging
 import os
 import subprocess
 import sys
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -119,7 +119,7 @@ class WorkerSettings:
         return json.dumps(attrs.asdict(self))
 
     @classmethod
-    def from_argv(cls, argument: str) -> WorkerSettings:
+    def from_argv(cls, argument: str) -> Self:
         """The inverse of :meth:`to_argv`."""
         return cls(**json.loads(argument))
 

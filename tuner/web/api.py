@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
-from tuner.core.presets import PRESETS, Mode, UnknownChoiceError, get_mode, get_preset
+from tuner.core.presets import PRESETS, Mode, Preset, UnknownChoiceError, get_mode, get_preset
 from tuner.core.query import MAX_QUERY_LENGTH
 from tuner.play.supervisor import NothingPlayingError, PlayError, UnavailableError
 from tuner.web.auth import check_pin, clear_session_cookie, login_required, set_session_cookie
@@ -57,6 +57,34 @@ def _choice(look_up: Callable[[str], T], body: dict[str, Any], key: str) -> T | 
         raise BadRequestError(str(exc)) from None
 
 
+def required_query(body: dict[str, Any]) -> str:
+    """The ``query`` of a play (or queue) request.
+
+    Raises:
+        BadRequestError: missing, not a string, empty, or too long.
+    """
+    query = _optional_str(body, "query")
+    if query is None or not query.strip():
+        raise BadRequestError(
+            "'query' is required: a URL, a YouTube video ID, words to search, or 'testcard'"
+        )
+    if len(query) > MAX_QUERY_LENGTH:
+        raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
+    return query
+
+
+def play_choices(ctx: WebContext, body: dict[str, Any]) -> tuple[Preset, Mode]:
+    """The ``preset`` and ``mode`` of a play request (the defaults when not given);
+    also what a queued item or a history entry is played with.
+
+    Raises:
+        BadRequestError: an unknown preset or mode.
+    """
+    preset = _choice(get_preset, body, "preset") or get_preset(ctx.settings.default_preset)
+    mode = _choice(get_mode, body, "mode") or get_mode(ctx.settings.default_mode)
+    return preset, mode
+
+
 def register(app: QuartTrio, ctx: WebContext) -> None:
     """Add the API routes to ``app``."""
     logged_in = login_required(ctx)
@@ -87,15 +115,13 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @logged_in
     async def play() -> Response | tuple[Response, int]:
         body = await _json_object()
-        query = _optional_str(body, "query")
-        if query is None or not query.strip():
-            raise BadRequestError(
-                "'query' is required: a URL, a YouTube video ID, words to search, or 'testcard'"
-            )
-        if len(query) > MAX_QUERY_LENGTH:
-            raise BadRequestError(f"'query' is longer than {MAX_QUERY_LENGTH} characters")
-        preset = _choice(get_preset, body, "preset") or get_preset(ctx.settings.default_preset)
-        mode = _choice(get_mode, body, "mode") or get_mode(ctx.settings.default_mode)
+        if "item_id" in body:
+            # A queued item: jump to it. Imported here, as queue_api imports this module.
+            from tuner.web.queue_api import play_queued
+
+            return await play_queued(ctx, body)
+        query = required_query(body)
+        preset, mode = play_choices(ctx, body)
         try:
             status = ctx.supervisor.play(query, preset, mode)
         except PlayError as exc:

@@ -8,7 +8,7 @@ from quart import Response, send_from_directory
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from tuner.web import api, extract_api, health, streams
+from tuner.web import api, extract_api, health, queue_api, streams
 from tuner.web.context import WebContext
 from tuner.web.errors import http_exception_response
 
@@ -42,4 +42,5 @@ def create_app(ctx: WebContext) -> QuartTrio:
     streams.register(app, ctx)
     health.register(app, ctx)
     extract_api.register(app, ctx)
+    queue_api.register(app, ctx)
     return app

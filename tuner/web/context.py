@@ -12,6 +12,7 @@ from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin
 from tuner.events import EventHub
 from tuner.extract import Poller
+from tuner.jobs import Queue
 from tuner.play.supervisor import Supervisor
 
 
@@ -32,3 +33,5 @@ class WebContext:
     clock: Callable[[], float] = time.time
     #: The extractor poller; ``None`` when ``[extract] enabled = false``.
     poller: Poller | None = None
+    #: The up-next queue.
+    queue: Queue | None = None

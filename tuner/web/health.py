@@ -46,6 +46,13 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             poller_ok = ctx.poller.health()[0]
             components["poller"] = "ok" if poller_ok else ("stale" if ctx.poller.alive else "dead")
             healthy = healthy and poller_ok
+        # A queue database that was unusable at start was replaced by an empty one:
+        # said here (a copy was kept; the log and GET /api/queue say where).
+        if ctx.queue is not None:
+            queue = ctx.queue
+            components["queue"] = (
+                ("recovered" if queue.recovered else "ok") if queue.running else "stopped"
+            )
         body = {
             "status": "ok" if healthy else "unhealthy",
             "version": __version__,

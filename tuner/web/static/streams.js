@@ -1,16 +1,13 @@
 /* tuner's list of streams found by the extractors. Protocol: docs/protocol.rst.
  *
  * A script of its own beside app.js: it needs nothing from it. It wakes when the page
- * shows the player (body[data-state="player"]), follows the "streams" and "extractors"
- * events of /ws/events, and plays a stream with a tap (POST /api/play). Plain ES2019
- * for Chromium 79: no optional chaining, no ??, no class fields.
+ * shows the player, follows the "streams" and "extractors" events of /ws/events (the
+ * page's one socket, page.js), and plays a stream with a tap (POST /api/play).
+ * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
  */
 (function () {
   "use strict";
 
-  var BACKOFF_FIRST_MS = 1000;
-  var BACKOFF_MAX_MS = 15000;
-  var SOCKET_HEALTHY_MS = 5000;
   // Ages shown ("5 min ago") are redrawn this often between events.
   var REDRAW_MS = 30000;
 
@@ -22,11 +19,7 @@
   };
   if (!el.box || !el.list) return;
 
-  var state = {
-    streams: [], streamsAt: 0, extractors: null, extractorsAt: 0,
-    socket: null, backoff: BACKOFF_FIRST_MS, retryTimer: null, redrawTimer: null,
-    active: false
-  };
+  var state = { streams: [], streamsAt: 0, extractors: null, extractorsAt: 0, redrawTimer: null };
   window.tunerStreams = state;
 
   /* ---------- words ---------- */
@@ -130,25 +123,8 @@
 
   /* ---------- actions ---------- */
 
-  function post(path, body) {
-    var init = { method: "POST", credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    return fetch(path, init).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (data) {
-        return { status: response.status, ok: response.ok, data: data };
-      });
-    });
-  }
-
-  function errorText(result, fallback) {
-    var data = result.data;
-    if (!data || typeof data.error !== "string") return fallback;
-    var detail = data.detail;
-    return data.error + (detail ? ": " + (typeof detail === "string" ? detail : JSON.stringify(detail)) : "");
-  }
+  var post = function (path, body) { return window.tunerPage.send("POST", path, body); };
+  var errorText = window.tunerPage.errorText;
 
   function play(stream) {
     showMessage("Starting " + stream.title + "…");
@@ -170,64 +146,22 @@
 
   /* ---------- events ---------- */
 
-  function onEvent(message) {
-    var event;
-    try { event = JSON.parse(message.data); } catch (e) { return; }
-    if (event.type === "streams") {
-      state.streams = event.data.streams || [];
-      state.streamsAt = Date.now();
-      drawStreams();
-    } else if (event.type === "extractors") {
-      state.extractors = event.data;
-      state.extractorsAt = Date.now();
-      drawStatus();
-    }
-  }
-
-  function connect() {
-    state.retryTimer = null;
-    if (!state.active || state.socket) return;
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + "/ws/events");
-    var openedAt = 0;
-    state.socket = socket;
-    socket.onopen = function () { openedAt = Date.now(); };
-    socket.onmessage = onEvent;
-    socket.onclose = function () {
-      if (state.socket === socket) state.socket = null;
-      if (openedAt && Date.now() - openedAt > SOCKET_HEALTHY_MS) state.backoff = BACKOFF_FIRST_MS;
-      if (!state.active) return;
-      state.retryTimer = setTimeout(connect, state.backoff);
-      state.backoff = Math.min(state.backoff * 2, BACKOFF_MAX_MS);
-    };
-  }
-
-  function start() {
-    if (state.active) return;
-    state.active = true;
-    el.box.hidden = false;
-    state.backoff = BACKOFF_FIRST_MS;
-    connect();
-    state.redrawTimer = setInterval(function () { drawStreams(); drawStatus(); }, REDRAW_MS);
-  }
-
-  function stop() {
-    if (!state.active) return;
-    state.active = false;
-    el.box.hidden = true;
-    if (state.retryTimer) clearTimeout(state.retryTimer);
-    if (state.redrawTimer) clearInterval(state.redrawTimer);
-    state.retryTimer = state.redrawTimer = null;
-    if (state.socket) state.socket.close(1000, "logged out");
-    state.socket = null;
-  }
-
-  function follow() {
-    if (document.body.getAttribute("data-state") === "player") start(); else stop();
-  }
-
-  new MutationObserver(follow).observe(document.body, {
-    attributes: true, attributeFilter: ["data-state"]
+  window.tunerPage.on("streams", function (data) {
+    state.streams = data.streams || [];
+    state.streamsAt = Date.now();
+    drawStreams();
   });
-  follow();
+  window.tunerPage.on("extractors", function (data) {
+    state.extractors = data;
+    state.extractorsAt = Date.now();
+    drawStatus();
+  });
+  window.tunerPage.whilePlayer(function () {
+    el.box.hidden = false;
+    state.redrawTimer = setInterval(function () { drawStreams(); drawStatus(); }, REDRAW_MS);
+  }, function () {
+    el.box.hidden = true;
+    if (state.redrawTimer) clearInterval(state.redrawTimer);
+    state.redrawTimer = null;
+  });
 })();

@@ -1,0 +1,409 @@
+"""The queue's SQLite database: the items in order, the autoplay switch, the history,
+and the index of the download cache.
+
+Plain blocking ``sqlite3``; the trio side calls it in a worker thread, one call at a
+time (:class:`tuner.jobs.Queue`). Every change is one transaction that is committed
+before the call returns, so an edit that was acknowledged survives a ``kill -9``:
+the database is in WAL mode with ``synchronous=NORMAL``, which loses no committed
+transaction when the process dies (only, at worst, the last ones on a power cut,
+and never the database's consistency).
+
+The schema is versioned with ``PRAGMA user_version`` and migrated on open, one step
+at a time, each step in the transaction that also sets the new version. A file that
+cannot be used (not a database, corrupt, or made by a newer tuner) is moved aside,
+kept, and replaced by an empty database; :attr:`Store.recovered` says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from tuner.core.jobs import CacheEntry, Job, JobState
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "queue.db"
+
+#: Each step takes the schema from version ``n`` to ``n + 1`` (the list's index + 1).
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the queue, its order, the autoplay switch and what was played.
+    """
+    CREATE TABLE items (
+        id TEXT PRIMARY KEY,
+        query TEXT NOT NULL,
+        title TEXT,
+        position INTEGER NOT NULL,
+        added_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        error TEXT
+    );
+    CREATE INDEX items_by_position ON items (position);
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        query TEXT NOT NULL,
+        title TEXT,
+        played_at REAL NOT NULL
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2: the download cache: what each item is (for a file played with no network) and
+    # the index of complete downloads, least recently used first.
+    """
+    ALTER TABLE items ADD COLUMN is_live INTEGER;
+    ALTER TABLE items ADD COLUMN duration REAL;
+    ALTER TABLE items ADD COLUMN note TEXT;
+    CREATE TABLE cache (
+        key TEXT PRIMARY KEY,
+        file TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        last_used REAL NOT NULL,
+        title TEXT NOT NULL,
+        duration REAL,
+        has_video INTEGER NOT NULL,
+        has_audio INTEGER NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written; the message says where and why."""
+
+
+@attrs.frozen
+class QueueItem:
+    """One item of the up-next queue."""
+
+    id: str
+    query: str
+    added_at: float
+    title: str | None = None
+    is_live: bool | None = None
+    duration: float | None = None
+    job: Job = attrs.field(factory=Job)
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``GET /api/queue`` and the ``queue``/``job`` events show it."""
+        return {
+            "id": self.id,
+            "query": self.query,
+            "title": self.title or self.query,
+            "is_live": self.is_live,
+            "duration": self.duration,
+            "added_at": self.added_at,
+            **self.job.to_json(),
+        }
+
+
+@attrs.frozen
+class HistoryEntry:
+    """Something that played."""
+
+    id: int
+    query: str
+    title: str | None
+    played_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``GET /api/history`` shows it."""
+        return {
+            "id": self.id,
+            "query": self.query,
+            "title": self.title or self.query,
+            "played_at": self.played_at,
+        }
+
+
+@attrs.frozen
+class CachedFile:
+    """A complete download: its index entry and what to play it as."""
+
+    entry: CacheEntry
+    file: str
+    title: str
+    duration: float | None
+    has_video: bool
+    has_audio: bool
+
+
+@attrs.frozen
+class Snapshot:
+    """Everything the store holds, as loaded at start."""
+
+    items: tuple[QueueItem, ...]
+    autoplay: bool
+    history: tuple[HistoryEntry, ...]
+    cache: tuple[CachedFile, ...]
+
+
+class Store:
+    """The queue's database. Not thread-safe: one call at a time."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, recovered: str | None) -> None:
+        self._db = connection
+        self.path = path
+        #: Set when the file found at start could not be used: what happened, and
+        #: where the copy was kept.
+        self.recovered = recovered
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (or create) the database at ``path``, migrated to the current schema.
+
+        A file that cannot be used is renamed to ``<name>.unusable-<time>`` (with its
+        WAL files) and a fresh database is made in its place; the store's
+        :attr:`recovered` then says so.
+
+        Raises:
+            StoreError: the database cannot be created (permissions, a full disk).
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return cls(_connect(path), path, None)
+        except sqlite3.OperationalError as exc:
+            # Cannot open or lock it (permissions, another tuner): not the file's fault.
+            raise StoreError(f"cannot open the queue database {path}: {exc}") from None
+        except (sqlite3.DatabaseError, _SchemaError) as exc:
+            kept = _move_aside(path)
+            recovered = (
+                f"the queue database {path} could not be used ({exc}); it was kept as "
+                f"{kept} and the queue starts empty"
+            )
+            log.error("%s", recovered)
+        except OSError as exc:
+            raise StoreError(f"cannot open the queue database {path}: {exc}") from None
+        try:
+            return cls(_connect(path), path, recovered)
+        except (sqlite3.Error, _SchemaError, OSError) as exc:
+            raise StoreError(f"cannot create the queue database {path}: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        # BEGIN IMMEDIATE takes the write lock at once: a transaction never has to be
+        # retried halfway. Errors roll back and are said with the file's name.
+        try:
+            cursor = self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                self._db.rollback()
+                raise
+            self._db.commit()
+        except sqlite3.Error as exc:
+            raise StoreError(f"the queue database {self.path}: {exc}") from None
+
+    # --- reading ----------------------------------------------------------------------
+
+    def load(self, default_autoplay: bool, history_limit: int) -> Snapshot:
+        """The whole queue, the autoplay switch, the latest history and the cache index."""
+        items = tuple(
+            _item(row)
+            for row in self._db.execute(
+                "SELECT id, query, title, added_at, state, error, is_live, duration, note "
+                "FROM items ORDER BY position"
+            )
+        )
+        value = self._db.execute("SELECT value FROM settings WHERE key = 'autoplay'").fetchone()
+        autoplay = default_autoplay if value is None else value[0] == "1"
+        cache = tuple(
+            CachedFile(CacheEntry(key, size, used), file, title, duration, bool(v), bool(a))
+            for key, file, size, used, title, duration, v, a in self._db.execute(
+                "SELECT key, file, size, last_used, title, duration, has_video, has_audio "
+                "FROM cache"
+            )
+        )
+        return Snapshot(items, autoplay, self.history(history_limit), cache)
+
+    def history(self, limit: int) -> tuple[HistoryEntry, ...]:
+        """What played last, newest first."""
+        rows = self._db.execute(
+            "SELECT id, query, title, played_at FROM history ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return tuple(HistoryEntry(*row) for row in rows)
+
+    def history_entry(self, entry_id: int) -> HistoryEntry | None:
+        """One history entry, or ``None``."""
+        row = self._db.execute(
+            "SELECT id, query, title, played_at FROM history WHERE id = ?", (entry_id,)
+        ).fetchone()
+        return None if row is None else HistoryEntry(*row)
+
+    # --- the queue --------------------------------------------------------------------
+
+    def add(self, item: QueueItem, order: Sequence[str]) -> None:
+        """Insert ``item``; ``order`` is every item's id in the new order."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO items (id, query, title, position, added_at, state) "
+                "VALUES (?, ?, ?, 0, ?, ?)",
+                (item.id, item.query, item.title, item.added_at, item.job.state.value),
+            )
+            _renumber(db, order)
+
+    def remove(self, item_ids: Sequence[str], order: Sequence[str]) -> None:
+        """Delete items; ``order`` is the ids that remain, in order."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in item_ids])
+            _renumber(db, order)
+
+    def reorder(self, order: Sequence[str]) -> None:
+        """Put the items in ``order`` (every id)."""
+        with self._transaction() as db:
+            _renumber(db, order)
+
+    def save(self, item: QueueItem) -> None:
+        """Write an item's title, what it is and its job's state (not its order)."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE items SET title = ?, is_live = ?, duration = ?, state = ?, error = ?, "
+                "note = ? WHERE id = ?",
+                (
+                    item.title,
+                    item.is_live,
+                    item.duration,
+                    item.job.state.value,
+                    item.job.error,
+                    item.job.note,
+                    item.id,
+                ),
+            )
+
+    def set_autoplay(self, on: bool) -> None:
+        """Turn autoplay on or off."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES ('autoplay', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                ("1" if on else "0",),
+            )
+
+    def played(self, query: str, title: str | None, at: float, history_limit: int) -> int:
+        """Add a history entry; keeps the newest ``history_limit``. Returns its id."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO history (query, title, played_at) VALUES (?, ?, ?)",
+                (query, title, at),
+            )
+            entry_id = int(db.execute("SELECT last_insert_rowid()").fetchone()[0])
+            db.execute("DELETE FROM history WHERE id <= ?", (entry_id - history_limit,))
+        return entry_id
+
+    # --- the cache index --------------------------------------------------------------
+
+    def put_cached(self, cached: CachedFile) -> None:
+        """Record a complete download."""
+        entry = cached.entry
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO cache "
+                "(key, file, size, last_used, title, duration, has_video, has_audio) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.key,
+                    cached.file,
+                    entry.size,
+                    entry.last_used,
+                    cached.title,
+                    cached.duration,
+                    cached.has_video,
+                    cached.has_audio,
+                ),
+            )
+
+    def touch_cached(self, key: str, at: float) -> None:
+        """A cached file was played: it is the most recently used."""
+        with self._transaction() as db:
+            db.execute("UPDATE cache SET last_used = ? WHERE key = ?", (at, key))
+
+    def drop_cached(self, keys: Sequence[str]) -> None:
+        """Forget downloads (evicted, or their file is gone)."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM cache WHERE key = ?", [(k,) for k in keys])
+
+
+class _SchemaError(Exception):
+    """The file is a database, but not one this tuner can use."""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; _transaction says BEGIN itself.
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        check = db.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            # Before anything writes to it: the newer tuner may still want it as it is.
+            raise _SchemaError(
+                f"its schema is version {version}, made by a newer tuner (this one knows "
+                f"{SCHEMA_VERSION})"
+            )
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        _migrate(db, version)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number - 1].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
+        if version:
+            log.info("queue database migrated to schema version %d", number)
+
+
+def _move_aside(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.name}.unusable-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.replace(f"{kept}{suffix}")
+    return kept
+
+
+def _renumber(db: sqlite3.Cursor, order: Sequence[str]) -> None:
+    db.executemany("UPDATE items SET position = ? WHERE id = ?", list(enumerate(order)))
+
+
+def _item(row: tuple[Any, ...]) -> QueueItem:
+    """An item as it was written: its job as it was last saved (see ``restored``)."""
+    item_id, query, title, added_at, state, error, is_live, duration, note = row
+    try:
+        job = Job(JobState(state), error=error, note=note)
+    except ValueError:
+        job = Job()
+    return QueueItem(
+        item_id,
+        query,
+        added_at,
+        title,
+        None if is_live is None else bool(is_live),
+        duration,
+        job,
+    )

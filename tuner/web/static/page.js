@@ -1,0 +1,112 @@
+/* What the scripts beside app.js share (streams.js, queue.js): the page's one
+ * /ws/events socket, and JSON requests with tuner's errors in words.
+ *
+ * The socket is open while the player is shown (body[data-state="player"]), and opened
+ * again with a growing backoff when it drops (the car's link does, in tunnels). On
+ * each new socket the server sends a snapshot of every state first, so a script that
+ * keeps its state from the events is whole again after a reconnect.
+ *
+ *   tunerPage.on("queue", function (data) { ... });        an event's data, by type
+ *   tunerPage.whilePlayer(function () { shown }, function () { hidden });
+ *   tunerPage.send("POST", "/api/queue", {query: "..."})   -> {status, ok, data}
+ *   tunerPage.errorText(result, fallback)                  "error: detail"
+ *
+ * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
+ */
+window.tunerPage = (function () {
+  "use strict";
+
+  var BACKOFF_FIRST_MS = 1000;
+  var BACKOFF_MAX_MS = 15000;
+  var SOCKET_HEALTHY_MS = 5000;
+
+  var handlers = {};
+  var watchers = [];
+  var state = { socket: null, backoff: BACKOFF_FIRST_MS, retryTimer: null, active: false };
+
+  function onMessage(message) {
+    var event;
+    try { event = JSON.parse(message.data); } catch (e) { return; }
+    var list = handlers[event.type] || [];
+    for (var i = 0; i < list.length; i++) list[i](event.data);
+  }
+
+  function connect() {
+    state.retryTimer = null;
+    if (!state.active || state.socket) return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/ws/events");
+    var openedAt = 0;
+    state.socket = socket;
+    socket.onopen = function () { openedAt = Date.now(); };
+    socket.onmessage = onMessage;
+    socket.onclose = function () {
+      if (state.socket === socket) state.socket = null;
+      if (openedAt && Date.now() - openedAt > SOCKET_HEALTHY_MS) state.backoff = BACKOFF_FIRST_MS;
+      if (!state.active) return;
+      state.retryTimer = setTimeout(connect, state.backoff);
+      state.backoff = Math.min(state.backoff * 2, BACKOFF_MAX_MS);
+    };
+  }
+
+  function start() {
+    if (state.active) return;
+    state.active = true;
+    state.backoff = BACKOFF_FIRST_MS;
+    watchers.forEach(function (w) { w.shown(); });
+    connect();
+  }
+
+  function stop() {
+    if (!state.active) return;
+    state.active = false;
+    if (state.retryTimer) clearTimeout(state.retryTimer);
+    state.retryTimer = null;
+    if (state.socket) state.socket.close(1000, "logged out");
+    state.socket = null;
+    watchers.forEach(function (w) { w.hidden(); });
+  }
+
+  function follow() {
+    if (document.body.getAttribute("data-state") === "player") start(); else stop();
+  }
+
+  new MutationObserver(follow).observe(document.body, {
+    attributes: true, attributeFilter: ["data-state"]
+  });
+  // Once every script has registered its handlers (they load after this one): the
+  // first messages are the snapshots, which none of them may miss.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", follow);
+  else follow();
+
+  function send(method, path, body) {
+    var init = { method: method, credentials: "same-origin", headers: {} };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        return { status: response.status, ok: response.ok, data: data };
+      });
+    });
+  }
+
+  function errorText(result, fallback) {
+    var data = result.data;
+    if (!data || typeof data.error !== "string") return fallback || "HTTP " + result.status;
+    var detail = data.detail;
+    return data.error + (detail ? ": " + (typeof detail === "string" ? detail : JSON.stringify(detail)) : "");
+  }
+
+  return {
+    send: send,
+    errorText: errorText,
+    on: function (type, handler) { (handlers[type] = handlers[type] || []).push(handler); },
+    whilePlayer: function (shown, hidden) {
+      watchers.push({ shown: shown, hidden: hidden });
+      if (state.active) shown();
+    },
+    state: state
+  };
+})();

@@ -1,0 +1,220 @@
+/* tuner's up-next queue. Routes: tuner/web/queue_api.py; events: docs/protocol.rst.
+ *
+ * A script of its own beside app.js, built like streams.js: it wakes when the page
+ * shows the player, follows the "queue" and "job" events of /ws/events (the page's
+ * one socket, page.js), and edits the queue with taps: "Queue" beside Play adds what is typed,
+ * each item can move up or down, be cancelled, retried or removed, and a tap on its
+ * title plays it now. Every target is at least 48 px (style.css). Plain ES2019 for
+ * Chromium 79: no optional chaining, no ??, no class fields.
+ */
+(function () {
+  "use strict";
+
+  function $(id) { return document.getElementById(id); }
+
+  var el = { box: $("queue"), add: $("queue-add"), query: $("query"), preset: $("preset") };
+  if (!el.box || !el.add) return;
+
+  var state = { items: [], autoplay: true, next: null, history: [], notice: null };
+  window.tunerQueue = state;
+
+  /* ---------- the box's parts (made here, so index.html holds one line) ---------- */
+
+  function make(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function button(className, text, label, onTap) {
+    var b = make("button", className, text);
+    b.type = "button";
+    if (label) { b.setAttribute("aria-label", label); b.title = label; }
+    b.addEventListener("click", onTap);
+    return b;
+  }
+
+  var parts = {
+    summary: make("summary", null, "Up next"),
+    next: make("p", "status"),
+    autoplay: button("quiet", "Autoplay: on", null, function () { setAutoplay(!state.autoplay); }),
+    message: make("p", "message"),
+    list: make("ol", "queue-list"),
+    historyTitle: make("p", "status", ""),
+    history: make("ul", "queue-history")
+  };
+  parts.summary.id = "queue-summary";
+  parts.next.id = "queue-next";
+  parts.autoplay.id = "queue-autoplay";
+  parts.message.id = "queue-message";
+  parts.message.setAttribute("role", "alert");
+  parts.list.id = "queue-list";
+  parts.history.id = "queue-history";
+  ["summary", "next", "autoplay", "message", "list", "historyTitle", "history"].forEach(function (k) {
+    el.box.appendChild(parts[k]);
+  });
+
+  /* ---------- words ---------- */
+
+  function megabytes(bytes) { return (bytes / 1e6).toFixed(1) + " MB"; }
+
+  function stateText(item) {
+    var p = item.progress;
+    if (item.state === "downloading" && p) {
+      var words = ["downloading"];
+      if (p.percent !== null && p.percent !== undefined) words.push(Math.round(p.percent) + "%");
+      if (p.total_bytes) words.push("of " + megabytes(p.total_bytes));
+      if (p.speed) words.push("at " + megabytes(p.speed) + "/s");
+      return words.join(" ");
+    }
+    if (item.state === "ready") return item.cached ? "ready · downloaded" : "ready";
+    return item.state;
+  }
+
+  function titleOf(id) {
+    for (var i = 0; i < state.items.length; i++) if (state.items[i].id === id) return state.items[i].title;
+    return null;
+  }
+
+  /* ---------- drawing ---------- */
+
+  function itemRow(item, index) {
+    var row = make("li", "queue-item");
+    row.setAttribute("data-id", item.id);
+    row.setAttribute("data-state", item.state);
+    if (item.id === state.next) row.className += " next";
+
+    var play = button("queue-title", item.title, "Play " + item.title + " now", function () { playItem(item); });
+    row.appendChild(play);
+
+    var info = make("div", "queue-info");
+    info.appendChild(make("span", "badge", stateText(item)));
+    var detail = item.error || item.note;
+    if (detail) info.appendChild(make("span", "meta", detail));
+    row.appendChild(info);
+
+    var bar = make("div", "queue-bar");
+    var fill = make("div", "queue-fill");
+    var p = item.progress;
+    var percent = item.state === "ready" ? 100 : (p && p.percent ? p.percent : 0);
+    fill.style.width = percent + "%";
+    bar.appendChild(fill);
+    bar.hidden = item.state !== "downloading" && !(item.state === "ready" && item.cached);
+    row.appendChild(bar);
+
+    var actions = make("div", "queue-actions");
+    var up = button("quiet", "▲", "Move up", function () { move(item, index - 1); });
+    up.disabled = index === 0;
+    var down = button("quiet", "▼", "Move down", function () { move(item, index + 1); });
+    down.disabled = index === state.items.length - 1;
+    actions.appendChild(up);
+    actions.appendChild(down);
+    if (item.state === "failed" || item.state === "cancelled") {
+      actions.appendChild(button("quiet queue-retry", "↻", "Prepare again", function () { act(item, "retry"); }));
+    } else {
+      actions.appendChild(button("quiet queue-cancel", "■", "Cancel its preparation", function () { act(item, "cancel"); }));
+    }
+    actions.appendChild(button("quiet queue-remove", "✕", "Remove", function () { remove(item); }));
+    row.appendChild(actions);
+    return row;
+  }
+
+  function draw() {
+    var list = parts.list;
+    while (list.firstChild) list.removeChild(list.firstChild);
+    for (var i = 0; i < state.items.length; i++) list.appendChild(itemRow(state.items[i], i));
+    var next = state.next ? titleOf(state.next) : null;
+    parts.summary.textContent = "Up next: " + (next || "nothing queued") +
+      (state.items.length > 1 ? " (+" + (state.items.length - 1) + ")" : "");
+    parts.next.textContent = state.notice ? state.notice
+      : next ? "Plays next" + (state.autoplay ? " when this ends: " : " (autoplay is off): ") + next
+      : "Type something and tap Queue to line it up.";
+    parts.autoplay.textContent = "Autoplay: " + (state.autoplay ? "on" : "off");
+    parts.autoplay.setAttribute("aria-pressed", state.autoplay ? "true" : "false");
+    el.box.setAttribute("data-count", String(state.items.length));
+
+    var history = parts.history;
+    while (history.firstChild) history.removeChild(history.firstChild);
+    parts.historyTitle.textContent = state.history.length ? "Played:" : "";
+    state.history.forEach(function (entry) {
+      var li = make("li");
+      li.appendChild(button("quiet queue-replay", "↺ " + entry.title, "Play " + entry.title + " again",
+        function () { replay(entry); }));
+      history.appendChild(li);
+    });
+  }
+
+  function showMessage(text) { parts.message.textContent = text || ""; }
+
+  /* ---------- actions ---------- */
+
+  var send = window.tunerPage.send;
+  var errorText = window.tunerPage.errorText;
+
+  // Each edit's effect arrives as a "queue" or "job" event; the answer only says if it failed.
+  function edit(what, method, path, body) {
+    return send(method, path, body).then(function (result) {
+      showMessage(result.ok ? "" : "Cannot " + what + ": " + errorText(result));
+      return result;
+    }, function () { showMessage("No connection to tuner."); });
+  }
+
+  function withPreset(body) {
+    if (el.preset && el.preset.value) body.preset = el.preset.value;
+    return body;
+  }
+
+  function add() {
+    var query = el.query ? el.query.value.trim() : "";
+    if (!query) { showMessage("Type a URL or words to search first."); return; }
+    edit("queue " + query, "POST", "/api/queue", { query: query }).then(function (result) {
+      if (result && result.ok) el.box.open = true;
+    });
+  }
+
+  function move(item, position) { edit("move " + item.title, "POST", "/api/queue/" + item.id + "/move", { position: position }); }
+  function act(item, action) { edit(action + " " + item.title, "POST", "/api/queue/" + item.id + "/" + action); }
+  function remove(item) { edit("remove " + item.title, "DELETE", "/api/queue/" + item.id); }
+  function setAutoplay(on) { edit("switch autoplay", "PUT", "/api/queue/autoplay", { autoplay: on }); }
+
+  function playItem(item) {
+    edit("play " + item.title, "POST", "/api/play", withPreset({ item_id: item.id })).then(function (result) {
+      if (result && result.ok) el.box.open = false;
+    });
+  }
+
+  function replay(entry) {
+    edit("play " + entry.title, "POST", "/api/history/" + entry.id + "/replay", withPreset({}))
+      .then(function (result) { if (result && result.ok) el.box.open = false; });
+  }
+
+  el.add.addEventListener("click", add);
+
+  /* ---------- events ---------- */
+
+  window.tunerPage.on("queue", function (q) {
+    state.items = q.items || [];
+    state.autoplay = q.autoplay !== false;
+    state.next = q.next || null;
+    state.history = q.history || [];
+    state.notice = q.notice || null;
+    draw();
+  });
+  // A job's change (its progress, a few times a second): only its row is redrawn.
+  window.tunerPage.on("job", function (item) {
+    for (var i = 0; i < state.items.length; i++) {
+      if (state.items[i].id !== item.id) continue;
+      state.items[i] = item;
+      var old = parts.list.children[i];
+      if (old) parts.list.replaceChild(itemRow(item, i), old);
+    }
+  });
+  window.tunerPage.whilePlayer(function () {
+    el.box.hidden = false;
+    el.add.hidden = false;
+  }, function () {
+    el.box.hidden = true;
+    el.add.hidden = true;
+  });
+})();
