@@ -32,22 +32,22 @@ cost of 1,000 queue edits
 Results
 =======
 
-2026-11-23, on this 2-CPU VM while another engineer's tests ran beside it (load
-average 3.0 before the run), ``PYTHONPATH=. python bench/bench_queue.py``::
+2026-11-23, on the merged main (#4's v2 sessions and #6), this 2-CPU VM, load average
+1.6 before the run, ``PYTHONPATH=. python bench/bench_queue.py``::
 
                               median      p95      min      max  (ms)
-    first frame: unprepared    589.1    654.5    508.0    655.8
-    first frame: prepared      289.3    309.5    280.1    310.3
+    first frame: unprepared    570.3    634.7    544.5    634.8
+    first frame: prepared      282.8    299.4    272.5    305.7
 
-    10 runs each. unprepared / prepared, ratio of the medians: 2.04
+    10 runs each. unprepared / prepared, ratio of the medians: 2.02
 
     1,000 queue edits (50 adds, then move, remove, add in turn):
-      store            0.297 s in all,  0.297 ms an edit (median  0.270, p99  0.531, max  6.036 ms)
-      queue service    2.132 s in all,  2.132 ms an edit (median  1.804, p99  6.214, max 13.871 ms)
-      HTTP             6.018 s in all,  6.018 ms an edit (median  5.852, p99  9.514, max 51.741 ms)
+      store            0.278 s in all,  0.278 ms an edit (median  0.271, p99  0.472, max  6.027 ms)
+      queue service    1.608 s in all,  1.608 ms an edit (median  1.436, p99  3.529, max 12.399 ms)
+      HTTP             7.276 s in all,  7.276 ms an edit (median  6.717, p99 16.794, max 59.810 ms)
 
-(a first run with ``--runs 3``, load 1.3: 607.4 / 269.8 ms, ratio 2.25; store 0.284,
-service 1.703, HTTP 6.805 ms an edit)
+(before the merge, on the queue branch at load 3.0: 589.1 / 289.3 ms, ratio 2.04;
+store 0.297, service 2.132, HTTP 6.018 ms an edit)
 
 What it says:
 
