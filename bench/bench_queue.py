@@ -58,9 +58,9 @@ What it says:
   with no network at all, so on the road the gap is wider than this ratio.
 * A store edit is a quarter of a millisecond, but not always: the slowest took 6 ms
   (a WAL checkpoint writing pages back). That is why the queue runs its database
-  calls in a thread rather than on the event loop. The service's ~2 ms an edit is
+  calls in a thread rather than on the event loop. The service's 1.5-2 ms an edit is
   that thread's hop, the job's own state write that an add brings, and the queue
-  event's JSON; through HTTP an edit costs ~6 ms, far below a tap.
+  event's JSON; through HTTP an edit costs 6-7 ms, far below a tap.
 """
 
 from __future__ import annotations
