@@ -128,6 +128,10 @@ import psutil
 import trio
 from trio_websocket import WebSocketConnection, open_websocket_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.daemon_process import DaemonProcess
+from tests.media import CLIPS, http_server, make_clip
 from tuner.core.codec import parse_header
 from tuner.core.control import decode_control
 from tuner.core.presets import PRESETS, Mode
@@ -138,10 +142,8 @@ from tuner.web.auth import COOKIE_NAME
 
 PIN = "13579"
 PRESET = PRESETS["low"]
-STARTUP_TIMEOUT = 30.0
 STEP_TIMEOUT = 15.0
 POLL_SECONDS = 0.001
-_SERVING = re.compile(r"serving on (http://\S+)")
 _USING_FFMPEG = re.compile(r"using ffmpeg \S+ from \S+ \((.+)\)")
 
 
@@ -150,27 +152,30 @@ _USING_FFMPEG = re.compile(r"using ffmpeg \S+ from \S+ \((.+)\)")
 
 @attrs.define
 class Daemon:
-    """A ``tuner serve`` subprocess and where it logs."""
+    """A ``tuner serve`` subprocess (the tests' :class:`DaemonProcess`), as measured."""
 
-    process: subprocess.Popen[bytes]
-    url: str
-    log_path: Path
+    process: DaemonProcess
+
+    @property
+    def url(self) -> str:
+        return self.process.base_url
 
     @property
     def ws_url(self) -> str:
         return "ws" + self.url.removeprefix("http")
 
+    @property
+    def popen(self) -> subprocess.Popen[str]:
+        """The subprocess itself (to signal it, or read its exit status)."""
+        return self.process.process
+
     def ffmpegs(self) -> list[psutil.Process]:
-        """The daemon's live (not zombie) ffmpeg children."""
-        try:
-            children = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-        return [child for child in children if _is_live_ffmpeg(child)]
+        """The daemon's live (not zombie) playback ffmpeg children."""
+        return [child for child in self.process.children() if _is_live_ffmpeg(child)]
 
     def ffmpeg_path(self) -> str | None:
         """The ffmpeg the daemon said it uses, from its log."""
-        match = _USING_FFMPEG.search(self.log_path.read_text(errors="replace"))
+        match = _USING_FFMPEG.search(self.process.log())
         return match.group(1) if match else None
 
 
@@ -188,40 +193,12 @@ def _is_live_ffmpeg(process: psutil.Process) -> bool:
 
 @contextmanager
 def running_daemon(workdir: Path) -> Iterator[Daemon]:
-    """Start ``python -m tuner serve --port 0``; SIGTERM it (and wait) on the way out.
-
-    Its stderr goes to a file, so a chatty log can never fill a pipe and stall it.
-    """
+    """Start ``python -m tuner serve --port 0`` with an empty config file (so none of
+    this machine's settings apply); SIGTERM it (and wait) on the way out."""
     config = workdir / "config.toml"
     config.write_text("")
-    log_path = workdir / "daemon.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
-    env.pop("NOTIFY_SOCKET", None)
-    env |= {"TUNER_PIN": PIN, "TUNER_LOG_LEVEL": "info"}
-    command = [sys.executable, "-m", "tuner", "serve", "--port", "0",
-               "--config", str(config), "--state-dir", str(workdir / "state")]  # fmt: skip
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file, env=env)
-    try:
-        yield Daemon(process, _wait_for_url(process, log_path), log_path)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_for_url(process: subprocess.Popen[bytes], log_path: Path) -> str:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        match = _SERVING.search(log_path.read_text(errors="replace"))
-        if match:
-            return match.group(1)
-        time.sleep(0.05)
-    raise RuntimeError("tuner serve did not start:\n" + log_path.read_text(errors="replace"))
+    with DaemonProcess.start(workdir, pin=PIN, args=("--config", str(config))) as process:
+        yield Daemon(process)
 
 
 # -- a viewer ----------------------------------------------------------------------
@@ -535,7 +512,7 @@ _RESOLVED = re.compile(r"resolved '.*?' in (\d+\.\d+) s")
 
 def resolve_times(daemon: Daemon) -> list[float]:
     """How long each resolution took, as the daemon logged it (yt-dlp and the probe)."""
-    return [float(m) for m in _RESOLVED.findall(daemon.log_path.read_text(errors="replace"))]
+    return [float(m) for m in _RESOLVED.findall(daemon.process.log())]
 
 
 def report(results: Results, runs: int) -> str:
@@ -597,9 +574,6 @@ def main() -> None:
 @contextmanager
 def clip_server() -> Iterator[str]:
     """Make the test suite's 720p clip and serve it on loopback; its URL."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.media import CLIPS, http_server, make_clip
-
     with tempfile.TemporaryDirectory(prefix="tuner-bench-media-") as media:
         make_clip(find_ffmpeg(None).path, CLIPS["clip720.mp4"], Path(media))
         with http_server(Path(media)) as base:

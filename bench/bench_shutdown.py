@@ -90,7 +90,7 @@ async def one_run(daemon: Daemon) -> tuple[float, float, float]:
                         break
             (ffmpeg,) = daemon.ffmpegs()
             sent = time.perf_counter()
-            daemon.process.send_signal(signal.SIGTERM)
+            daemon.popen.send_signal(signal.SIGTERM)
             try:
                 with trio.fail_after(TIMEOUT):
                     while True:
@@ -101,9 +101,9 @@ async def one_run(daemon: Daemon) -> tuple[float, float, float]:
                     raise RuntimeError(f"closed with {code}, not 1001") from None
                 closed_at = time.perf_counter()
     ffmpeg_gone = await _wait(lambda: not ffmpeg.is_running() or _zombie(ffmpeg))
-    exited = await _wait(lambda: daemon.process.poll() is not None)
-    if daemon.process.returncode != 0:
-        raise RuntimeError(f"the daemon exited {daemon.process.returncode}")
+    exited = await _wait(lambda: daemon.popen.poll() is not None)
+    if daemon.popen.returncode != 0:
+        raise RuntimeError(f"the daemon exited {daemon.popen.returncode}")
     return closed_at - sent, ffmpeg_gone - sent, exited - sent
 
 

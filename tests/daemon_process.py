@@ -45,7 +45,9 @@ class DaemonProcess:
         waited for; it is killed if it does not exit within 10 s.
         """
         state_dir = tmp_path / "state"
-        full_env = {**os.environ, "TUNER_PIN": pin, "TUNER_LOG_LEVEL": "info", **(env or {})}
+        # The caller's own TUNER_* settings (a developer's shell) must not leak in.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
+        full_env = {**inherited, "TUNER_PIN": pin, "TUNER_LOG_LEVEL": "info", **(env or {})}
         if "NOTIFY_SOCKET" not in (env or {}):
             full_env.pop("NOTIFY_SOCKET", None)  # the test runner's own, if any
         process = subprocess.Popen(
@@ -94,6 +96,10 @@ class DaemonProcess:
                 process.kill()
                 process.wait()
             reader.join(5)
+
+    def log(self) -> str:
+        """What the daemon has logged so far."""
+        return "\n".join(self.output)
 
     def children(self) -> list[psutil.Process]:
         """The daemon's live descendants (its ffmpeg processes)."""
