@@ -198,11 +198,11 @@ class Supervisor:
         if session is None or adapter is None:
             return
         now = trio.current_time()
+        level = adapter.level
         wanted = adapter.observe(Report(viewer.id, now, frames, late, render_ms, viewer.resyncs))
         if wanted is not None:
-            step = "down" if wanted.cols * wanted.rows * wanted.fps < (
-                session.preset.cols * session.preset.rows * session.preset.fps
-            ) else "up"  # fmt: skip
+            # Down the ladder is a higher level.
+            step = "down" if adapter.level > level else "up"
             self.quality_steps[step] += 1
             log.info(
                 "session %s: adaptive quality steps %s to %s at %d fps (viewer %d: %d drawn, "
