@@ -19,8 +19,6 @@ offset (see ``AudioListener.start_ms`` in :mod:`tuner.play.supervisor`).
 from __future__ import annotations
 
 import collections
-import contextlib
-import fcntl
 import logging
 import os
 import secrets
@@ -46,8 +44,6 @@ from tuner.play.resolver import ResolveError, Resolver
 log = logging.getLogger(__name__)
 
 _READ_SIZE = 1 << 16
-#: Linux's default ceiling for an unprivileged process (/proc/sys/fs/pipe-max-size).
-_MAX_PIPE_SIZE = 1 << 20
 _STDERR_LINES = 20
 #: After its video ends, ffmpeg gets this long to finish on its own (its sound's tail).
 _EXIT_GRACE_SECONDS = 2.0
@@ -328,12 +324,8 @@ async def _read_video(
     pacer = Pacer(slack=1 / fps, max_late=2 / fps)
     stream = process.stdout
     assert stream is not None
-    # A pipe holds 64 KB; a frame can be 300. Room for a few whole frames lets ffmpeg
-    # write each in one go and this task read it in one wakeup instead of several.
-    read_size = max(_READ_SIZE, frame_size)
-    _grow_pipe(stream, 4 * frame_size)
     async with stream:
-        while chunk := await stream.receive_some(read_size):
+        while chunk := await stream.receive_some(_READ_SIZE):
             buffer += chunk
             while len(buffer) >= frame_size:
                 grid = render(mode, frame_view(mode, buffer[:frame_size], cols, rows))
@@ -359,16 +351,6 @@ async def _read_video(
         await process.wait()
     attempt.stopped_after_end = process.returncode is None
     attempt_scope.cancel()
-
-
-def _grow_pipe(stream: trio.abc.ReceiveStream, size: int) -> None:
-    """Ask the kernel for a pipe buffer of ``size`` bytes (Linux only; best effort)."""
-    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
-    fileno = getattr(stream, "fileno", None)
-    if set_size is None or fileno is None:
-        return
-    with contextlib.suppress(OSError):  # over /proc/sys/fs/pipe-max-size: keep 64 KB
-        fcntl.fcntl(fileno(), set_size, min(size, _MAX_PIPE_SIZE))
 
 
 async def _read_audio(stream: trio.abc.ReceiveStream, session: Session) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import trio
 from quart import Response, request, websocket
@@ -131,18 +131,18 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
 def _viewer_report(message: dict[str, Any]) -> tuple[int, int, float] | None:
     """``(frames, late, render_ms)`` of a ``stats`` message, or None if malformed."""
     frames, late, render_ms = (message.get(k) for k in ("frames", "late", "render_ms"))
-    counts_ok = all(
-        isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= _MAX_REPORTED_FRAMES
-        for n in (frames, late)
-    )
-    time_ok = (
-        isinstance(render_ms, int | float)
-        and not isinstance(render_ms, bool)
-        and 0 <= render_ms <= _MAX_REPORTED_MS
-    )
-    if not (counts_ok and time_ok):
+    if not (
+        _in_range(frames, int, _MAX_REPORTED_FRAMES)
+        and _in_range(late, int, _MAX_REPORTED_FRAMES)
+        and _in_range(render_ms, int | float, _MAX_REPORTED_MS)
+    ):
         return None
-    return int(frames), int(late), float(render_ms)  # type: ignore[arg-type]
+    return int(frames), int(late), float(render_ms)
+
+
+def _in_range(value: object, kind: Any, top: float) -> TypeGuard[float]:
+    """``value`` is a ``kind`` (never a bool: JSON's true is not 1) from 0 to ``top``."""
+    return isinstance(value, kind) and not isinstance(value, bool) and 0 <= value <= top
 
 
 #: Bounds on a ``stats`` message's numbers (a report covers a few seconds).
