@@ -48,33 +48,32 @@ colour formats (``color`` mode at ``low``, every source)
 Results
 =======
 
-2026-11-23, ``python bench/bench_codec.py`` on this 2-CPU VM while another
-engineer's test runs shared it (load average about 3, so CPU figures are on the
-high side; an earlier run at load 2 was within 10% of these, byte counts equal but
-for ``life``, whose seed was not yet fixed)::
+2026-11-23, ``python bench/bench_codec.py`` on this 2-CPU VM. Table (a) is from a run
+on the day's final code at load 0.6; the byte tables are from an earlier run at load 3
+and came out byte for byte the same in the later one::
 
     2 CPUs, Python 3.11.7, numpy 2.4.6, ffmpeg 5.1.9-0+deb12u1
-    load average before: 3.05, 2.97, 2.53
+    load average before: 0.57, 1.50, 1.81
     corpus: testsrc2, mandelbrot, life, slide; 5 s each at the preset's fps
 
     (a) CPU per frame, all sources: render (frame_view + render) and encode, in µs
     mode     preset  render     p95  encode     p95   total     p95  core%
-    mono     low        113     201     295     636     408     799    1.0
-    mono     med        140     236     395     835     535     997    1.6
-    mono     high       144     221     414     936     558    1086    1.7
-    mono     ultra      212     341     607    1476     819    1819    2.5
-    color    low        228     341     371     829     599    1105    1.4
-    color    med        360     526     553    1082     914    1524    2.7
-    color    high       408     697     681    1720    1089    2414    3.3
-    color    ultra      606     870     956    2293    1562    2963    4.7
-    blocks   low        141     237     436    1050     577    1269    1.4
-    blocks   med        222     328     640    1317     862    1625    2.6
-    blocks   high       241     368     721    1845     961    2195    2.9
-    blocks   ultra      376     523    1067    2543    1443    2970    4.3
-    braille  low        859    1303     423     876    1281    1990    3.1
-    braille  med       1336    1755     594    1170    1929    2758    5.8
-    braille  high      1456    1949     698    1598    2154    3003    6.5
-    braille  ultra     2203    3009    1006    2570    3209    5006    9.6
+    mono     low        100     141     277     590     377     735    0.9
+    mono     med        127     201     381     879     509    1073    1.5
+    mono     high       153     239     468    1100     621    1303    1.9
+    mono     ultra      185     303     569    1490     754    1751    2.3
+    color    low        251     340     406     864     657    1186    1.6
+    color    med        351     482     541    1210     892    1674    2.7
+    color    high       433     599     679    1527    1112    2046    3.3
+    color    ultra      563     842     914    2419    1477    3184    4.4
+    blocks   low        155     221     472     928     627    1132    1.5
+    blocks   med        239     335     675    1449     913    1774    2.7
+    blocks   high       290     438     784    1626    1074    2018    3.2
+    blocks   ultra      358     525    1027    2367    1385    2850    4.2
+    braille  low        827    1070     417     813    1244    1719    3.0
+    braille  med       1301    1612     579    1214    1881    2495    5.6
+    braille  high      1611    2022     766    1876    2377    3604    7.1
+    braille  ultra     2228    2832    1028    2601    3256    5037    9.8
 
     (b) wire kB/s, all sources together (total bytes / total seconds)
     mode     preset       v2  full grid  ASCILINE  full/v2  ASCI/v2 keyframes

@@ -26,32 +26,33 @@ from elsewhere on the machine affects both alike.
 Results
 =======
 
-2026-11-23, ``PYTHONPATH=. python bench/bench_cpu.py`` on this 2-CPU VM (another
-engineer's work ran beside it; both processes of a row share that load)::
+2026-11-23, ``PYTHONPATH=. python bench/bench_cpu.py`` on this 2-CPU VM, on the final code
+of that day::
 
-    2 CPUs; load average before: (0.982421875, 1.42333984375, 1.357421875)
+    2 CPUs; load average before: (1.73876953125, 1.9794921875, 1.98486328125)
     CPU ms per second of video; ratio = daemon / ffmpeg; fps = frames received
     mode     preset   daemon   ffmpeg  ratio     fps
-    mono     low          61      129   0.48    24.0
-    mono     med          72      130   0.55    28.7
-    mono     high         80      132   0.61    30.0
-    mono     ultra        74      118   0.63    29.9
-    color    low          62      119   0.52    24.0
-    color    med          82      116   0.71    29.8
-    color    high         96      134   0.72    30.0
-    color    ultra       101      135   0.75    30.0
-    blocks   low          72      134   0.54    24.0
-    blocks   med          92      140   0.66    30.0
-    blocks   high         95      137   0.70    30.0
-    blocks   ultra        82      128   0.64    30.0
-    braille  low          74      116   0.64    24.0
-    braille  med         112      134   0.84    30.0
-    braille  high        140      150   0.93    30.0
-    braille  ultra       158      164   0.96    30.0
-    ratio daemon/ffmpeg: median 0.65, max 0.96 over 16 runs
+    mono     low          70      150   0.47    24.1
+    mono     med          90      136   0.66    30.0
+    mono     high         87      135   0.65    30.0
+    mono     ultra        88      138   0.64    30.0
+    color    low          74      126   0.59    24.0
+    color    med          91      131   0.70    30.0
+    color    high         94      128   0.73    30.0
+    color    ultra       105      133   0.79    30.0
+    blocks   low          72      130   0.55    24.0
+    blocks   med          86      124   0.69    30.0
+    blocks   high         90      134   0.67    30.0
+    blocks   ultra       117      137   0.86    30.0
+    braille  low          88      126   0.70    24.0
+    braille  med         134      148   0.91    30.0
+    braille  high        152      154   0.99    30.0
+    braille  ultra       165      153   1.08    30.0
+    ratio daemon/ffmpeg: median 0.70, max 1.08 over 16 runs
 
 The daemon costs half to three quarters of its ffmpeg in ``mono``, ``color`` and
-``blocks``; ``braille`` at ``high`` and ``ultra`` costs about as much as ffmpeg
+``blocks``; ``braille`` at ``high`` and ``ultra`` costs about as much as ffmpeg (0.99,
+1.08)
 (rendering 2x4 dots a cell from 192,000 luma samples a frame is most of it, see
 ``bench_codec.py``). The "fps" column is frames the viewer received: empty deltas
 are not sent, so a still picture shows fewer.
