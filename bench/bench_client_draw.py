@@ -63,20 +63,18 @@ other work (load average 2.5)::
 Re-run on the day's final code (the web client wired to the daemon), ``python
 bench/bench_client_draw.py --modes color,blocks``::
 
-    2 CPUs, load average before: 0.93, 1.44, 1.77
-    Chromium 156.0.8078.79 (headless, --disable-gpu: software canvas), box 1280x720 CSS px at dpr 1.5; 90 testsrc2 frames, the first 5 untimed
+    Chromium 156 (headless, software canvas), box 1280x720 CSS px at dpr 1.5; 90
+    testsrc2 frames, the first 5 untimed; median/p95 in ms; load average 0.93 before
 
-    mode     preset    canvas  cells    pixels med   p95      full med   p95     atlas med   p95  fillText med   p95  per-cell med   p95  per-cell/pixels: median p95
-    color    low    1512x1050    531          0.80   2.7          5.00   6.9          6.50   8.0          2.80   3.5         20.60  29.7   25.7x  11.0x
-    blocks   low    1512x1050    477          0.60   1.0          2.30   3.4          1.50   2.0          1.60   2.2         35.20  41.2   58.7x  41.2x
-    color    med    1440x1020    762          0.50   0.8          3.40   6.2          5.60   8.5          2.50   3.6         47.00  54.3   94.0x  67.9x
-    blocks   med    1440x1020    651          0.60   0.7          3.10   4.0          1.60   2.1          1.80   2.1         57.50  70.3   95.8x 100.4x
-    color    high   1440x1008   1146          0.90   1.3          6.40   7.8          9.90  12.4          5.40   6.7         72.50  87.8   80.6x  67.5x
-    blocks   high   1440x1008    979          0.60   0.8          3.30   4.2          1.80   2.8          2.20   3.0         94.70 115.5  157.8x 144.4x
-    color    ultra  1440x1000   1562          1.00   1.1          6.90   7.1         13.20  15.6          5.20   8.1        101.90 112.2  101.9x 102.0x
-    blocks   ultra  1440x1000   1347          0.70   0.8          4.10   4.4          2.50   2.8          2.40   2.8        124.00 149.1  177.1x 186.4x
-
-    'cells': mean cells the first renderer drew per timed frame; times in ms. 63 s in all.
+    mode   preset cells     pixels        full       atlas    fillText    per-cell per-cell/pix
+    color  low     531     0.8/2.7     5.0/6.9     6.5/8.0     2.8/3.5   20.6/29.7   25.7x  11.0x
+    blocks low     477     0.6/1.0     2.3/3.4     1.5/2.0     1.6/2.2   35.2/41.2   58.7x  41.2x
+    color  med     762     0.5/0.8     3.4/6.2     5.6/8.5     2.5/3.6   47.0/54.3   94.0x  67.9x
+    blocks med     651     0.6/0.7     3.1/4.0     1.6/2.1     1.8/2.1   57.5/70.3   95.8x 100.4x
+    color  high   1146     0.9/1.3     6.4/7.8    9.9/12.4     5.4/6.7   72.5/87.8   80.6x  67.5x
+    blocks high    979     0.6/0.8     3.3/4.2     1.8/2.8     2.2/3.0  94.7/115.5  157.8x 144.4x
+    color  ultra  1562     1.0/1.1     6.9/7.1   13.2/15.6     5.2/8.1 101.9/112.2  101.9x 102.0x
+    blocks ultra  1347     0.7/0.8     4.1/4.4     2.5/2.8     2.4/2.8 124.0/149.1  177.1x 186.4x
 
 What this says:
 
