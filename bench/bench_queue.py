@@ -32,22 +32,23 @@ cost of 1,000 queue edits
 Results
 =======
 
-2026-11-23, on the merged main (#4's v2 sessions and #6), this 2-CPU VM, load average
-1.6 before the run, ``PYTHONPATH=. python bench/bench_queue.py``::
+2026-11-23, on the day's final code (#4's v2 sessions and #6), this 2-CPU VM, load
+average 0.9 before the run, ``PYTHONPATH=. python bench/bench_queue.py``::
 
                               median      p95      min      max  (ms)
-    first frame: unprepared    570.3    634.7    544.5    634.8
-    first frame: prepared      282.8    299.4    272.5    305.7
+    first frame: unprepared    578.0    626.4    535.6    643.6
+    first frame: prepared      276.2    352.9    261.3    405.2
 
-    10 runs each. unprepared / prepared, ratio of the medians: 2.02
+    10 runs each. unprepared / prepared, ratio of the medians: 2.09
 
     1,000 queue edits (50 adds, then move, remove, add in turn):
-      store            0.278 s in all,  0.278 ms an edit (median  0.271, p99  0.472, max  6.027 ms)
-      queue service    1.608 s in all,  1.608 ms an edit (median  1.436, p99  3.529, max 12.399 ms)
-      HTTP             7.276 s in all,  7.276 ms an edit (median  6.717, p99 16.794, max 59.810 ms)
+      store            0.290 s in all,  0.290 ms an edit (median  0.273, p99  0.519, max  7.931 ms)
+      queue service    2.133 s in all,  2.133 ms an edit (median  1.838, p99  5.551, max  9.585 ms)
+      HTTP             7.108 s in all,  7.108 ms an edit (median  6.715, p99 13.711, max 54.369 ms)
 
-(before the merge, on the queue branch at load 3.0: 589.1 / 289.3 ms, ratio 2.04;
-store 0.297, service 2.132, HTTP 6.018 ms an edit)
+(just after the merge, at load 1.6: 570.3 / 282.8 ms, ratio 2.02; store 0.278,
+service 1.608, HTTP 7.276 ms an edit. Before the merge, on the queue branch at load
+3.0: 589.1 / 289.3 ms, ratio 2.04; store 0.297, service 2.132, HTTP 6.018 ms an edit)
 
 What it says:
 
@@ -58,7 +59,7 @@ What it says:
   with no network at all, so on the road the gap is wider than this ratio.
 * A store edit is a quarter of a millisecond, but not always: the slowest took 6 ms
   (a WAL checkpoint writing pages back). That is why the queue runs its database
-  calls in a thread rather than on the event loop. The service's 1.5-2 ms an edit is
+  calls in a thread rather than on the event loop. The service's 1.6-2.1 ms an edit is
   that thread's hop, the job's own state write that an add brings, and the queue
   event's JSON; through HTTP an edit costs 6-7 ms, far below a tap.
 """
