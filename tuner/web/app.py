@@ -9,8 +9,9 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from tuner.web import api, extract_api, health, queue_api, streams
+from tuner.web.bodies import BadRequestError
 from tuner.web.context import WebContext
-from tuner.web.errors import http_exception_response
+from tuner.web.errors import error_response, http_exception_response
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: Requests are small JSON; anything larger is refused with 413 before it is read.
@@ -31,6 +32,10 @@ def create_app(ctx: WebContext) -> QuartTrio:
     @app.errorhandler(HTTPException)
     async def json_errors(exc: HTTPException) -> Response:
         return http_exception_response(exc)
+
+    @app.errorhandler(BadRequestError)
+    async def bad_request(exc: BadRequestError) -> Response:
+        return error_response(400, "bad request", str(exc))
 
     @app.get("/")
     async def index() -> Response:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from quart import Response, jsonify, request
+from quart import Response, jsonify
 from quart_trio import QuartTrio
 
 from tuner.core.state import Status
@@ -40,8 +40,15 @@ from tuner.jobs import (
     UnknownItemError,
 )
 from tuner.play.supervisor import PlayError, UnavailableError
-from tuner.web.api import BadRequestError, _json_object, _optional_str, play_choices, required_query
 from tuner.web.auth import login_required
+from tuner.web.bodies import (
+    BadRequestError,
+    json_object,
+    optional_json_object,
+    optional_str,
+    play_choices,
+    required_query,
+)
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, no_content
 
@@ -89,10 +96,10 @@ async def play_queued(ctx: WebContext, body: dict[str, Any]) -> tuple[Response, 
     Raises:
         BadRequestError: ``item_id`` is not a string, or a bad preset or mode.
     """
-    item_id = _optional_str(body, "item_id")
+    item_id = optional_str(body, "item_id")
     if not item_id:
         raise BadRequestError("'item_id' must be the id of a queued item")
-    preset, mode = play_choices(ctx, body)
+    preset, mode = play_choices(ctx.settings, body)
     return _played(await _queue(ctx).play(item_id, preset, mode))
 
 
@@ -111,7 +118,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @app.post("/api/queue")
     @logged_in
     async def add() -> tuple[Response, int]:
-        body = await _json_object()
+        body = await json_object()
         item = await _queue(ctx).add(required_query(body), _position(body, required=False))
         return jsonify(item.to_json()), 201
 
@@ -130,7 +137,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @app.post("/api/queue/<item_id>/move")
     @logged_in
     async def move(item_id: str) -> Response:
-        position = _position(await _json_object(), required=True)
+        position = _position(await json_object(), required=True)
         assert position is not None
         queue = _queue(ctx)
         await queue.move(item_id, position)
@@ -146,12 +153,12 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @app.post("/api/queue/<item_id>/play")
     @logged_in
     async def jump(item_id: str) -> tuple[Response, int]:
-        return await play_queued(ctx, {**(await _optional_body()), "item_id": item_id})
+        return await play_queued(ctx, {**(await optional_json_object()), "item_id": item_id})
 
     @app.put("/api/queue/autoplay")
     @logged_in
     async def autoplay() -> Response:
-        value = (await _json_object()).get("autoplay")
+        value = (await json_object()).get("autoplay")
         if not isinstance(value, bool):
             raise BadRequestError("'autoplay' must be true or false")
         await _queue(ctx).set_autoplay(value)
@@ -165,12 +172,5 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @app.post("/api/history/<int:entry_id>/replay")
     @logged_in
     async def replay(entry_id: int) -> tuple[Response, int]:
-        preset, mode = play_choices(ctx, await _optional_body())
+        preset, mode = play_choices(ctx.settings, await optional_json_object())
         return _played(await _queue(ctx).replay(entry_id, preset, mode))
-
-
-async def _optional_body() -> dict[str, Any]:
-    """A JSON object body, or ``{}`` when there is no body at all."""
-    if not await request.get_data(as_text=False):
-        return {}
-    return await _json_object()
