@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 import psutil
 
-_SERVING = re.compile(r"serving on (http://\S+)")
+_SERVING = re.compile(r"serving on (https?://\S+)")
 STARTUP_TIMEOUT = 30.0
 
 

@@ -1,4 +1,4 @@
-"""The ``tuner`` command: ``serve``, ``doctor``, ``queue``, ``--version``."""
+"""The ``tuner`` command: ``serve``, ``doctor``, ``queue``, ``rotate-secret``, ``--version``."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="TOML config file")
     serve.add_argument("--state-dir", type=Path, help="where the PIN and cookie secret live")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    rotate = commands.add_parser(
+        "rotate-secret",
+        help="log every browser out: replace the cookie secret (a running daemon notices)",
+    )
+    rotate.add_argument("--config", type=Path, help="TOML config file")
+    rotate.add_argument("--state-dir", type=Path, help="where the PIN and cookie secret live")
 
     doctor = commands.add_parser("doctor", help="check what tuner needs and say what to fix")
     doctor.add_argument("--config", type=Path, help="TOML config file")
@@ -83,11 +90,30 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_secret(args: argparse.Namespace) -> int:
+    from tuner.credentials import rotate_secret
+
+    try:
+        settings = load_settings(args.config, flags={"state_dir": args.state_dir})
+        ensure_state_dir(settings.state_dir)
+        rotate_secret(settings.state_dir)
+    except ConfigError as exc:
+        print(f"tuner: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print(
+        f"tuner: new cookie secret in {settings.state_dir}: every browser must log in again "
+        "(a running daemon closes their streams within a few seconds)"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "queue":
         return queue_cli.run(args)
+    if args.command == "rotate-secret":
+        return _rotate_secret(args)
     if args.command == "doctor":
         from tuner.doctor import run_doctor
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import attrs
 import platformdirs
 
+from tuner.core.forwarded import parse_networks
 from tuner.core.presets import PRESETS, Mode
 
 APP_NAME = "tuner"
@@ -58,6 +59,16 @@ class Settings:
     stall_seconds: float = 10.0
     #: Reconnect attempts in a row (without a frame between them) before giving up.
     reconnect_attempts: int = 5
+    #: Proxies and tunnels whose ``X-Forwarded-*`` headers are believed (IPs, CIDRs).
+    trusted_proxies: tuple[str, ...] = ()
+    #: Serve https directly with this certificate chain and key (PEM files).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: At most this many video sockets and audio streams at once.
+    max_viewers: int = 16
+    max_listeners: int = 16
+    #: A request's head must arrive within this long (slow clients are cut).
+    request_timeout: float = 10.0
     config_file: Path | None = None
     #: ``[extract]``: the extractor poller and each extractor (see the end of this module).
     extract: ExtractSettings = attrs.field(factory=lambda: ExtractSettings())
@@ -136,6 +147,16 @@ def _choice(*choices: str) -> Callable[[object], str]:
     return parse
 
 
+def _networks(value: object) -> tuple[str, ...]:
+    # A TOML list, or one comma-separated string (the environment's only form).
+    entries = value.split(",") if isinstance(value, str) else value
+    if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
+        raise ValueError(f"must be a list of IP addresses or networks, got {value!r}")
+    entries = [e.strip() for e in entries if e.strip()]
+    parse_networks(entries)
+    return tuple(entries)
+
+
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "host": _str,
     "port": _number_range(int, 0, 65535),
@@ -157,6 +178,12 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "resolve_cache_seconds": _number_range(float, 0, 3600),
     "stall_seconds": _number_range(float, 0.5, 600),
     "reconnect_attempts": _number_range(int, 0, 1000),
+    "trusted_proxies": lambda value: _networks(value),
+    "tls_cert": _path,
+    "tls_key": _path,
+    "max_viewers": _number_range(int, 1, 10_000),
+    "max_listeners": _number_range(int, 1, 10_000),
+    "request_timeout": _number_range(float, 1, 600),
     # Tables: in the config file only (an environment variable cannot hold one).
     "extract": lambda value: _parse_extract(value),
     "schedule": lambda value: _parse_schedule(value),
@@ -238,6 +265,8 @@ def load_settings(
     for key, flag in (flags or {}).items():
         if flag is not None:
             _apply(values, {key: flag}, f"--{key.replace('_', '-')}")
+    if ("tls_cert" in values) != ("tls_key" in values):
+        raise ConfigError("tls_cert and tls_key: give both (https) or neither (plain http)")
     return Settings(**values)
 
 

@@ -103,7 +103,7 @@ def load_pin(settings: Settings, environ: Mapping[str, str] | None = None) -> Pi
 def load_secret(state_dir: Path) -> bytes:
     """The cookie-signing secret, made on first use.
 
-    Deleting the file (or ``tuner`` rotating it later) logs every browser out.
+    Replacing it (``tuner rotate-secret``) or deleting it logs every browser out.
     """
     path = state_dir / "secret"
     try:
@@ -119,3 +119,32 @@ def load_secret(state_dir: Path) -> bytes:
     if len(secret) < SECRET_BYTES:
         raise ConfigError(f"state_dir: {path} is shorter than {SECRET_BYTES} bytes; delete it")
     return secret
+
+
+def rotate_secret(state_dir: Path) -> None:
+    """Replace the cookie secret, so that every cookie signed so far is refused.
+
+    The new file is written aside and renamed over the old one: a daemon reading it
+    meanwhile sees the old secret or the new one, never half of either.
+
+    Raises:
+        ConfigError: the state directory cannot be written.
+    """
+    path = state_dir / "secret"
+    aside = state_dir / f".secret.{os.getpid()}.new"
+    try:
+        aside.unlink(missing_ok=True)
+        _write_private(aside, secrets.token_bytes(SECRET_BYTES))
+        os.replace(aside, path)
+    except OSError as exc:
+        aside.unlink(missing_ok=True)
+        raise ConfigError(f"state_dir: cannot write a new {path}: {exc.strerror}") from None
+
+
+def secret_stamp(state_dir: Path) -> tuple[int, int, int] | None:
+    """What tells that the secret file changed: its inode, mtime and size (None: gone)."""
+    try:
+        info = (state_dir / "secret").stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size

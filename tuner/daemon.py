@@ -23,18 +23,21 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import subprocess
 from functools import partial
+from pathlib import Path
 
 import attrs
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
-from tuner.config import Settings
+from tuner.config import ConfigError, Settings
+from tuner.core.forwarded import parse_networks
 from tuner.core.state import describe
 from tuner.core.tokens import TokenSigner
-from tuner.credentials import Pin, load_secret
+from tuner.credentials import Pin, load_secret, secret_stamp
 from tuner.events import EventHub
 from tuner.extract import make_poller
 from tuner.jobs import DownloadSettings, Queue, YtdlpPreparer
@@ -46,10 +49,16 @@ from tuner.play.supervisor import Supervisor
 from tuner.systemd import Notifier
 from tuner.web.app import create_app
 from tuner.web.context import WebContext
+from tuner.web.forwarded import ForwardedHeaders
 from tuner.web.keepalive import ShieldLastSend
 from tuner.web.listen import abort_connections, make_listen_socket
 
 log = logging.getLogger(__name__)
+
+#: How often the cookie secret's file is looked at for a rotation.
+SECRET_CHECK_SECONDS = 1.0
+#: The websocket close code for "your login was revoked" (policy violation).
+LOGGED_OUT = 1008
 
 #: Beyond the graceful drain, how long stalled connections get before being cut.
 ABORT_GRACE_SECONDS = 0.5
@@ -62,12 +71,34 @@ class Serving:
     host: str
     port: int
     context: WebContext
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
         """The base URL (IPv6 hosts in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def check_tls(settings: Settings) -> bool:
+    """Whether to serve https; checks that the certificate and key load together.
+
+    Raises:
+        ConfigError: a file that cannot be read, or a key that is not the certificate's.
+    """
+    if settings.tls_cert is None or settings.tls_key is None:
+        return False
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            settings.tls_cert, settings.tls_key
+        )
+    except FileNotFoundError as exc:
+        raise ConfigError(f"tls_cert/tls_key: {exc.filename} does not exist") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"tls_cert/tls_key: cannot use {settings.tls_cert} with {settings.tls_key}: {exc}"
+        ) from None
+    return True
 
 
 async def check_ffmpeg(configured: str | None) -> tuple[Tool | None, str | None]:
@@ -145,11 +176,18 @@ async def serve(
         poller=poller,
         queue=queue,
     )
+    trusted_proxies = parse_networks(settings.trusted_proxies)
+    tls = check_tls(settings)
     sock = make_listen_socket(settings.host, settings.port, settings.tcp_user_timeout)
     host, port = sock.getsockname()[:2]
     config = HypercornConfig()
     # Hypercorn takes the socket over by its descriptor, and closes it when done.
     config.bind = [f"fd://{sock.detach()}"]
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        config.certfile, config.keyfile = str(settings.tls_cert), str(settings.tls_key)
+    # Until a request's head is in, and between requests, a connection is idle; an
+    # idle one is closed after this, so a slow-loris client holds nothing for long.
+    config.keep_alive_timeout = settings.request_timeout
     config.graceful_timeout = settings.drain_seconds
     # Off: tuner.web.streams sends its own keepalive (see KEEPALIVE_SECONDS there).
     config.websocket_ping_interval = None
@@ -162,7 +200,7 @@ async def serve(
     async def run_web(task_status: trio.TaskStatus[list[str]]) -> None:
         try:
             await hypercorn_serve(
-                ShieldLastSend(create_app(ctx)),
+                ShieldLastSend(ForwardedHeaders(create_app(ctx), trusted_proxies)),
                 config,
                 shutdown_trigger=stop_web.wait,
                 task_status=task_status,
@@ -181,10 +219,11 @@ async def serve(
             # workers are killed with their process groups, its HTTP client closed).
             await root.start(poller.run)
         ctx.serving = True
-        serving = Serving(host, port, ctx)
+        serving = Serving(host, port, ctx, "https" if tls else "http")
         log.info("serving on %s", serving.url)
         notifier.ready(f"serving on {serving.url}")
         supervisor.on_status.append(lambda status: notifier.status(describe(status)))
+        root.start_soon(_watch_secret, ctx, settings.state_dir)
         if notifier.watchdog_interval:
             root.start_soon(_watchdog, notifier, supervisor, notifier.watchdog_interval)
         task_status.started(serving)
@@ -214,6 +253,32 @@ async def _watchdog(notifier: Notifier, supervisor: Supervisor, interval: float)
         else:
             notifier.status(f"session supervisor died: {supervisor.death}")
         await trio.sleep(interval)
+
+
+async def _watch_secret(ctx: WebContext, state_dir: Path) -> None:
+    """Log every browser out when the cookie secret changes (``tuner rotate-secret``).
+
+    Cookies are checked against the new secret from then on, and open video, event
+    and audio streams are closed: their pages reconnect, are refused, and ask for
+    the PIN.
+    """
+    stamp = secret_stamp(state_dir)
+    while True:
+        await trio.sleep(SECRET_CHECK_SECONDS)
+        now = secret_stamp(state_dir)
+        if now == stamp:
+            continue
+        try:
+            secret = load_secret(state_dir)  # makes a new one if it was deleted
+        except ConfigError as exc:
+            log.error("the cookie secret changed but cannot be read: %s", exc)
+            continue
+        stamp = secret_stamp(state_dir)
+        ctx.signer = TokenSigner(secret)
+        log.warning("the cookie secret changed: every browser must log in again")
+        ctx.supervisor.video.close_all(LOGGED_OUT, "logged out")
+        ctx.events.close_all(LOGGED_OUT, "logged out", final=False)
+        ctx.supervisor.close_listeners(LOGGED_OUT, "logged out")
 
 
 async def run_until_signalled(settings: Settings, pin: Pin) -> None:

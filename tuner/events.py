@@ -66,6 +66,6 @@ class EventHub:
         """How many subscribers there are now."""
         return len(self._fanout.subscribers)
 
-    def close_all(self, code: int, reason: str) -> None:
-        """Close every subscriber, and those that come later (shutdown)."""
-        self._fanout.close_all(code, reason, final=True)
+    def close_all(self, code: int, reason: str, *, final: bool = True) -> None:
+        """Close every subscriber, and (with ``final``, for shutdown) those that come later."""
+        self._fanout.close_all(code, reason, final=final)

@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from tests.web.chromium import wait_for
+
 PROBE = (Path(__file__).parent / "avprobe.js").read_text()
 #: Chromium plays sound without a tap (the test cannot tap) and has a fake audio sink.
 AUTOPLAY_ARGS = ["--autoplay-policy=no-user-gesture-required"]
@@ -70,7 +72,7 @@ def measure(page: Any, base_url: str, pin: str, query: str, seconds: float) -> A
     page.evaluate(PROBE)
     page.fill("#query", query)
     page.click("#play")
-    page.wait_for_function("window.tunerStats.sync.source === 'audio'", timeout=30_000)
+    wait_for(page, "window.tunerStats.sync.source === 'audio'", timeout=30_000)
     page.wait_for_timeout(seconds * 1000)
     log = page.evaluate("window.avlog")
     stats = page.evaluate("window.tunerStats.sync")

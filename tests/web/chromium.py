@@ -7,6 +7,7 @@ Playwright cannot download its own Chromium here, so the system one is used
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,3 +49,17 @@ def chromium(extra_args: Sequence[str] = ()) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def wait_for(page: Any, expression: str, timeout: float = 30_000) -> None:
+    """Wait until a JavaScript expression is truthy in ``page`` (``timeout`` in ms).
+
+    Polled from here rather than with Playwright's ``wait_for_function``, whose
+    in-page polling calls ``eval``, which the page's Content-Security-Policy forbids
+    (as it should).
+    """
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(50)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.daemon_process import DaemonProcess
-from tests.web.chromium import chromium
+from tests.web.chromium import chromium, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +44,14 @@ def new_page(browser: Any, errors: list[str]) -> Any:
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The client must live within the Content-Security-Policy the daemon sends:
+    # Chromium reports each thing it refused as a console error.
+    page.on(
+        "console",
+        lambda message: errors.append(message.text)
+        if message.type == "error" and "Content Security Policy" in message.text
+        else None,
+    )
     return page
 
 
@@ -98,18 +106,18 @@ def test_login_play_testcard_and_stop(page: Any) -> None:
 
     page.fill("#pin", "1357")
     page.click("#login-button")
-    page.wait_for_function("document.getElementById('login-message').textContent !== ''")
+    wait_for(page, "document.getElementById('login-message').textContent !== ''")
     assert text(page, "#login-message") == "Wrong PIN"
 
     page.fill("#pin", PIN)
     page.click("#login-button")
     page.wait_for_selector("body[data-state=player]")
-    page.wait_for_function("document.getElementById('preset').options.length > 0")
+    wait_for(page, "document.getElementById('preset').options.length > 0")
     assert page.input_value("#query") == "testcard"
     assert page.input_value("#preset") == "low"
 
     page.click("#play")
-    page.wait_for_function("window.tunerStats.framesDrawn > 10", timeout=30_000)
+    wait_for(page, "window.tunerStats.framesDrawn > 10", timeout=30_000)
     stats = page.evaluate("window.tunerStats")
     hello = stats["lastHello"]
     assert hello["type"] == "hello" and hello["protocol"] == 2
@@ -147,9 +155,9 @@ def test_login_play_testcard_and_stop(page: Any) -> None:
     audio_src = page.evaluate("document.getElementById('audio').src")
     assert f"/audio?session={hello['session_id']}" in audio_src
 
-    page.wait_for_function(f"{STATUS_LINE}.indexOf('playing') === 0")
+    wait_for(page, f"{STATUS_LINE}.indexOf('playing') === 0")
     page.click("#stop")
-    page.wait_for_function(f"{STATUS_LINE} === 'idle'")
+    wait_for(page, f"{STATUS_LINE} === 'idle'")
     assert text(page, "#message") == ""
     assert not page.evaluate("document.getElementById('audio').hasAttribute('src')")
 
@@ -226,9 +234,9 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     page.route_web_socket("**/ws/video", video)
     page.goto("http://tuner.test/")
     page.wait_for_selector("body[data-state=player]")
-    page.wait_for_function("window.tunerStats.socketState === 'open'")
-    page.wait_for_function("window.tunerStats.framesDrawn === 1")
-    page.wait_for_function("window.tunerStats.decodeErrors === 6")
+    wait_for(page, "window.tunerStats.socketState === 'open'")
+    wait_for(page, "window.tunerStats.framesDrawn === 1")
+    wait_for(page, "window.tunerStats.decodeErrors === 6")
     stats = page.evaluate("window.tunerStats")
     # Headers that parse: the two whose payload is wrong, the keyframe, the delta.
     assert stats["framesReceived"] == 4
@@ -239,7 +247,7 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     assert "/audio?session=abc123&listener=" in audio_src
 
     # Two sockets that died at once: the waits before the next tries double, 1 s then 2 s.
-    page.wait_for_function("window.tunerStats.socketState === 'open'")
+    wait_for(page, "window.tunerStats.socketState === 'open'")
     deadline = time.monotonic() + 10
     while len(connected) < 3 and time.monotonic() < deadline:
         page.wait_for_timeout(100)

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import Media
 from tests.daemon_process import DaemonProcess
 from tests.media import BAR_COLOURS
-from tests.web.chromium import chromium
+from tests.web.chromium import chromium, wait_for
 from tests.web.test_client_browser import ARTIFACTS, PIN
 
 pytestmark = pytest.mark.browser
@@ -85,7 +85,7 @@ def test_each_mode_draws_the_colour_bars_in_their_columns(media: Media, tmp_path
         page.goto(daemon.base_url + "/")
         page.fill("#pin", PIN)
         page.click("#login-button")
-        page.wait_for_function("document.getElementById('mode').options.length === 4")
+        wait_for(page, "document.getElementById('mode').options.length === 4")
         page.select_option("#mode", "mono")
         page.fill("#query", media.url_of("bars.mp4"))
         page.click("#play")
@@ -94,7 +94,8 @@ def test_each_mode_draws_the_colour_bars_in_their_columns(media: Media, tmp_path
                 # During the session: the page asks for a retune.
                 page.select_option("#mode", mode)
             # The renderer drew the new mode's keyframe: with still bars, the picture.
-            page.wait_for_function(
+            wait_for(
+                page,
                 f"window.tunerStats.renderer.mode === '{mode}'"
                 f" && document.getElementById('quality').textContent.indexOf('{mode}') > 0",
                 timeout=30_000,

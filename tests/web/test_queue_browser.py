@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import Media
 from tests.daemon_process import DaemonProcess
 from tests.media import throttled_server
+from tests.web.chromium import wait_for
 from tests.web.test_client_browser import ARTIFACTS, PIN, browser, new_page, text
 
 pytestmark = pytest.mark.browser
@@ -36,7 +37,7 @@ def server_order(page: Any) -> list[str]:
 def add(page: Any, query: str, count: int) -> None:
     page.fill("#query", query)
     page.click("#queue-add")
-    page.wait_for_function(f"{ORDER}.length === {count}")
+    wait_for(page, f"{ORDER}.length === {count}")
 
 
 def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_path: Path) -> None:
@@ -55,8 +56,9 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
         page.click("#login-button")
         page.wait_for_selector("#queue:not([hidden])")
         # Once the events' snapshot has arrived.
-        page.wait_for_function(
-            "document.getElementById('queue-summary').textContent === 'Up next: nothing queued'"
+        wait_for(
+            page,
+            "document.getElementById('queue-summary').textContent === 'Up next: nothing queued'",
         )
         page.click("#queue-summary")
 
@@ -64,10 +66,11 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
         page.wait_for_selector("#queue-list .queue-item[data-state=ready]")
         add(page, served.url_of("clip720.mp4"), 2)
         # The download shows its state and a progress bar that fills.
-        page.wait_for_function(
+        wait_for(
+            page,
             "(() => { const f = document.querySelector("
             "'#queue-list .queue-item[data-state=downloading] .queue-fill');"
-            " return f && parseFloat(f.style.width) > 0; })()"
+            " return f && parseFloat(f.style.width) > 0; })()",
         )
         badge = text(page, "#queue-list .queue-item[data-state=downloading] .badge")
         assert badge.startswith("downloading ") and "% of 3.8 MB" in badge, badge
@@ -91,12 +94,12 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
         page.wait_for_selector("#queue-list .queue-item[data-state=cancelled] .queue-retry")
         # Move the video up: first on the page and on the daemon; it plays next.
         page.click("#queue-list .queue-item:nth-child(2) [aria-label='Move up']")
-        page.wait_for_function(f"{ORDER}[0].textContent === 'clip720'")
+        wait_for(page, f"{ORDER}[0].textContent === 'clip720'")
         assert server_order(page) == titles(page) == ["clip720", "Test card", "Test card"]
         assert text(page, "#queue-summary") == "Up next: clip720 (+2)"
         # Remove it.
         page.click("#queue-list .queue-item:nth-child(1) .queue-remove")
-        page.wait_for_function(f"{ORDER}.length === 2")
+        wait_for(page, f"{ORDER}.length === 2")
         assert server_order(page) == ["Test card", "Test card"]
 
         # A tap on a title plays it now; it leaves the queue, then is in the history.
@@ -105,7 +108,7 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
         assert played.value.status == 202
         plays = [json.loads(body) for url, body in posted if url.endswith("/api/play")]
         assert plays[-1]["item_id"] and plays[-1]["preset"] == "low"
-        page.wait_for_function(f"{ORDER}.length === 1")
+        wait_for(page, f"{ORDER}.length === 1")
         page.click("#queue-summary")
         page.wait_for_selector("#queue-history .queue-replay")
         assert text(page, "#queue-history .queue-replay") == "↺ Test card"

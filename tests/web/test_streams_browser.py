@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.daemon_process import DaemonProcess
+from tests.web.chromium import wait_for
 from tests.web.test_client_browser import ARTIFACTS, PIN, browser, new_page, text
 
 pytestmark = pytest.mark.browser
@@ -81,14 +82,14 @@ streams = [
         page.click("#login-button")
         page.wait_for_selector("body[data-state=player]")
         page.wait_for_selector("#streams:not([hidden])")
-        page.wait_for_function("document.querySelectorAll('#streams-list .stream').length === 2")
+        wait_for(page, "document.querySelectorAll('#streams-list .stream').length === 2")
         assert text(page, "#streams-summary") == "Streams: 1 live of 2"
         page.click("#streams-summary")
         texts = "els => els.map(e => e.textContent)"
         titles = page.eval_on_selector_all("#streams-list .title", texts)
         assert titles == ["On air now", "A recording"]
         assert page.eval_on_selector_all("#streams-list .badge", texts) == ["LIVE", "HLS"]
-        page.wait_for_function("document.getElementById('streams-status').textContent !== ''")
+        wait_for(page, "document.getElementById('streams-status').textContent !== ''")
         assert "Looked just now" in text(page, "#streams-status")
         page.screenshot(path=str(ARTIFACTS / "browser-streams.png"))
 
@@ -98,7 +99,7 @@ streams = [
         plays = [json.loads(body) for url, body in posted if url.endswith("/api/play")]
         assert plays == [{"query": f"{playlists}/live.m3u8"}]
         # Played: the list folds away to give the canvas the screen.
-        page.wait_for_function("!document.getElementById('streams').open")
+        wait_for(page, "!document.getElementById('streams').open")
         assert text(page, "#streams-message") == ""
         # (Its segments are not real video: the session's own outcome is app.js's.)
         page.evaluate("fetch('/api/stop', {method: 'POST', credentials: 'same-origin'})")
@@ -106,7 +107,7 @@ streams = [
         page.click("#streams-summary")
 
         page.click("#streams-refresh")
-        page.wait_for_function("document.getElementById('streams-status').textContent !== ''")
+        wait_for(page, "document.getElementById('streams-status').textContent !== ''")
         assert any(url.endswith("/api/extract") for url, _ in posted)
         page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -290,6 +290,12 @@ class Supervisor:
             return AudioListener(current.audio.subscribe(), current.audio_frames, self._preroll)
         return AudioListener(self._next_audio.subscribe(), 0, self._preroll)
 
+    def close_listeners(self, code: int, reason: str) -> None:
+        """End every ``/audio`` stream now (they may come back)."""
+        if self._current is not None:
+            self._current.audio.close_all(code, reason)
+        self._next_audio.close_all(code, reason)
+
     def publish_audio_clock(self, token: str, listener: AudioListener) -> None:
         """Tell every viewer where the listener ``token``'s sound starts on the session's
         clock (again whenever it skipped frames)."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from tuner.core.presets import PRESETS, Mode, get_mode, get_preset
+from tuner.core.throttle import retry_after_header
 from tuner.play.supervisor import NothingPlayingError, PlayError, UnavailableError
 from tuner.web.auth import check_pin, clear_session_cookie, login_required, set_session_cookie
 from tuner.web.bodies import (
@@ -32,10 +34,37 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @app.post("/api/login")
     async def login() -> Response:
         body = await json_object()
+        address = request.remote_addr or "unknown"
+        throttle = ctx.login_throttle
+        # Checked before the PIN is looked at (a locked-out guess tests nothing), and
+        # with no await between the check and the count: concurrent guesses cannot
+        # all slip through one open window.
+        now = time.monotonic()
+        wait = throttle.wait(address, now)
+        if wait > 0:
+            return _locked_out(wait)
         if not check_pin(ctx, body.get("pin")):
-            log.warning("failed login from %s", request.remote_addr)
+            wait = throttle.failed(address, now)
+            failures = throttle.failures(address)
+            if throttle.global_wait(now) > 0:
+                log.error(
+                    "wrong PIN from %s: too many wrong PINs from everyone, so logins are "
+                    "paused for %.0f s (a browser already logged in is not affected)",
+                    address,
+                    wait,
+                )
+            elif wait > 0:
+                log.warning(
+                    "wrong PIN from %s (%d in a row): locked out for %.0f s",
+                    address,
+                    failures,
+                    wait,
+                )
+            else:
+                log.warning("wrong PIN from %s (%d in a row)", address, failures)
             return error_response(401, "wrong PIN")
-        log.info("login from %s", request.remote_addr)
+        throttle.succeeded(address)
+        log.info("login from %s", address)
         response = no_content()
         set_session_cookie(ctx, response)
         return response
@@ -101,3 +130,13 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
                 "adaptive_quality": ctx.settings.adaptive_quality,
             }
         )
+
+
+def _locked_out(wait: float) -> Response:
+    response = error_response(
+        429,
+        "too many wrong PINs",
+        f"try again in {retry_after_header(wait)} s",
+    )
+    response.headers["Retry-After"] = retry_after_header(wait)
+    return response

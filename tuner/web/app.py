@@ -8,7 +8,7 @@ from quart import Response, send_from_directory
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from tuner.web import api, extract_api, health, queue_api, streams
+from tuner.web import api, extract_api, health, queue_api, security, streams
 from tuner.web.bodies import BadRequestError
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, http_exception_response
@@ -23,7 +23,7 @@ def create_app(ctx: WebContext) -> QuartTrio:
     app = QuartTrio(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        BODY_TIMEOUT=15,
+        BODY_TIMEOUT=ctx.settings.request_timeout,
         # Streams set their own (no) timeout; ordinary responses are quick.
         RESPONSE_TIMEOUT=60,
         SEND_FILE_MAX_AGE_DEFAULT=0,
@@ -43,6 +43,7 @@ def create_app(ctx: WebContext) -> QuartTrio:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
+    security.register(app)
     api.register(app, ctx)
     streams.register(app, ctx)
     health.register(app, ctx)

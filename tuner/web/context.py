@@ -8,6 +8,7 @@ from collections.abc import Callable
 import attrs
 
 from tuner.config import Settings
+from tuner.core.throttle import LoginThrottle
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin
 from tuner.events import EventHub
@@ -35,3 +36,5 @@ class WebContext:
     poller: Poller | None = None
     #: The up-next queue.
     queue: Queue | None = None
+    #: Lockouts after wrong PINs (in memory: a restart forgets them).
+    login_throttle: LoginThrottle = attrs.field(factory=LoginThrottle)

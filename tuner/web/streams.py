@@ -30,6 +30,9 @@ _KEEPALIVE = Control(encode_control("keepalive"))
 #: What a client may name its audio stream with (``/audio?listener=...``).
 _LISTENER_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
+#: The close code for "the server is at its limit, try again later" (RFC 6455 7.4.1).
+TRY_AGAIN_LATER = 1013
+
 #: Client messages larger than this are a protocol violation (the client sends small JSON).
 MAX_CLIENT_MESSAGE = 4096
 
@@ -42,6 +45,13 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         if not is_logged_in(ctx, websocket.cookies):
             return error_response(401, "login required", "POST /api/login with the PIN")
         await websocket.accept()
+        most = ctx.settings.max_viewers
+        if len(ctx.supervisor.video.subscribers) >= most:
+            # Accepted first so that the page can show why (a refused handshake
+            # reaches a browser's script as a bare failure).
+            log.warning("refused a viewer from %s: already %d", websocket.remote_addr, most)
+            await websocket.close(TRY_AGAIN_LATER, f"too many viewers: at most {most} at once")
+            return None
         viewer = ctx.supervisor.subscribe_video()
         log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
 
@@ -90,6 +100,14 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             return error_response(
                 400, "bad listener token", "listener must be 1 to 64 letters, digits, - or _"
             )
+        most = ctx.settings.max_listeners
+        if ctx.supervisor.audio_listeners() >= most:
+            log.warning("refused a listener from %s: already %d", request.remote_addr, most)
+            response = error_response(
+                503, "too many listeners", f"at most {most} audio streams at once"
+            )
+            response.headers["Retry-After"] = "10"
+            return response
         listener = ctx.supervisor.subscribe_audio()
         subscriber = listener.subscriber
 

@@ -1,0 +1,112 @@
+"""The login throttle: per-address backoff, the global bucket, and what they add up to."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tuner.core.throttle import LoginThrottle, key_of, retry_after_header
+
+DAY = 86400.0
+YEAR = 365 * DAY
+
+
+def test_a_few_mistakes_cost_nothing_then_the_wait_doubles_up_to_the_cap() -> None:
+    throttle = LoginThrottle(global_burst=10_000)
+    waits = [throttle.failed("203.0.113.5", 0.0) for _ in range(20)]
+    assert waits[:5] == [0.0] * 5
+    assert waits[5:10] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert waits[-1] == 3600.0
+    assert throttle.wait("203.0.113.5", 3599.0) == 1.0
+    assert throttle.wait("203.0.113.5", 3600.0) == 0.0
+    # Another address is not held back by this one.
+    assert throttle.wait("198.51.100.7", 0.0) == 0.0
+
+
+def test_a_right_pin_or_a_quiet_day_starts_the_address_afresh() -> None:
+    throttle = LoginThrottle(global_burst=10_000)
+    for _ in range(7):
+        throttle.failed("203.0.113.5", 0.0)
+    throttle.succeeded("203.0.113.5")
+    assert throttle.failures("203.0.113.5") == 0
+    assert throttle.wait("203.0.113.5", 0.0) == 0.0
+    for _ in range(7):
+        throttle.failed("203.0.113.6", 0.0)
+    assert throttle.failed("203.0.113.6", DAY + 1) == 0.0
+    assert throttle.failures("203.0.113.6") == 1
+
+
+def test_ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() -> None:
+    assert key_of("2001:db8:1:2:aaaa::1") == key_of("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::/64"
+    assert key_of("2001:db8:1:3::1") != key_of("2001:db8:1:2::1")
+    assert key_of("::ffff:192.0.2.1") == "192.0.2.1"
+    throttle = LoginThrottle(global_burst=10_000)
+    for host in range(6):
+        throttle.failed(f"2001:db8:1:2::{host + 1}", 0.0)
+    assert throttle.wait("2001:db8:1:2::99", 0.0) == 1.0
+
+
+def test_many_addresses_drain_one_bucket_that_refills_slowly() -> None:
+    throttle = LoginThrottle(global_burst=20, global_refill=4320.0)
+    for n in range(20):
+        throttle.failed(f"192.0.2.{n}", 0.0)
+    # A fresh address now waits for a token, as everyone does.
+    assert throttle.wait("198.51.100.1", 0.0) == 4320.0
+    assert throttle.wait("198.51.100.1", 4320.0) == 0.0
+    throttle.failed("198.51.100.1", 4320.0)
+    assert throttle.global_wait(4320.0) == 4320.0
+
+
+def test_memory_is_bounded_by_forgetting_the_oldest_addresses() -> None:
+    throttle = LoginThrottle(global_burst=10**9, max_addresses=100)
+    for n in range(1000):
+        throttle.failed(f"10.0.{n // 256}.{n % 256}", float(n))
+    assert throttle.failures("10.0.3.231") == 1  # the newest is kept
+    assert throttle.failures("10.0.0.0") == 0  # the oldest went
+
+
+def _time_for_guesses(addresses: int, guesses: int) -> float:
+    """The fastest a guesser using ``addresses`` addresses in turn gets its guesses
+    looked at, waiting exactly as long as the throttle says each time."""
+    throttle = LoginThrottle()
+    now = 0.0
+    pool = itertools.cycle(
+        [f"10.{n // 65536}.{n // 256 % 256}.{n % 256}" for n in range(addresses)]
+    )
+    for address in itertools.islice(pool, guesses):
+        now += throttle.wait(address, now)
+        throttle.failed(address, now)
+    return now
+
+
+def test_ten_thousand_guesses_take_more_than_a_year_from_one_or_many_addresses() -> None:
+    for addresses in (1, 5, 50, 10_000):
+        assert _time_for_guesses(addresses, 10_000) > YEAR, addresses
+
+
+def test_retry_after_is_whole_seconds_rounded_up() -> None:
+    assert retry_after_header(0.2) == "1"
+    assert retry_after_header(1.0) == "1"
+    assert retry_after_header(4319.5) == "4320"
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "2001:db8::1", "2001:db8::2"]), st.floats(0, 5000)),
+        max_size=60,
+    )
+)
+def test_waits_are_never_negative_and_only_shrink_as_time_passes(
+    events: list[tuple[str, float]],
+) -> None:
+    throttle = LoginThrottle()
+    now = 0.0
+    for address, step in events:
+        now += step
+        throttle.failed(address, now)
+        first = throttle.wait(address, now)
+        later = throttle.wait(address, now + 1.0)
+        assert first >= 0.0
+        assert later <= first

@@ -1,0 +1,99 @@
+"""Browser security: same-origin checks on what changes state, and the headers every
+response carries.
+
+- A ``POST``/``PUT``/``PATCH``/``DELETE`` and a websocket handshake are refused (403)
+  when they carry an ``Origin`` that is not this site. With no ``Origin`` at all they
+  pass: browsers send one on every cross-origin request and websocket, so its absence
+  means a same-origin form or a program (``tuner queue``, curl), which cannot ride a
+  browser's cookie. The cookie is ``SameSite=Strict`` as well; this is the second lock.
+- Every response carries a Content-Security-Policy that allows only what the client
+  uses (its own scripts, styles, audio and sockets), and may not be framed.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.parse
+
+from quart import Response, request, websocket
+from quart_trio import QuartTrio
+
+from tuner.web.errors import error_response
+
+log = logging.getLogger(__name__)
+
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+#: The page's own files only; ``data:`` for the empty favicon.
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; connect-src 'self' {sockets}; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def same_origin(origin: str, scheme: str, host: str) -> bool:
+    """Whether an ``Origin`` header names the site a request reached as
+    ``scheme://host`` (default ports count as given)."""
+    try:
+        parts = urllib.parse.urlsplit(origin)
+        site = urllib.parse.urlsplit(f"{scheme}://{host}")
+        return (
+            parts.scheme == site.scheme
+            and parts.hostname is not None
+            and parts.hostname == site.hostname
+            and (parts.port or _DEFAULT_PORTS.get(parts.scheme))
+            == (site.port or _DEFAULT_PORTS.get(site.scheme))
+            and parts.path in ("", "/")
+        )
+    except ValueError:  # a malformed port
+        return False
+
+
+def _http_scheme(scheme: str) -> str:
+    return {"ws": "http", "wss": "https"}.get(scheme, scheme)
+
+
+def register(app: QuartTrio) -> None:
+    """Add the origin checks and the security headers to ``app``."""
+
+    @app.before_request
+    async def check_origin() -> Response | None:
+        if request.method not in _UNSAFE_METHODS:
+            return None
+        return _refuse_foreign(request.headers.get("Origin"), request.scheme, request.host)
+
+    @app.before_websocket
+    async def check_websocket_origin() -> Response | None:
+        return _refuse_foreign(
+            websocket.headers.get("Origin"), _http_scheme(websocket.scheme), websocket.host
+        )
+
+    @app.after_request
+    async def add_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        host = request.host
+        response.headers["Content-Security-Policy"] = _CSP.format(
+            sockets=f"ws://{host} wss://{host}" if host else ""
+        )
+        return response
+
+
+def _refuse_foreign(origin: str | None, scheme: str, host: str) -> Response | None:
+    if origin is None or same_origin(origin, scheme, host):
+        return None
+    log.warning("refused a request from another site: Origin %r, this site %s", origin, host)
+    return error_response(
+        403,
+        "cross-origin request refused",
+        f"this request came from {origin}, not from this site; open tuner's own page",
+    )
