@@ -1,0 +1,185 @@
+"""Guessing the PIN: a burst is locked out while the owner still gets in, lockouts
+follow the real client behind a trusted proxy, and comparing a PIN takes the same
+time whether, and where, it is wrong."""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from tests.integration.conftest import (
+    PIN,
+    settings_for,
+    start_daemon,
+)
+from tuner.core.tokens import pin_matches
+
+BURST = 1000
+
+
+async def test_a_burst_of_wrong_pins_is_locked_out_and_the_owner_still_gets_in(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tuner")
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings_for(tmp_path))
+        answers: list[httpx.Response] = []
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(base_url=daemon.url, limits=limits, timeout=30) as attacker:
+
+            async def guess(n: int) -> None:
+                # Six digits: never the four-digit PIN.
+                answers.append(await attacker.post("/api/login", json={"pin": f"{n:06d}"}))
+
+            started = time.monotonic()
+            async with trio.open_nursery() as burst:
+                for n in range(BURST):
+                    burst.start_soon(guess, n)
+            took = time.monotonic() - started
+            # While locked out even the right PIN is not looked at from this address.
+            locked_right = await attacker.post("/api/login", json={"pin": PIN})
+
+        statuses = [answer.status_code for answer in answers]
+        wrong, locked = statuses.count(401), statuses.count(429)
+        print(
+            f"\n{BURST} wrong PINs in {took:.1f} s: {wrong} looked at (401), {locked} locked (429)"
+        )
+        assert wrong + locked == BURST, sorted(set(statuses))
+        # Five free, then 1 s, 2 s, 4 s, ... locks: a burst of a few seconds gets a
+        # handful more looked at, never hundreds.
+        assert 5 <= wrong <= 5 + max(2, int(took).bit_length() + 1)
+        for answer in answers:
+            if answer.status_code == 429:
+                assert int(answer.headers["Retry-After"]) >= 1
+                assert answer.json()["error"] == "too many wrong PINs"
+        assert locked_right.status_code == 429
+
+        # The owner, from another address, is not held back.
+        owner_transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(base_url=daemon.url, transport=owner_transport) as owner:
+            response = await owner.post("/api/login", json={"pin": PIN})
+            assert response.status_code == 204, response.text
+            assert (await owner.get("/api/status")).status_code == 200
+        daemon.shutdown.set()
+
+    logged = caplog.text
+    assert "wrong PIN from 127.0.0.1" in logged
+    assert "locked out for" in logged
+
+
+async def test_lockouts_follow_the_client_a_trusted_proxy_names(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, trusted_proxies=("127.0.0.1",))
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings)
+        async with daemon.client() as proxy:
+
+            async def login(pin: str, client: str) -> int:
+                response = await proxy.post(
+                    "/api/login", json={"pin": pin}, headers={"X-Forwarded-For": client}
+                )
+                return response.status_code
+
+            statuses = [await login("000000", "203.0.113.9") for _ in range(7)]
+            assert statuses == [401] * 5 + [401, 429]
+            # Another client behind the same proxy is not locked out by that one...
+            assert await login(PIN, "203.0.113.10") == 204
+            # ... and the one locked out stays so whatever its own header claims
+            # before the proxy's entry.
+            assert await login(PIN, "198.51.100.1, 203.0.113.9") == 429
+
+        # Without trust, the header is the client's own word and is ignored: the
+        # peer (127.0.0.2 here) is what counts.
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(base_url=daemon.url, transport=transport) as stranger:
+            for n in range(7):
+                await stranger.post(
+                    "/api/login",
+                    json={"pin": "000000"},
+                    headers={"X-Forwarded-For": f"192.0.2.{n}"},
+                )
+            response = await stranger.post(
+                "/api/login", json={"pin": PIN}, headers={"X-Forwarded-For": "192.0.2.200"}
+            )
+            assert response.status_code == 429
+        daemon.shutdown.set()
+
+
+# --- Timing ---------------------------------------------------------------------------
+
+#: A 12-digit PIN, so that a comparison that stops at the first difference would
+#: have many characters to tell apart.
+_RIGHT = "314159265358"
+_CANDIDATES = {
+    "right": _RIGHT,
+    "wrong first digit": "914159265358",
+    "wrong last digit": "314159265359",
+    "wrong length": "3141",
+}
+_CALLS_PER_SAMPLE = 200
+_SAMPLES = 300
+
+
+def _leaky_matches(expected: str, given: str) -> bool:
+    """A comparison that returns at the first difference: what must not be done."""
+    if len(expected) != len(given):
+        return False
+    for a, b in zip(expected, given, strict=True):  # noqa: SIM110  (the loop is the point)
+        if a != b:
+            return False
+    return True
+
+
+def _samples(compare: Callable[[str, str], bool]) -> dict[str, list[float]]:
+    """Nanoseconds per call, per candidate, sampled in a shuffled order so that any
+    drift of the machine's speed falls on every candidate alike."""
+    order = [name for name in _CANDIDATES for _ in range(_SAMPLES)]
+    random.Random(7).shuffle(order)
+    samples: dict[str, list[float]] = {name: [] for name in _CANDIDATES}
+    for name in order:
+        given = _CANDIDATES[name]
+        started = time.perf_counter_ns()
+        for _ in range(_CALLS_PER_SAMPLE):
+            compare(_RIGHT, given)
+        samples[name].append((time.perf_counter_ns() - started) / _CALLS_PER_SAMPLE)
+    return samples
+
+
+def _welch_t(a: list[float], b: list[float]) -> float:
+    """Welch's t statistic of two samples' means."""
+    spread = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
+    return (statistics.fmean(a) - statistics.fmean(b)) / spread if spread else 0.0
+
+
+#: |t| above this is a difference (p < 1e-5 for samples this size).
+_DISTINGUISHABLE = 4.5
+
+
+def _largest_t(compare: Callable[[str, str], bool]) -> tuple[float, str]:
+    samples = _samples(compare)
+    names = list(_CANDIDATES)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    return max((abs(_welch_t(samples[a], samples[b])), f"{a} / {b}") for a, b in pairs)
+
+
+def test_right_and_wrong_pins_take_the_same_time_to_compare() -> None:
+    # The test can see a leak: a comparison that stops early is told apart at once.
+    leaky_t, leaky_pair = _largest_t(_leaky_matches)
+    print(f"\nearly-exit comparison: largest |t| = {leaky_t:.1f} ({leaky_pair})")
+    assert leaky_t > _DISTINGUISHABLE
+    # tuner's comparison: no pair of right, wrong-at-the-start, wrong-at-the-end and
+    # wrong-length PINs differs. Run twice at most: a single pause of the machine can
+    # swing one run; a real leak shows in both.
+    for _attempt in range(2):
+        ours_t, ours_pair = _largest_t(pin_matches)
+        print(f"tuner's comparison: largest |t| = {ours_t:.1f} ({ours_pair})")
+        if ours_t < _DISTINGUISHABLE:
+            break
+    assert ours_t < _DISTINGUISHABLE, ours_pair
