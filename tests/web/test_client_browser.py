@@ -48,9 +48,11 @@ def new_page(browser: Any, errors: list[str]) -> Any:
     # Chromium reports each thing it refused as a console error.
     page.on(
         "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
     )
     return page
 
