@@ -88,12 +88,13 @@ def check_tls(settings: Settings) -> bool:
     """
     if settings.tls_cert is None or settings.tls_key is None:
         return False
+    for key, path in (("tls_cert", settings.tls_cert), ("tls_key", settings.tls_key)):
+        if not path.is_file():
+            raise ConfigError(f"{key}: {path} does not exist (or is not a file)")
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
             settings.tls_cert, settings.tls_key
         )
-    except FileNotFoundError as exc:
-        raise ConfigError(f"tls_cert/tls_key: {exc.filename} does not exist") from None
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
             f"tls_cert/tls_key: cannot use {settings.tls_cert} with {settings.tls_key}: {exc}"
@@ -131,6 +132,7 @@ async def serve(
         ConfigError: the state directory cannot hold the cookie secret.
     """
     notifier = notifier or Notifier()
+    tls = check_tls(settings)
     ffmpeg, ffmpeg_problem = await check_ffmpeg(settings.ffmpeg)
     if ffmpeg_problem:
         log.error("%s", ffmpeg_problem)
@@ -177,7 +179,6 @@ async def serve(
         queue=queue,
     )
     trusted_proxies = parse_networks(settings.trusted_proxies)
-    tls = check_tls(settings)
     sock = make_listen_socket(settings.host, settings.port, settings.tcp_user_timeout)
     host, port = sock.getsockname()[:2]
     config = HypercornConfig()

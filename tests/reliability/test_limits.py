@@ -1,0 +1,198 @@
+"""Limits that keep one client from holding the daemon: body size, viewer and
+listener caps, slow clients, and https served directly."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from trio_websocket import open_websocket_url
+
+from tests.daemon_process import DaemonProcess
+from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
+from tests.integration.helpers import close_code
+from tuner.web.app import MAX_BODY_BYTES
+from tuner.web.auth import COOKIE_NAME
+
+SLOW_CLIENTS = 200
+
+
+async def test_a_body_over_the_limit_is_refused_unread(daemon: RunningDaemon) -> None:
+    async with daemon.client() as client:
+        await daemon.login(client)
+        big = b'{"query": "' + b"x" * MAX_BODY_BYTES + b'"}'
+        for path in ("/api/play", "/api/queue", "/api/login"):
+            response = await client.post(path, content=big)
+            assert response.status_code == 413, path
+            assert response.json()["error"] == "request entity too large"
+        assert (await client.get("/api/status")).status_code == 200
+
+
+async def test_viewers_and_listeners_beyond_the_caps_are_told_why(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        running = await start_daemon(
+            nursery, settings_for(tmp_path, max_viewers=2, max_listeners=1)
+        )
+        async with running.client() as client:
+            cookie = await running.login(client)
+            headers = [(b"Cookie", cookie.encode())]
+            url = running.ws_url + "/ws/video"
+            async with (
+                open_websocket_url(url, extra_headers=headers),
+                open_websocket_url(url, extra_headers=headers),
+            ):
+                async with open_websocket_url(url, extra_headers=headers) as third:
+                    assert await close_code(third) == 1013
+                    assert third.closed is not None
+                    assert "too many viewers: at most 2" in (third.closed.reason or "")
+
+                async with client.stream("GET", "/audio") as first:
+                    assert first.status_code == 200
+                    second = await client.get("/audio")
+                    assert second.status_code == 503
+                    assert second.json()["detail"] == "at most 1 audio streams at once"
+                    assert second.headers["Retry-After"] == "10"
+            # A place freed is a place taken.
+            async with open_websocket_url(url, extra_headers=headers) as again:
+                assert await again.get_message()
+        running.shutdown.set()
+
+
+def _slow_loris(address: tuple[str, int]) -> socket.socket:
+    """A connection that sends the start of a request and then almost nothing."""
+    sock = socket.create_connection(address)
+    sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\nX-a: ")
+    return sock
+
+
+def _is_closed_by_server(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(65536) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.timeout(60)
+def test_slow_loris_clients_hold_nothing_for_long(tmp_path: Path) -> None:
+    # Below Hypercorn's own default (5 s), so the test sees that the setting rules.
+    timeout = 2.0
+    env = {"TUNER_REQUEST_TIMEOUT": str(timeout)}
+    with DaemonProcess.start(tmp_path, env=env) as running:
+        host, port = running.base_url.removeprefix("http://").rsplit(":", 1)
+        address = (host, int(port))
+        slow = [_slow_loris(address) for _ in range(SLOW_CLIENTS)]
+        try:
+            opened = time.monotonic()
+            # Meanwhile, everyone else is served at once.
+            with httpx.Client(base_url=running.base_url, timeout=5) as client:
+                started = time.monotonic()
+                assert client.get("/healthz").status_code == 200
+                latency = time.monotonic() - started
+            # A byte now and then does not keep a connection: its request head must
+            # be in within the timeout.
+            deadline = opened + timeout + 5
+            while time.monotonic() < deadline:
+                for sock in slow:
+                    with contextlib.suppress(OSError):
+                        sock.send(b"a")
+                if all(_is_closed_by_server(sock) for sock in slow):
+                    break
+                for sock in slow:
+                    sock.setblocking(True)
+                time.sleep(0.5)
+            closed_after = time.monotonic() - opened
+            open_left = [sock for sock in slow if not _is_closed_by_server(sock)]
+        finally:
+            for sock in slow:
+                sock.close()
+        print(
+            f"\n{SLOW_CLIENTS} slow-loris connections: /healthz answered in "
+            f"{latency * 1000:.0f} ms meanwhile; all cut {closed_after:.1f} s after opening"
+            f" (request_timeout {timeout:.0f} s)"
+        )
+        assert not open_left, f"{len(open_left)} slow connections still open"
+        assert closed_after < timeout + 1.5
+        assert latency < 2.0
+
+
+async def test_a_body_that_stalls_is_cut_by_the_timeout(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        running = await start_daemon(nursery, settings_for(tmp_path, request_timeout=2))
+        stream = await trio.open_tcp_stream("127.0.0.1", running.serving.port)
+        await stream.send_all(
+            b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"pin": '
+        )
+        started = trio.current_time()
+        with trio.fail_after(10):
+            answer = await stream.receive_some(65536)
+        await stream.aclose()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:40]
+        assert trio.current_time() - started < 5
+        running.shutdown.set()
+
+
+async def test_https_is_served_with_the_configured_certificate(tmp_path: Path) -> None:
+    import trustme
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    certificate.private_key_and_cert_chain_pem.write_to_path(cert)
+    certificate.private_key_pem.write_to_path(key)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+
+    async with trio.open_nursery() as nursery:
+        running = await start_daemon(nursery, settings_for(tmp_path, tls_cert=cert, tls_key=key))
+        assert running.url.startswith("https://")
+        async with httpx.AsyncClient(base_url=running.url, verify=client_context) as client:
+            response = await client.post("/api/login", json={"pin": "2468"})
+            assert response.status_code == 204
+            # Over https the cookie never travels in the clear.
+            assert "secure" in response.headers["set-cookie"].lower()
+            cookie = f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"
+            assert (await client.get("/api/status")).status_code == 200
+        async with open_websocket_url(
+            "wss" + running.url.removeprefix("https") + "/ws/events",
+            ssl_context=client_context,
+            extra_headers=[(b"Cookie", cookie.encode())],
+        ) as events:
+            assert await events.get_message()
+        # Plain http on the https port gets nothing useful.
+        async with httpx.AsyncClient(base_url=running.url.replace("https", "http")) as plain:
+            with pytest.raises(httpx.HTTPError):
+                await plain.get("/healthz")
+        running.shutdown.set()
+
+
+def test_a_certificate_that_cannot_be_used_stops_the_daemon_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nope.pem"
+    result = subprocess.run(
+        [sys.executable, "-m", "tuner", "serve", "--port", "0", "--state-dir", tmp_path / "s"],
+        env={
+            "TUNER_TLS_CERT": str(missing),
+            "TUNER_TLS_KEY": str(missing),
+            "TUNER_PIN": "2468",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"tuner: tls_cert: {missing} does not exist" in result.stderr
