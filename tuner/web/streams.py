@@ -201,7 +201,8 @@ async def _read_client(on_message: Callable[[dict[str, Any]], None] | None) -> N
     """
     while True:
         message = await websocket.receive()
-        if isinstance(message, bytes) or len(message) > MAX_CLIENT_MESSAGE:
+        # Quart hands over an empty message (text or binary) as None.
+        if not isinstance(message, str) or len(message) > MAX_CLIENT_MESSAGE:
             log.debug("client sent a message this protocol version does not know")
             continue
         try:

@@ -1,0 +1,222 @@
+"""Fuzzing every JSON route's body and the websocket client messages: the daemon
+answers 4xx to whatever it cannot use, never 5xx, and keeps serving.
+
+One daemon (a real ``tuner serve`` process) takes every example; after each test
+it must still be healthy, and must log no unhandled error.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from tests.daemon_process import DaemonProcess
+
+PIN = "2468"
+
+#: Every route that reads a JSON body, with the keys it knows (``{id}``: an item).
+JSON_ROUTES = [
+    ("POST", "/api/login", ["pin"]),
+    ("POST", "/api/play", ["query", "preset", "mode", "item_id"]),
+    ("POST", "/api/tune", ["preset", "mode"]),
+    ("POST", "/api/queue", ["query", "position"]),
+    ("POST", "/api/queue/{id}/move", ["position"]),
+    ("POST", "/api/queue/{id}/play", ["preset", "mode"]),
+    ("PUT", "/api/queue/autoplay", ["autoplay"]),
+    ("POST", "/api/history/1/replay", ["preset", "mode"]),
+]
+#: Routes that take no body: whatever is sent is ignored or refused.
+OTHER_ROUTES = [
+    ("POST", "/api/stop"),
+    ("POST", "/api/extract"),
+    ("POST", "/api/queue/{id}/cancel"),
+    ("POST", "/api/queue/{id}/retry"),
+    ("DELETE", "/api/queue/{id}"),
+]
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+    | st.sampled_from(["testcard", "low", "ultra", "braille", "", "-o x", "file:///etc/passwd"])
+)
+json_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _bodies(keys: list[str]) -> st.SearchStrategy[bytes]:
+    """Bodies a route might get: objects with its keys (any values), any JSON, any
+    bytes, and JSON nested deeper than a parser's recursion limit."""
+    objects = st.fixed_dictionaries({}, optional={key: json_values for key in keys})
+    as_json = (objects | json_values).map(lambda value: json.dumps(value).encode())
+    return st.one_of(
+        as_json,
+        st.binary(max_size=200),
+        st.integers(1, 100_000).map(lambda depth: b"[" * depth + b"]" * depth),
+    )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess, str]]:
+    """A daemon, and a logged-in cookie for it."""
+    with DaemonProcess.start(tmp_path_factory.mktemp("fuzz"), pin=PIN) as daemon:
+        with httpx.Client(base_url=daemon.base_url) as client:
+            assert client.post("/api/login", json={"pin": PIN}).status_code == 204
+            cookie = client.cookies["tuner_session"]
+        yield daemon, cookie
+        with httpx.Client(base_url=daemon.base_url) as client:
+            assert client.get("/healthz").status_code == 200
+        errors = [line for line in daemon.output if "Traceback" in line or " ERROR " in line]
+        unexpected = [line for line in errors if "wrong PIN" not in line]
+        assert not unexpected, "\n".join(daemon.output[-80:])
+
+
+def _settle(daemon: DaemonProcess, cookie: str) -> None:
+    """Stop playing, empty the queue, and see every ffmpeg of the daemon exit (the
+    no-leak check runs after each test, while this daemon serves the next)."""
+    with _client(daemon, cookie) as client:
+        client.put("/api/queue/autoplay", json={"autoplay": False})
+        client.delete("/api/queue")
+        assert client.post("/api/stop").status_code == 204
+        assert client.get("/healthz").status_code == 200
+    deadline = time.monotonic() + 10
+    while (left := _session_children(daemon)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"still running after stop: {left}"
+
+
+def _session_children(daemon: DaemonProcess) -> list[list[str]]:
+    """The daemon's ffmpegs and downloads (its warm yt-dlp worker stays, by design)."""
+    children = psutil.Process(daemon.process.pid).children(recursive=True)
+    commands = [child.cmdline() for child in children if child.status() != psutil.STATUS_ZOMBIE]
+    return [c[:3] for c in commands if "ytdlp_worker" not in " ".join(c)]
+
+
+def _client(daemon: DaemonProcess, cookie: str) -> httpx.Client:
+    return httpx.Client(base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30)
+
+
+def _item_id(client: httpx.Client) -> str:
+    """A queued item's id, queuing one if the queue is empty."""
+    items = client.get("/api/queue").json()["items"]
+    if items:
+        return str(items[0]["id"])
+    response = client.post("/api/queue", json={"query": "testcard"})
+    return str(response.json()["id"])
+
+
+_FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(("method", "path", "keys"), JSON_ROUTES, ids=[r[1] for r in JSON_ROUTES])
+def test_json_bodies_get_4xx_or_success_never_5xx(
+    served: tuple[DaemonProcess, str], method: str, path: str, keys: list[str]
+) -> None:
+    daemon, cookie = served
+    with httpx.Client(
+        base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30
+    ) as client:
+        item = _item_id(client)
+
+        @_FUZZ
+        @given(body=_bodies(keys), json_type=st.booleans())
+        def example(body: bytes, json_type: bool) -> None:
+            headers = {"Content-Type": "application/json"} if json_type else {}
+            response = client.request(method, path.format(id=item), content=body, headers=headers)
+            assert response.status_code < 500, (response.status_code, body[:200], response.text)
+            if response.status_code >= 400:
+                # Every refusal says why, as JSON.
+                assert "error" in response.json()
+
+        example()
+    _settle(daemon, cookie)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("method", "path"), OTHER_ROUTES, ids=[r[1] for r in OTHER_ROUTES])
+def test_routes_without_a_body_and_odd_ids(
+    served: tuple[DaemonProcess, str], method: str, path: str
+) -> None:
+    daemon, cookie = served
+    with httpx.Client(
+        base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30
+    ) as client:
+
+        @_FUZZ
+        @given(item=st.text(min_size=1, max_size=40), body=st.binary(max_size=100))
+        def example(item: str, body: bytes) -> None:
+            url = path.format(id=urllib.parse.quote(item, safe=""))
+            # A body the route does not read ends the connection after the answer
+            # (HTTP/1.1 cannot find the next request's start), so none is reused.
+            response = client.request(method, url, content=body, headers={"Connection": "close"})
+            assert response.status_code < 500, (response.status_code, url, response.text)
+
+        example()
+    _settle(daemon, cookie)
+
+
+_stats = st.fixed_dictionaries(
+    {"type": st.just("stats")},
+    optional={key: json_values for key in ("frames", "late", "render_ms")},
+)
+_client_messages = st.one_of(
+    st.text(max_size=300),
+    st.binary(max_size=300),
+    st.dictionaries(st.text(max_size=10), json_values, max_size=5).map(json.dumps),
+    _stats.map(json.dumps),
+    st.just('{"type": "keyframe"}'),
+    st.just("x" * 5000),
+)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("path", ["/ws/video", "/ws/events"])
+def test_websocket_messages_are_ignored_or_used_never_fatal(
+    served: tuple[DaemonProcess, str], path: str
+) -> None:
+    daemon, cookie = served
+    with _client(daemon, cookie) as client:
+        assert client.post("/api/play", json={"query": "testcard"}).status_code == 202
+    url = "ws" + daemon.base_url.removeprefix("http") + path
+    headers = [(b"Cookie", f"tuner_session={cookie}".encode())]
+
+    @_FUZZ
+    @given(messages=st.lists(_client_messages, min_size=1, max_size=8))
+    def example(messages: list[Any]) -> None:
+        async def talk() -> None:
+            with trio.fail_after(20):
+                async with open_websocket_url(url, extra_headers=headers) as ws:
+                    for message in messages:
+                        await ws.send_message(message)
+                    # Still open and still sending: the garbage was ignored.
+                    await ws.send_message('{"type": "keyframe"}')
+                    try:
+                        assert await ws.get_message()
+                    except ConnectionClosed as closed:  # pragma: no cover
+                        raise AssertionError(f"the server closed: {closed.reason}") from None
+
+        trio.run(talk)
+
+    example()
+    _settle(daemon, cookie)
