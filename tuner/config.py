@@ -67,8 +67,9 @@ class Settings:
     #: At most this many video sockets and audio streams at once.
     max_viewers: int = 16
     max_listeners: int = 16
-    #: A request's head must arrive within this long (slow clients are cut).
-    request_timeout: float = 10.0
+    #: A request's head (and body) must arrive within this long, and an idle
+    #: keep-alive connection is closed after it: slow clients are cut.
+    request_timeout: float = 5.0
     config_file: Path | None = None
     #: ``[extract]``: the extractor poller and each extractor (see the end of this module).
     extract: ExtractSettings = attrs.field(factory=lambda: ExtractSettings())
