@@ -59,8 +59,9 @@ class Settings:
     stall_seconds: float = 10.0
     #: Reconnect attempts in a row (without a frame between them) before giving up.
     reconnect_attempts: int = 5
-    #: Proxies and tunnels whose ``X-Forwarded-*`` headers are believed (IPs, CIDRs).
-    trusted_proxies: tuple[str, ...] = ()
+    #: Proxies and tunnels whose ``X-Forwarded-*`` headers are believed (IPs, CIDRs);
+    #: by default those on this machine, where the recommended tunnels run.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     #: Serve https directly with this certificate chain and key (PEM files).
     tls_cert: Path | None = None
     tls_key: Path | None = None

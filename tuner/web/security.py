@@ -23,7 +23,7 @@ from tuner.web.errors import error_response
 log = logging.getLogger(__name__)
 
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 #: The page's own files only; ``data:`` for the empty favicon.
 _CSP = (
@@ -42,20 +42,25 @@ SECURITY_HEADERS = {
 
 def same_origin(origin: str, scheme: str, host: str) -> bool:
     """Whether an ``Origin`` header names the site a request reached as
-    ``scheme://host`` (default ports count as given)."""
+    ``scheme://host``.
+
+    The host and port decide; the scheme does not, as a proxy that ends TLS turns
+    ``https://name`` into plain http on the way in. A ``Host`` without a port was
+    reached on its scheme's default port, as was an ``Origin`` without one.
+    """
     try:
         parts = urllib.parse.urlsplit(origin)
         site = urllib.parse.urlsplit(f"{scheme}://{host}")
-        return (
-            parts.scheme == site.scheme
-            and parts.hostname is not None
-            and parts.hostname == site.hostname
-            and (parts.port or _DEFAULT_PORTS.get(parts.scheme))
-            == (site.port or _DEFAULT_PORTS.get(site.scheme))
-            and parts.path in ("", "/")
-        )
+        origin_port, site_port = parts.port, site.port
     except ValueError:  # a malformed port
         return False
+    if parts.scheme not in ("http", "https") or parts.path not in ("", "/"):
+        return False
+    if parts.hostname is None or parts.hostname != site.hostname:
+        return False
+    if site_port is None:
+        return origin_port is None or origin_port == _DEFAULT_PORTS[parts.scheme]
+    return (origin_port or _DEFAULT_PORTS[parts.scheme]) == site_port
 
 
 def _http_scheme(scheme: str) -> str:
