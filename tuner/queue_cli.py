@@ -9,6 +9,7 @@ shows each preparation's progress until it is over.
 from __future__ import annotations
 
 import argparse
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -52,7 +53,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         settings = load_settings(args.config)
-        with httpx.Client(base_url=args.url or _local_url(settings), timeout=15) as client:
+        base_url = args.url or _local_url(settings)
+        verify = _own_certificate(settings) if base_url.startswith("https:") else True
+        with httpx.Client(base_url=base_url, timeout=15, verify=verify) as client:
             _login(client, settings)
             return _ACTIONS[args.action](client, args, out)
     except (CommandError, ConfigError) as exc:
@@ -64,7 +67,26 @@ def _local_url(settings: Settings) -> str:
     host = settings.host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # listening everywhere: loopback is one of them
-    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+    scheme = "https" if settings.tls_cert is not None else "http"
+    return (
+        f"{scheme}://[{host}]:{settings.port}"
+        if ":" in host
+        else f"{scheme}://{host}:{settings.port}"
+    )
+
+
+def _own_certificate(settings: Settings) -> ssl.SSLContext | bool:
+    """Trust the daemon's own certificate (when configured) for a loopback address
+    that the certificate does not name: the certificate itself is what is checked."""
+    if settings.tls_cert is None:
+        return True
+    try:
+        context = ssl.create_default_context(cafile=str(settings.tls_cert))
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandError(f"tls_cert: cannot read {settings.tls_cert}: {exc}") from None
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    context.check_hostname = False
+    return context
 
 
 def _login(client: httpx.Client, settings: Settings) -> None:

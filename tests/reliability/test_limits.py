@@ -4,8 +4,10 @@ listener caps, slow clients, and https served directly."""
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import ssl
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import trio
 from trio_websocket import open_websocket_url
 
 from tests.daemon_process import DaemonProcess
-from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
+from tests.integration.conftest import PIN, RunningDaemon, settings_for, start_daemon
 from tests.integration.helpers import close_code
 from tuner.web.app import MAX_BODY_BYTES
 from tuner.web.auth import COOKIE_NAME
@@ -156,7 +158,7 @@ async def test_https_is_served_with_the_configured_certificate(tmp_path: Path) -
         running = await start_daemon(nursery, settings_for(tmp_path, tls_cert=cert, tls_key=key))
         assert running.url.startswith("https://")
         async with httpx.AsyncClient(base_url=running.url, verify=client_context) as client:
-            response = await client.post("/api/login", json={"pin": "2468"})
+            response = await client.post("/api/login", json={"pin": PIN})
             assert response.status_code == 204
             # Over https the cookie never travels in the clear.
             assert "secure" in response.headers["set-cookie"].lower()
@@ -168,6 +170,21 @@ async def test_https_is_served_with_the_configured_certificate(tmp_path: Path) -
             extra_headers=[(b"Cookie", cookie.encode())],
         ) as events:
             assert await events.get_message()
+        # tuner queue, on the same machine, talks https to it with the same settings.
+        result = await trio.run_process(
+            [sys.executable, "-m", "tuner", "queue", "list"],
+            env={
+                **os.environ,
+                "TUNER_TLS_CERT": str(cert),
+                "TUNER_TLS_KEY": str(key),
+                "TUNER_PORT": str(running.serving.port),
+                "TUNER_PIN": PIN,
+            },
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
         # Plain http on the https port gets nothing useful.
         async with httpx.AsyncClient(base_url=running.url.replace("https", "http")) as plain:
             with pytest.raises(httpx.HTTPError):
@@ -179,7 +196,6 @@ def test_a_certificate_that_cannot_be_used_stops_the_daemon_with_a_reason(
     tmp_path: Path,
 ) -> None:
     import subprocess
-    import sys
 
     missing = tmp_path / "nope.pem"
     result = subprocess.run(
