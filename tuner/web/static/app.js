@@ -509,6 +509,9 @@
       if (event.code === 1001) {
         // Going away: a status call now would only fail; the next poll or hello updates it.
         el.status.textContent = "tuner is restarting…";
+      } else if (event.code === 1013) {
+        // The daemon is at its limit of viewers; the reason says how many.
+        el.status.textContent = "Cannot show the picture: " + event.reason + ". Retrying…";
       } else {
         // A refused handshake (expired login) also looks like a close; the status call tells.
         refreshStatus();
