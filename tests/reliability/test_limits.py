@@ -10,6 +10,7 @@ import ssl
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -212,3 +213,34 @@ def test_a_certificate_that_cannot_be_used_stops_the_daemon_with_a_reason(
     )
     assert result.returncode == 2
     assert f"tuner: tls_cert: {missing} does not exist" in result.stderr
+
+
+@pytest.mark.browser
+def test_a_page_refused_for_the_cap_says_so(tmp_path: Path) -> None:
+    from tests.web.chromium import chromium, wait_for
+
+    with DaemonProcess.start(tmp_path, pin=PIN, env={"TUNER_MAX_VIEWERS": "1"}) as running:
+        with httpx.Client(base_url=running.base_url) as client:
+            assert client.post("/api/login", json={"pin": PIN}).status_code == 204
+            cookie = f"{COOKIE_NAME}={client.cookies[COOKIE_NAME]}"
+
+        async def hold_the_only_place_while(browse: Any) -> None:
+            url = "ws" + running.base_url.removeprefix("http") + "/ws/video"
+            async with open_websocket_url(url, extra_headers=[(b"Cookie", cookie.encode())]):
+                await trio.to_thread.run_sync(browse)
+
+        def browse() -> None:
+            with chromium() as browser:
+                page = browser.new_page()
+                page.goto(running.base_url + "/")
+                page.fill("#pin", PIN)
+                page.click("#login-button")
+                page.fill("#query", "testcard")
+                page.click("#play")
+                wait_for(
+                    page,
+                    "document.getElementById('status').textContent"
+                    ".indexOf('too many viewers: at most 1 at once') >= 0",
+                )
+
+        trio.run(hold_the_only_place_while, browse)
