@@ -16,6 +16,7 @@ from tuner.play.supervisor import NothingPlayingError, PlayError, UnavailableErr
 from tuner.web.auth import check_pin, clear_session_cookie, login_required, set_session_cookie
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, no_content
+from tuner.web.health import check
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @app.get("/api/status")
     @logged_in
     async def status() -> Response:
-        return jsonify(ctx.supervisor.status.to_json())
+        # The daemon's faults too (a full state directory, a failing extractor).
+        return jsonify({**ctx.supervisor.status.to_json(), "problems": check(ctx).problems})
 
     @app.get("/api/presets")
     @logged_in
