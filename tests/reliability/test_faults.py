@@ -396,6 +396,10 @@ async def test_state_directory_fault(tmp_path: Path, fault: str) -> None:
                 assert response.status_code == 201, response.text
             code, health = await _health(client)
             assert (code, health["components"]["queue"]) == (200, "ok")
+            # The cookie secret is written once, at the first start; a daemon that has
+            # run for a while has it on the disk (the kernel writes back within 30 s).
+            # The queue's own edits must be there without help.
+            _in_namespace(daemon, "sync", f"{daemon.state_dir}/secret")
 
             if fault == "full":
                 _fill(daemon)

@@ -3,10 +3,12 @@ and the index of the download cache.
 
 Plain blocking ``sqlite3``; the trio side calls it in a worker thread, one call at a
 time (:class:`tuner.jobs.Queue`). Every change is one transaction that is committed
-before the call returns, so an edit that was acknowledged survives a ``kill -9``:
-the database is in WAL mode with ``synchronous=NORMAL``, which loses no committed
-transaction when the process dies (only, at worst, the last ones on a power cut,
-and never the database's consistency).
+before the call returns, so an edit that was acknowledged survives a ``kill -9``, a
+power cut, and a disk that the kernel turns read-only after an error (which drops
+what was not yet written out, as a power cut does): the database is in WAL mode with
+``synchronous=FULL``, each commit flushed to the disk before it is acknowledged.
+Edits are a person's taps and a job's state changes, a few a second at most, so the
+flush costs nothing anyone notices.
 
 The schema is versioned with ``PRAGMA user_version`` and migrated on open, one step
 at a time, each step in the transaction that also sets the new version. A file that
@@ -436,7 +438,8 @@ def _connect(path: Path) -> sqlite3.Connection:
                 f"{SCHEMA_VERSION})"
             )
         db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
+        # FULL, not NORMAL: an acknowledged edit must survive a power cut (see above).
+        db.execute("PRAGMA synchronous = FULL")
         _migrate(db, version)
     except BaseException:
         db.close()
