@@ -489,7 +489,6 @@ class Queue:
                 await trio.sleep(STORAGE_RETRY_SECONDS)
                 with contextlib.suppress(QueueUnavailableError):
                     await self._db(store.check_writable)
-            log.info("queue: the database can be written again")
             unsaved, self._unsaved = sorted(self._unsaved), set()
             for item_id in unsaved:
                 self._to_save.send_nowait(item_id)

@@ -224,14 +224,19 @@ class Store:
                     self._db.rollback()
             if not isinstance(exc, sqlite3.Error):
                 raise
-            self.fault = self._write_error(exc)
-            raise self.fault from None
+            error = self._write_error(exc)
+            # Said once when it starts (or changes), not at every retry while it lasts.
+            if self.fault is None or self.fault.reason != error.reason:
+                log.error("%s", error)
+            self.fault = error
+            raise error from None
+        if self.fault is not None:
+            log.info("the queue database %s can be written again", self.path)
         self.fault = None
 
     def _write_error(self, exc: sqlite3.Error) -> StoreError:
         fault, reason = storage_fault(getattr(exc, "sqlite_errorname", ""), _dir_state(self.path))
         message = f"cannot save the queue: {reason}; nothing was changed ({self.path}: {exc})"
-        log.error("%s", message)
         return StoreError(message, fault, reason)
 
     def check_writable(self) -> None:
