@@ -27,6 +27,7 @@ from tests.conftest import Media
 from tests.daemon_process import DaemonProcess
 from tests.loopback import LoopbackServer, serve_loopback
 from tests.reliability.conftest import (
+    descendants,
     eventually,
     logged_in,
     playback_ffmpegs,
@@ -239,6 +240,14 @@ async def test_ytdlp_fault(tmp_path: Path, media: Media, fault: str) -> None:
                 assert expected in failed["error"], failed["error"]
                 code, health = await _wait_health(client, "playback", "error")
                 assert (code, health["status"]) == (200, "degraded")
+
+                # The worker that asked is gone; only the warm spare is left.
+                async def one_worker() -> bool | None:
+                    worker = "tuner.play.ytdlp_worker"
+                    workers = [p for p in descendants(daemon) if worker in p.cmdline()]
+                    return len(workers) == 1 or None
+
+                await eventually(one_worker, "the resolving worker killed")
 
                 # The site is back: the same URL plays.
                 server.add("/fault/video.mp4", clip, content_type="video/mp4")
