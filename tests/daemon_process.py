@@ -38,8 +38,12 @@ class DaemonProcess:
         pin: str = "2468",
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] = (),
+        prefix: tuple[str, ...] = (),
     ) -> Iterator[DaemonProcess]:
         """Start ``python -m tuner serve --port 0`` with its state in ``tmp_path``.
+
+        ``prefix`` runs it through another command that ends by exec-ing it (so the
+        daemon keeps that process's id), e.g. ``unshare`` to give it a mount of its own.
 
         On leaving the block the daemon gets SIGTERM (if still running) and is
         waited for; it is killed if it does not exit within 10 s.
@@ -52,6 +56,7 @@ class DaemonProcess:
             full_env.pop("NOTIFY_SOCKET", None)  # the test runner's own, if any
         process = subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 "-m",
                 "tuner",

@@ -120,14 +120,19 @@ def _children() -> list[psutil.Process]:
 
 @pytest.fixture(autouse=True)
 def no_leaked_processes() -> Iterator[None]:
-    """Fail the test if a child process (an ffmpeg) outlives it."""
+    """Fail the test if a child process (an ffmpeg) or a file descriptor outlives it."""
     before = {p.pid for p in _children()}
     fds_before = len(os.listdir("/dev/fd"))
     yield
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 5
     while True:
-        leaked = [p for p in _children() if p.pid not in before and p.is_running()]
-        leaked = [p for p in leaked if p.status() != psutil.STATUS_ZOMBIE]
+        leaked = []
+        for process in _children():
+            try:
+                if process.pid not in before and process.status() != psutil.STATUS_ZOMBIE:
+                    leaked.append(process)
+            except psutil.NoSuchProcess:
+                pass
         if not leaked or time.monotonic() > deadline:
             break
         time.sleep(0.05)

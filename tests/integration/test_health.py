@@ -20,7 +20,9 @@ async def test_healthz_and_readyz_when_all_is_well(daemon: RunningDaemon) -> Non
             "web": "ok",
             "supervisor": "ok",
             "ffmpeg": "ok",
+            "playback": "ok",
             "poller": "ok",
+            "extractors": "ok",
             "queue": "ok",
         }
         # Nothing private: no PIN, no query, no title, no paths.

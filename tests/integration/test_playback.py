@@ -84,6 +84,7 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
             "fps": None,
             "chosen_preset": None,
             "mode": None,
+            "problems": [],
         }
         await wait_for_ffmpegs(0)
 

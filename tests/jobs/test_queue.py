@@ -31,6 +31,7 @@ from tuner.jobs import (
     Queue,
     QueueConflictError,
     QueueError,
+    QueueUnavailableError,
     Store,
     UnknownItemError,
     site_of,
@@ -279,3 +280,26 @@ async def test_progress_goes_out_a_few_times_a_second_and_every_state_change(
     assert states[0] == "resolving" and states[-1] == "ready"
     assert states.count("downloading") <= 2, jobs  # started, and at most one more
     assert states.index("downloading") < states.index("ready")
+
+
+async def test_a_storage_fault_refuses_edits_until_a_write_works_again(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_queue(tmp_path, FakeSources(), db_in_thread=False) as queue:
+        first = await queue.add("testcard")
+        store = queue._store
+        assert store is not None
+        store._db.execute("PRAGMA query_only = ON")  # as a read-only file system would
+        with pytest.raises(QueueUnavailableError, match="read-only: make it writable"):
+            await queue.add("lofi")
+        assert [i.id for i in queue.items()] == [first.id]
+        assert queue.storage_fault == "read-only"
+        assert queue.snapshot_json()["notice"] == queue.storage_problem
+        # Nothing writes meanwhile: the queue's own check sees the fault go away.
+        store._db.execute("PRAGMA query_only = OFF")
+        with trio.fail_after(10):
+            while queue.storage_fault is not None:
+                await trio.sleep(0.1)
+        assert queue.storage_problem is None
+        await queue.add("lofi")
+        assert len(queue.items()) == 2

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tuner.core.jobs import CacheEntry, Job, JobState
-from tuner.jobs import SCHEMA_VERSION, CachedFile, QueueItem, Store
-from tuner.jobs._store import MIGRATIONS
+from tuner.jobs import SCHEMA_VERSION, CachedFile, QueueItem, Store, StoreError
+from tuner.jobs._store import MIGRATIONS, storage_fault
 
 
 def _item(item_id: str, query: str = "testcard") -> QueueItem:
@@ -97,3 +97,37 @@ def test_an_unusable_file_is_kept_and_the_queue_starts_empty(
     assert [p.read_bytes() for p in kept if not p.name.endswith(("-wal", "-shm"))] == [before]
     assert str(kept[0]) in store.recovered
     assert any("queue starts empty" in r.getMessage() for r in caplog.records)
+
+
+def test_a_write_that_fails_says_why_changes_nothing_and_heals(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "queue.db")
+    store.add(_item("a"), ["a"])
+    # What a read-only file system makes SQLite say, without needing one.
+    store._db.execute("PRAGMA query_only = ON")
+    with pytest.raises(StoreError) as raised:
+        store.add(_item("b"), ["a", "b"])
+    assert raised.value.fault == "read-only"
+    assert raised.value.reason == "the state directory is read-only: make it writable again"
+    assert "nothing was changed" in str(raised.value)
+    assert store.fault is raised.value
+    assert not store._db.in_transaction
+    with pytest.raises(StoreError):
+        store.check_writable()
+    store._db.execute("PRAGMA query_only = OFF")
+    store.check_writable()
+    assert store.fault is None
+    assert [i.id for i in store.load(True, 10).items] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("error_name", "directory", "fault"),
+    [
+        ("SQLITE_FULL", None, "full"),
+        ("SQLITE_IOERR_WRITE", "full", "full"),
+        ("SQLITE_READONLY", None, "read-only"),
+        ("SQLITE_IOERR_WRITE", "read-only", "read-only"),
+        ("SQLITE_IOERR_WRITE", None, "failing"),
+    ],
+)
+def test_storage_faults_are_named(error_name: str, directory: str | None, fault: str) -> None:
+    assert storage_fault(error_name, directory)[0] == fault

@@ -8,6 +8,8 @@
         │   └── job <id> (its own cancel scope): resolve, download, keep fresh
         │       └── download worker process (killed with its group on cancel)
         ├── persister: writes the jobs' state changes to the database
+        ├── storage watcher: while writes fail, tries one now and then; once one
+        │   works, the changes that could not be saved are saved
         └── session follower: history, autoplay, the playing file's protection
 
 Edits come from request handlers: they change the database first, in one committed
@@ -29,6 +31,7 @@ the item as it is in memory when it runs, so the last write is the newest state.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import secrets
@@ -66,6 +69,9 @@ HISTORY_SHOWN = 50
 HISTORY_IN_SNAPSHOT = 10
 #: A job's progress goes out at most this often a second (a change of state, always).
 PROGRESS_PER_SECOND = 4.0
+#: While the database cannot be written (a full or read-only state directory), a
+#: harmless write is tried this often, to see the fault go away.
+STORAGE_RETRY_SECONDS = 1.0
 T = TypeVar("T")
 
 
@@ -146,6 +152,10 @@ class Queue:
         self._jobs_to_start, self._job_requests = trio.open_memory_channel[str](math.inf)
         self._to_save, self._saves = trio.open_memory_channel[str](math.inf)
         self._session_news, self._sessions = trio.open_memory_channel[Status | Session](math.inf)
+        #: Set by a write that failed: the storage watcher looks for the fault's end.
+        self._write_failed = trio.Event()
+        #: Items whose job state could not be saved; saved once writes work again.
+        self._unsaved: set[str] = set()
         events.add_snapshot("queue", self.snapshot_json)
         supervisor.on_status.append(self._session_news.send_nowait)
         supervisor.on_ended.append(self._session_news.send_nowait)
@@ -177,6 +187,7 @@ class Queue:
                 self._nursery = nursery
                 nursery.start_soon(self._dispatch)
                 nursery.start_soon(self._persist)
+                nursery.start_soon(self._watch_storage)
                 nursery.start_soon(self._follow_sessions)
                 for item_id in self._order:
                     if self._by_id[item_id].job.state is JobState.PENDING:
@@ -201,6 +212,19 @@ class Queue:
     def recovered(self) -> str | None:
         """Set when the database found at start was unusable: what was done about it."""
         return None if self._store is None else self._store.recovered
+
+    @property
+    def storage_fault(self) -> str | None:
+        """What is wrong with the state directory while the database cannot be written
+        (``read-only``, ``full``, ``failing``), else ``None``."""
+        fault = None if self._store is None else self._store.fault
+        return None if fault is None else fault.fault
+
+    @property
+    def storage_problem(self) -> str | None:
+        """The same as a sentence for a person, else ``None``."""
+        fault = None if self._store is None else self._store.fault
+        return None if fault is None else f"the queue cannot be saved: {fault.reason}"
 
     # --- reading ----------------------------------------------------------------------
 
@@ -236,7 +260,7 @@ class Queue:
             "next": None if upcoming is None else upcoming.id,
             "history": [h.to_json() for h in self._history[:HISTORY_IN_SNAPSHOT]],
             "cache": None if self._cache is None else self._cache.usage(),
-            "notice": self.recovered,
+            "notice": self.storage_problem or self.recovered,
         }
 
     # --- edits (from request handlers) ------------------------------------------------
@@ -450,7 +474,25 @@ class Queue:
             try:
                 await self._save(item_id)
             except QueueUnavailableError as exc:
+                self._unsaved.add(item_id)
                 log.error("queue: cannot save the state of %s: %s", item_id, exc)
+
+    async def _watch_storage(self) -> None:
+        """After a failed write, try one every :data:`STORAGE_RETRY_SECONDS` until it
+        works (someone freed space or made the directory writable); then save what
+        could not be saved meanwhile."""
+        while True:
+            await self._write_failed.wait()
+            self._write_failed = trio.Event()
+            store = self._store_now()
+            while store.fault is not None:
+                await trio.sleep(STORAGE_RETRY_SECONDS)
+                with contextlib.suppress(QueueUnavailableError):
+                    await self._db(store.check_writable)
+            unsaved, self._unsaved = sorted(self._unsaved), set()
+            for item_id in unsaved:
+                self._to_save.send_nowait(item_id)
+            self._publish_queue()
 
     async def _follow_sessions(self) -> None:
         async for news in self._sessions:
@@ -664,6 +706,9 @@ class Queue:
         try:
             return await self._blocking(call, *args)
         except StoreError as exc:
+            if exc.fault is not None:
+                self._write_failed.set()
+                self._publish_queue()
             raise QueueUnavailableError(str(exc)) from None
 
     async def _blocking(self, call: Callable[..., T], *args: Any) -> T:

@@ -3,10 +3,12 @@ and the index of the download cache.
 
 Plain blocking ``sqlite3``; the trio side calls it in a worker thread, one call at a
 time (:class:`tuner.jobs.Queue`). Every change is one transaction that is committed
-before the call returns, so an edit that was acknowledged survives a ``kill -9``:
-the database is in WAL mode with ``synchronous=NORMAL``, which loses no committed
-transaction when the process dies (only, at worst, the last ones on a power cut,
-and never the database's consistency).
+before the call returns, so an edit that was acknowledged survives a ``kill -9``, a
+power cut, and a disk that the kernel turns read-only after an error (which drops
+what was not yet written out, as a power cut does): the database is in WAL mode with
+``synchronous=FULL``, each commit flushed to the disk before it is acknowledged.
+Edits are a person's taps and a job's state changes, a few a second at most, so the
+flush costs nothing anyone notices.
 
 The schema is versioned with ``PRAGMA user_version`` and migrated on open, one step
 at a time, each step in the transaction that also sets the new version. A file that
@@ -17,7 +19,9 @@ kept, and replaced by an empty database; :attr:`Store.recovered` says so.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -76,7 +80,19 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
-    """The database cannot be opened or written; the message says where and why."""
+    """The database cannot be opened or written; the message says where and why.
+
+    Attributes:
+        fault: what is wrong with the state directory, in a word or two for
+            ``/healthz`` (``read-only``, ``full``, ``failing``), when a write failed.
+        reason: the same for a person, without the path (``the state directory is
+            read-only``).
+    """
+
+    def __init__(self, message: str, fault: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.fault = fault
+        self.reason = reason or message
 
 
 @attrs.frozen
@@ -154,6 +170,9 @@ class Store:
         #: Set when the file found at start could not be used: what happened, and
         #: where the copy was kept.
         self.recovered = recovered
+        #: The last write's failure, until a write succeeds again (a full or read-only
+        #: state directory). Set and cleared in the database thread; read anywhere.
+        self.fault: StoreError | None = None
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -193,17 +212,45 @@ class Store:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
         # BEGIN IMMEDIATE takes the write lock at once: a transaction never has to be
-        # retried halfway. Errors roll back and are said with the file's name.
+        # retried halfway. A failure anywhere (the COMMIT too: a full disk fails there)
+        # rolls back, so nothing is half-written, and is said for a person.
         try:
             cursor = self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield cursor
-            except BaseException:
-                self._db.rollback()
-                raise
+            yield cursor
             self._db.commit()
-        except sqlite3.Error as exc:
-            raise StoreError(f"the queue database {self.path}: {exc}") from None
+        except BaseException as exc:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
+            if not isinstance(exc, sqlite3.Error):
+                raise
+            error = self._write_error(exc)
+            # Said once when it starts (or changes), not at every retry while it lasts.
+            if self.fault is None or self.fault.reason != error.reason:
+                log.error("%s", error)
+            self.fault = error
+            raise error from None
+        if self.fault is not None:
+            log.info("the queue database %s can be written again", self.path)
+        self.fault = None
+
+    def _write_error(self, exc: sqlite3.Error) -> StoreError:
+        fault, reason = storage_fault(getattr(exc, "sqlite_errorname", ""), _dir_state(self.path))
+        message = f"cannot save the queue: {reason}; nothing was changed ({self.path}: {exc})"
+        return StoreError(message, fault, reason)
+
+    def check_writable(self) -> None:
+        """Write and commit a harmless row: clears :attr:`fault` when it works.
+
+        Raises:
+            StoreError: the database still cannot be written.
+        """
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES ('written_at', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (repr(time.time()),),
+            )
 
     # --- reading ----------------------------------------------------------------------
 
@@ -334,6 +381,49 @@ class Store:
             db.executemany("DELETE FROM cache WHERE key = ?", [(k,) for k in keys])
 
 
+def storage_fault(error_name: str, directory: str | None) -> tuple[str, str]:
+    """What a failed write says about the state directory: a word for monitors and a
+    sentence for a person.
+
+    Args:
+        error_name: SQLite's error name (``SQLITE_FULL``, ``SQLITE_IOERR_WRITE``, ...).
+        directory: what the file system says of the directory (``read-only``,
+            ``full``), if anything: SQLite calls both a plain I/O error at times.
+    """
+    if directory == "read-only" or error_name.startswith("SQLITE_READONLY"):
+        return "read-only", "the state directory is read-only: make it writable again"
+    if directory == "full" or error_name == "SQLITE_FULL":
+        return "full", "the state directory's disk is full: free some space"
+    return "failing", f"the state directory cannot be written ({error_name or 'an error'})"
+
+
+def _dir_state(path: Path) -> str | None:
+    """``read-only`` or ``full`` when the directory holding ``path`` is, else None.
+
+    A file system that the kernel made read-only after an error does not say so in
+    ``statvfs``, and space can be short before ``f_bavail`` is 0: a small file is
+    written (and removed) to ask the file system itself.
+    """
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return "read-only"
+        probe = path.parent / ".tuner-write-check"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                probe.unlink()
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            return "read-only"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "full"
+    return None
+
+
 class _SchemaError(Exception):
     """The file is a database, but not one this tuner can use."""
 
@@ -353,7 +443,8 @@ def _connect(path: Path) -> sqlite3.Connection:
                 f"{SCHEMA_VERSION})"
             )
         db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
+        # FULL, not NORMAL: an acknowledged edit must survive a power cut (see above).
+        db.execute("PRAGMA synchronous = FULL")
         _migrate(db, version)
     except BaseException:
         db.close()

@@ -22,6 +22,7 @@ from tuner.web.bodies import (
 )
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, no_content
+from tuner.web.health import check
 from tuner.web.queue_api import play_queued
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @app.get("/api/status")
     @logged_in
     async def status() -> Response:
-        return jsonify(ctx.supervisor.status.to_json())
+        # The daemon's faults too (a full state directory, a failing extractor).
+        return jsonify({**ctx.supervisor.status.to_json(), "problems": check(ctx).problems})
 
     @app.get("/api/presets")
     @logged_in

@@ -6,10 +6,12 @@ import hmac
 import ipaddress
 import time
 
+import attrs
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from tuner import __version__
+from tuner.core.state import State
 from tuner.metrics import make_registry, render
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response
@@ -17,6 +19,7 @@ from tuner.web.errors import error_response
 #: Headers that a reverse proxy or tunnel adds; a loopback peer that sends one is a
 #: proxy relaying someone from outside, not a local monitor.
 _PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "CF-Connecting-IP")
+_BROKEN_SESSION = (State.RECONNECTING, State.ERROR)
 
 
 def _is_local_monitor() -> bool:
@@ -27,40 +30,96 @@ def _is_local_monitor() -> bool:
     return loopback and not any(h in request.headers for h in _PROXY_HEADERS)
 
 
+@attrs.frozen
+class Health:
+    """The daemon's health as ``/healthz`` and ``/api/status`` say it.
+
+    Attributes:
+        status: ``ok``; ``degraded`` (200: something broke that heals by itself or
+            by the next play: a stream reconnecting or failed, an extractor failing);
+            ``unhealthy`` (503: it cannot do its job until someone acts or it heals:
+            a dead task, the queue's database unwritable, no extractor run for long).
+        components: a word per component, nothing private (no query, title or path).
+        problems: a sentence per fault, for a logged-in person.
+    """
+
+    status: str
+    components: dict[str, str]
+    problems: list[str]
+
+
+def check(ctx: WebContext) -> Health:
+    """Look at every component now."""
+    sup = ctx.supervisor
+    problems: list[str] = []
+    unhealthy = not sup.alive or ctx.shutting_down
+    if not sup.alive:
+        problems.append(f"the session supervisor is not running ({sup.death or 'stopped'})")
+    if ctx.ffmpeg_problem is not None:
+        problems.append(ctx.ffmpeg_problem)
+    components = {
+        "web": "ok" if ctx.serving and not ctx.shutting_down else "stopping",
+        "supervisor": "ok" if sup.alive else "dead",
+        "ffmpeg": "ok" if ctx.ffmpeg_problem is None else "missing",
+    }
+    # A stream that broke (reconnecting) or failed: the session's own error says why
+    # in /api/status; the daemon itself is fine, hence degraded only.
+    session = sup.status.state
+    components["playback"] = session.value if session in _BROKEN_SESSION else "ok"
+    degraded = session in _BROKEN_SESSION
+    # The poller is unhealthy when no run succeeded for twice its interval: the
+    # list of live streams is then out of date. Its detail is in /api/extractors.
+    if ctx.poller is not None:
+        poller_ok, why = ctx.poller.health()
+        components["poller"] = "ok" if poller_ok else ("stale" if ctx.poller.alive else "dead")
+        if not poller_ok:
+            unhealthy = True
+            problems.append(f"finding live streams: {why}")
+        last_run = ctx.poller.last_run
+        failed = last_run.failed if last_run is not None else ()
+        components["extractors"] = "failing" if failed else "ok"
+        if failed:
+            degraded = True
+            problems.append(
+                f"extractor(s) failed in the last run: {', '.join(failed)} "
+                "(GET /api/extractors says why)"
+            )
+    # A queue database that was unusable at start was replaced by an empty one (a
+    # copy was kept; the log and GET /api/queue say where). One that cannot be
+    # written now (a full or read-only state directory) refuses edits until it heals.
+    if ctx.queue is not None:
+        queue = ctx.queue
+        if not queue.running:
+            components["queue"] = "stopped"
+            unhealthy = True
+            problems.append("the queue is not running")
+        elif queue.storage_fault is not None:
+            components["queue"] = queue.storage_fault
+            unhealthy = True
+            problems.append(queue.storage_problem or "the queue cannot be saved")
+        else:
+            components["queue"] = "recovered" if queue.recovered else "ok"
+            if queue.recovered:
+                problems.append(queue.recovered)
+    status = "unhealthy" if unhealthy else "degraded" if degraded else "ok"
+    return Health(status, components, problems)
+
+
 def register(app: QuartTrio, ctx: WebContext) -> None:
     """Add the monitoring routes to ``app``."""
     registry = make_registry(ctx.supervisor)
 
     @app.get("/healthz")
     async def healthz() -> tuple[Response, int]:
-        sup = ctx.supervisor
-        components = {
-            "web": "ok" if ctx.serving and not ctx.shutting_down else "stopping",
-            "supervisor": "ok" if sup.alive else "dead",
-            "ffmpeg": "ok" if ctx.ffmpeg_problem is None else "missing",
-        }
-        healthy = sup.alive and not ctx.shutting_down
-        # The poller is unhealthy when no run succeeded for twice its interval: the
-        # list of live streams is then out of date. Its detail is in /api/extractors.
-        if ctx.poller is not None:
-            poller_ok = ctx.poller.health()[0]
-            components["poller"] = "ok" if poller_ok else ("stale" if ctx.poller.alive else "dead")
-            healthy = healthy and poller_ok
-        # A queue database that was unusable at start was replaced by an empty one:
-        # said here (a copy was kept; the log and GET /api/queue say where).
-        if ctx.queue is not None:
-            queue = ctx.queue
-            components["queue"] = (
-                ("recovered" if queue.recovered else "ok") if queue.running else "stopped"
-            )
+        health = check(ctx)
         body = {
-            "status": "ok" if healthy else "unhealthy",
+            "status": health.status,
             "version": __version__,
             "uptime_seconds": round(time.monotonic() - ctx.started_at, 1),
-            "session": sup.status.state.value,
-            "components": components,
+            "session": ctx.supervisor.status.state.value,
+            "components": health.components,
         }
-        return jsonify(body), 200 if healthy else 503
+        return jsonify(body), 503 if health.status == "unhealthy" else 200
 
     @app.get("/readyz")
     async def readyz() -> tuple[Response, int]:
