@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import attrs
 import platformdirs
 
+from tuner.core.egress import AllowEntry
 from tuner.core.presets import PRESETS, Mode
 
 APP_NAME = "tuner"
@@ -59,6 +60,8 @@ class Settings:
     #: Reconnect attempts in a row (without a frame between them) before giving up.
     reconnect_attempts: int = 5
     config_file: Path | None = None
+    #: Hosts, addresses and networks fetched although not public (see tuner.core.egress).
+    fetch_allow: tuple[str, ...] = ()
     #: ``[extract]``: the extractor poller and each extractor (see the end of this module).
     extract: ExtractSettings = attrs.field(factory=lambda: ExtractSettings())
     #: ``[schedule]``: where the poller learns when events are live.
@@ -157,6 +160,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "resolve_cache_seconds": _number_range(float, 0, 3600),
     "stall_seconds": _number_range(float, 0.5, 600),
     "reconnect_attempts": _number_range(int, 0, 1000),
+    "fetch_allow": lambda value: _fetch_allow(value),
     # Tables: in the config file only (an environment variable cannot hold one).
     "extract": lambda value: _parse_extract(value),
     "schedule": lambda value: _parse_schedule(value),
@@ -165,6 +169,17 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
 
 #: Keys a config file or the environment may set (others are errors: likely typos).
 KEYS = tuple(_PARSERS)
+
+
+def _fetch_allow(value: object) -> tuple[str, ...]:
+    """A TOML list of entries, or (from the environment) entries separated by commas."""
+    if isinstance(value, str):
+        value = [item for item in value.split(",") if item.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"must be a list of host names, addresses or networks, got {value!r}")
+    for item in value:
+        AllowEntry.parse(item)  # ValueError names the entry
+    return tuple(item.strip() for item in value)
 
 
 def _apply(values: dict[str, Any], raw: Mapping[str, object], source: str) -> None:

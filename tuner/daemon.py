@@ -3,6 +3,7 @@
 ::
 
     root nursery
+    ├── egress proxy (every fetch of ffmpeg, yt-dlp and the extractors; tuner.egress)
     ├── resolver (yt-dlp worker processes: one warm, one per resolution)
     ├── session supervisor (each session in its own cancel scope)
     ├── extractor poller (each run in a child nursery; off with [extract] enabled = false)
@@ -32,9 +33,11 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from tuner.config import Settings
+from tuner.core.egress import Policy
 from tuner.core.state import describe
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin, load_secret
+from tuner.egress import EgressProxy
 from tuner.events import EventHub
 from tuner.extract import make_poller
 from tuner.jobs import DownloadSettings, Queue, YtdlpPreparer
@@ -99,6 +102,22 @@ async def serve(
         BindError: the listening address cannot be used.
         ConfigError: the state directory cannot hold the cookie secret.
     """
+    # Bound now, so that everything built below knows its URL; closed however we end.
+    egress = EgressProxy(Policy.from_entries(settings.fetch_allow))
+    try:
+        await _serve(settings, pin, shutdown, egress, notifier, task_status)
+    finally:
+        egress.close()
+
+
+async def _serve(
+    settings: Settings,
+    pin: Pin,
+    shutdown: trio.Event,
+    egress: EgressProxy,
+    notifier: Notifier | None,
+    task_status: trio.TaskStatus[Serving],
+) -> None:
     notifier = notifier or Notifier()
     ffmpeg, ffmpeg_problem = await check_ffmpeg(settings.ffmpeg)
     if ffmpeg_problem:
@@ -109,9 +128,12 @@ async def serve(
         ffmpeg=ffmpeg.path if ffmpeg else None,
         cache_dir=settings.state_dir / "yt-dlp-cache",
         cache_seconds=settings.resolve_cache_seconds,
+        egress=egress,
     )
     playback = Playback(
-        stall_seconds=settings.stall_seconds, reconnect_attempts=settings.reconnect_attempts
+        stall_seconds=settings.stall_seconds,
+        reconnect_attempts=settings.reconnect_attempts,
+        egress=egress,
     )
     supervisor = Supervisor(
         ffmpeg,
@@ -124,13 +146,14 @@ async def serve(
     events = EventHub()
     events.add_snapshot("session", lambda: supervisor.status.to_json())
     supervisor.on_status.append(lambda status: events.publish("session", status.to_json()))
-    poller = make_poller(settings, events)
+    poller = make_poller(settings, events, proxy=egress.url("extract"))
     download = DownloadSettings(
         max_height=settings.max_source_height,
         timeout=settings.resolve_timeout,
         max_bytes=int(settings.queue.cache_max_mb * 1e6),
         ffmpeg=ffmpeg.path if ffmpeg else None,
         cache_dir=str(settings.state_dir / "yt-dlp-cache"),
+        proxy=egress.url("download"),
     )
     queue = Queue(
         settings.queue, settings.state_dir, supervisor, events, YtdlpPreparer(resolver, download)
@@ -171,6 +194,8 @@ async def serve(
             web_stopped.set()
 
     async with trio.open_nursery() as root:
+        # First: every other service fetches through it.
+        await root.start(egress.run)
         await root.start(resolver.run)
         await root.start(supervisor.run)
         # Before the web server: an edit is never answered by a queue not yet loaded.

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import re
 
-#: (pattern in the tool's message, sentence for a person). First match wins.
+#: (pattern in the tool's message, sentence for a person). First match wins; a
+#: sentence may take a group of the match (``\g<1>``).
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), sentence)
     for pattern, sentence in (
+        (
+            # The egress proxy's refusal (tuner.egress), as yt-dlp quotes its reason
+            # phrase: the proxy's sentence is the one to show.
+            r"(refused: \S+ (\(\S+\) )?is a private address \([^)]*\): [^\"]*\"[^\"]*\" "
+            r"to fetch_allow)",
+            r"\g<1>",
+        ),
         (r"private video", "video unavailable: it is private"),
         (r"sign in to confirm your age|age[- ]restricted", "video unavailable: age-restricted"),
         (r"members[- ]only|join this channel", "video unavailable: for channel members only"),
@@ -59,8 +67,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 def explain(message: str, fallback: str) -> str:
     """The sentence for ``message``, or ``fallback: <its last line>`` if none fits."""
     for pattern, sentence in _RULES:
-        if pattern.search(message):
-            return sentence
+        found = pattern.search(message)
+        if found:
+            return found.expand(sentence)
     last = message.strip().splitlines()[-1] if message.strip() else ""
     last = re.sub(r"^(ERROR|WARNING):\s*", "", last)
     return f"{fallback}: {last}" if last else fallback
