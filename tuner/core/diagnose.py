@@ -53,7 +53,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"http error 5\d\d|server returned 5\d\d", "the site has a server error: try later"),
         (
             # A playlist naming a file: (or other) URL, refused by the whitelist.
-            r"not on whitelist|segment '(?!https?:)[a-z][a-z0-9+.-]*:",
+            r"not on whitelist|segment '(?!https?:)[a-z][a-z0-9+.-]*:|"
+            # ffmpeg's HLS demuxer, for a file: URL without a media extension.
+            r"url (?!https?:)[a-z][a-z0-9+.-]*:\S* is not in allowed_segment_extensions",
             "the stream points to something tuner does not fetch (only http/https)",
         ),
         (
