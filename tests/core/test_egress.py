@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tuner.config import ConfigError, load_settings
 from tuner.core.egress import (
     AllowEntry,
     IPAddress,
@@ -192,3 +194,15 @@ def test_an_entry_opens_only_what_it_names(address: IPAddress, port: int, entry:
         assert network is not None
         inner = embedded_v4(address)
         assert address in network or (inner is not None and inner in network)
+
+
+def test_fetch_allow_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('fetch_allow = ["nas.lan:8000", "10.0.0.0/8"]\n')
+    assert load_settings(config, environ={}).fetch_allow == ("nas.lan:8000", "10.0.0.0/8")
+    from_env = load_settings(config, environ={"TUNER_FETCH_ALLOW": "127.0.0.1, [::1]:8080"})
+    assert from_env.fetch_allow == ("127.0.0.1", "[::1]:8080")
+    assert load_settings(environ={}).fetch_allow == ()
+    config.write_text('fetch_allow = ["http://nas.lan/"]\n')
+    with pytest.raises(ConfigError, match=r"fetch_allow 'http://nas.lan/' is a URL: name its host"):
+        load_settings(config, environ={})

@@ -145,6 +145,8 @@ class AllowEntry:
         entry = text.strip().lower()
         if not entry:
             raise ValueError("an empty entry")
+        if "://" in entry:
+            raise ValueError(f"{text!r} is a URL: name its host (host or host:port)")
         port: int | None = None
         where = entry
         if entry.startswith("["):
