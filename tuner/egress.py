@@ -60,11 +60,13 @@ def child_environment(proxy: str | None = None) -> dict[str, str]:
 class _Reply(Exception):
     """Answer the client with ``status`` and ``reason`` and close."""
 
-    def __init__(self, status: int, reason: str, *, headers: Mapping[str, str] = {}) -> None:
+    def __init__(
+        self, status: int, reason: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
-        self.headers = dict(headers)
+        self.headers = dict(headers or {})
 
 
 @attrs.frozen
@@ -134,7 +136,7 @@ class EgressProxy:
         self.port: int = self._sock.getsockname()[1]
         self._problems: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._open = 0
-        #: Figures for ``/metrics`` and tests.
+        #: Connections served, and refused by the policy, since the start.
         self.connections = 0
         self.refusals = 0
 
