@@ -219,6 +219,21 @@ async def test_a_playlist_naming_a_local_file_is_refused(guarded: Guarded, path:
     await wait_for_ffmpegs(0)
 
 
+async def test_a_queued_item_is_prepared_through_the_guard_too(guarded: Guarded) -> None:
+    # The queue resolves and downloads ahead, in workers of its own: same proxy.
+    response = await guarded.client.post("/api/queue", json={"query": guarded.server.url("/hop")})
+    assert response.status_code == 201, response.text
+    item_id = response.json()["id"]
+    with trio.fail_after(45):
+        while True:
+            items = (await guarded.client.get("/api/queue")).json()["items"]
+            item = next(i for i in items if i["id"] == item_id)
+            if item["state"] == "failed":
+                break
+            await trio.sleep(0.1)
+    assert f"refused: 127.0.0.1:{guarded.canary.port} is a private address" in item["error"], item
+
+
 # The proxy on its own, as the extractors' HTTP client meets it.
 
 
