@@ -36,7 +36,7 @@ import attrs
 import trio
 
 from tuner.core.diagnose import explain
-from tuner.core.egress import IPAddress, Policy, literal_address, proxy_environment
+from tuner.core.egress import IPAddress, Policy, embedded_v4, literal_address, proxy_environment
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class EgressProxy:
         allowed, refused = [], None
         for address in found:
             verdict = self.policy.check(host, address, port)
-            if verdict.allowed and not (address.is_loopback and port == self.port):
+            if verdict.allowed and not (port == self.port and _is_this_machine(address)):
                 allowed.append(address)
             elif refused is None:
                 refused = verdict.sentence or f"refused: {host}:{port} is this proxy itself"
@@ -304,6 +304,12 @@ class EgressProxy:
         while len(self._problems) > MAX_PROBLEMS:
             self._problems.popitem(last=False)
         return _Reply(status, sentence)
+
+
+def _is_this_machine(address: IPAddress) -> bool:
+    """Loopback or unspecified, in any form: where this proxy itself listens."""
+    plain = embedded_v4(address) or address
+    return plain.is_loopback or plain.is_unspecified
 
 
 def _origin_head(request: Request, path: str) -> bytes:
@@ -386,7 +392,9 @@ def _close_response(head: bytes, rest: bytes) -> bytes:
     lines = head.split(b"\r\n")
     kept = [lines[0]]
     for line in lines[1:]:
-        if line.partition(b":")[0].strip().lower() not in _HOP_HEADERS:
+        name = line.partition(b":")[0].strip().lower()
+        # Tuner-Egress marks the proxy's own answers: a server cannot pose as it.
+        if name not in _HOP_HEADERS and name != b"tuner-egress":
             kept.append(line)
     kept.append(b"Connection: close")
     return b"\r\n".join(kept) + b"\r\n\r\n" + rest
