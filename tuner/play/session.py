@@ -210,6 +210,9 @@ async def run_session(
                 return
             session.source = source
             attempt = await _run_attempt(session, ffmpeg, source, position, playback, hooks)
+            # ffmpeg says only "403 Forbidden" when the egress proxy refused it: what the
+            # proxy met during this attempt (taken now, so it never outlives it).
+            problem = playback.egress.problem(_egress_user(session)) if playback.egress else None
             position = attempt.start_seconds + attempt.frames / attempt.fps
             if attempt.frames:
                 failures = 0
@@ -218,8 +221,6 @@ async def run_session(
                          session.preset.name, session.mode, position)  # fmt: skip
                 continue
             failure = _failure(attempt, source, position)
-            # ffmpeg says only "403 Forbidden" when the egress proxy refused it.
-            problem = playback.egress.problem(_egress_user(session)) if playback.egress else None
             if failure is not None and problem is not None:
                 failure = problem
             if failure is None and not source.is_live:
