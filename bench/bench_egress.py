@@ -165,13 +165,16 @@ async def _drain(stream: trio.abc.ReceiveStream) -> None:
 async def measure(ffmpeg: str, clip_url: str, runs: int) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {}
     proxy = EgressProxy(Policy.from_entries(["127.0.0.1"]))
-    common = {"max_height": 480, "timeout": 20.0, "ffmpeg": ffmpeg, "cache_dir": None}
+
+    def make_resolver(egress: EgressProxy | None) -> Resolver:
+        return Resolver(
+            max_height=480, timeout=20.0, ffmpeg=ffmpeg, cache_dir=None, cache_seconds=0,
+            egress=egress,
+        )  # fmt: skip
+
     resolvers = {
-        "direct": (Resolver(**common, cache_seconds=0), None),  # type: ignore[arg-type]
-        "proxy": (
-            Resolver(**common, cache_seconds=0, egress=proxy),  # type: ignore[arg-type]
-            proxy.url("bench"),
-        ),
+        "direct": (make_resolver(None), None),
+        "proxy": (make_resolver(proxy), proxy.url("bench")),
     }
     try:
         async with trio.open_nursery() as nursery:
