@@ -38,39 +38,41 @@ proxy CPU
 Results
 =======
 
-2026-11-23, ``python bench/bench_egress.py --runs 15`` on the 2-CPU VM, shared with
-other test runs (hence the load), clip 3.83 MB (7.66 Mbit/s)::
+2026-11-23, ``python bench/bench_egress.py --runs 15`` on the 2-CPU VM, at a quiet
+moment (the machine is shared with other test runs), clip 3.83 MB (7.66 Mbit/s)::
 
-    load average before: 4.45, 4.71, 4.06 (after: 1.57, 3.56, 3.71)
+    load average before: 0.82, 2.06, 2.92 (after: 0.49, 1.58, 2.65)
                                          median      min      max  (ms)
-    resolve: direct                       306.5    258.3    401.9
-    ffmpeg first frame: direct            304.0    279.4    362.4
-    first frame path: direct              613.6    540.8    714.1
-    resolve: proxy                        316.2    253.7    415.0
-    ffmpeg first frame: proxy             300.5    269.2    314.6
-    first frame path: proxy               615.8    531.1    729.6
-    CPU ms per s of video: direct          15.9     13.2     16.2
-    CPU ms per s of video: proxy           21.3     16.6     21.9
+    resolve: direct                       281.1    202.4    405.1
+    ffmpeg first frame: direct            293.5    255.8    311.9
+    first frame path: direct              562.8    505.6    700.6
+    resolve: proxy                        289.3    197.7    357.6
+    ffmpeg first frame: proxy             280.6    234.7    316.2
+    first frame path: proxy               574.8    442.1    669.9
+    CPU ms per s of video: direct          15.9     12.2     17.0
+    CPU ms per s of video: proxy           21.5     17.7     24.6
     ratio proxy / direct, of the medians:
-      resolve              1.032 (+9.7 ms)
-      ffmpeg first frame   0.988 (-3.5 ms)
-      first frame path     1.004 (+2.3 ms)
+      resolve              1.029 (+8.3 ms)
+      ffmpeg first frame   0.956 (-12.9 ms)
+      first frame path     1.021 (+12.1 ms)
 
-    a second run, load average before 1.71, 2.98, 3.48 (after 2.55, 2.86, 3.37):
-      resolve 500.7 direct, 498.1 proxy (one proxied run of 3199 ms: a load spike)
-      ffmpeg first frame 344.3 direct, 372.6 proxy (ratio 1.082, +28.3 ms)
-      first frame path 783.5 direct, 907.4 proxy (ratio 1.158)
-      CPU ms per s of video 12.9 direct, 19.1 proxy
+    two earlier runs, under load from other test runs:
+      load 4.45, 4.71, 4.06: first frame path 613.6 direct, 615.8 proxy (ratio 1.004);
+        CPU ms per s of video 15.9 direct, 21.3 proxy
+      load 1.71, 2.98, 3.48: first frame path 783.5 direct, 907.4 proxy (ratio 1.158,
+        one proxied resolution of 3199 ms in a load spike); ffmpeg first frame
+        344.3 / 372.6 ms; CPU 12.9 / 19.1
 
 What it says:
 
 * On the way to the first frame the proxy is lost in the noise of a shared machine:
-  +2 ms in the quieter run, +28 ms on ffmpeg's part in the other. ffmpeg pays one
-  extra loopback round trip per request (it sends the proxy's password only after a
-  407, and ``-auth_type basic`` does not change that for a proxy: tried, it fails);
+  +12 ms (2%) in the quiet run, +2 ms and +124 ms (a load spike) in the others.
+  ffmpeg pays one extra loopback round trip per request (it sends the proxy's
+  password only after a 407; ``-auth_type basic`` does not change that for a proxy:
+  tried, it fails);
   ``ffmpeg -i URL -frames:v 1`` by hand, three runs each way, took 137-160 ms
   through the proxy and 142-211 ms directly.
-* Copying the stream costs the proxy about 6 ms of CPU per second of a 7.7 Mbit/s
+* Copying the stream costs the proxy 5-6 ms of CPU per second of a 7.7 Mbit/s
   video (the difference of the two CPU rows; the direct row is this script reading
   ffmpeg's pipes). The daemon fetches at most 480p, typically 1-2 Mbit/s: less
   still. ``bench_cpu.py``, re-run with the proxy in the daemon, puts ``mono`` at
