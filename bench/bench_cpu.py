@@ -50,6 +50,11 @@ of that day::
     braille  ultra       165      153   1.08    30.0
     ratio daemon/ffmpeg: median 0.70, max 1.08 over 16 runs
 
+Re-run with the egress proxy in the daemon (every byte of the clip goes through it;
+``python bench/bench_egress.py``), load average before 1.52, 3.52, 3.69: ``mono low``
+63 ms (ffmpeg 127), ``color low`` 74, ``braille ultra`` 189 (ffmpeg 171); ratio
+daemon/ffmpeg median 0.68, max 1.10 over 16 runs: no change beyond the noise.
+
 The daemon costs half to three quarters of its ffmpeg in ``mono``, ``color`` and
 ``blocks``; ``braille`` at ``high`` and ``ultra`` costs about as much as ffmpeg (0.99,
 1.08)

@@ -51,7 +51,14 @@ class DaemonProcess:
         state_dir = tmp_path / "state"
         # The caller's own TUNER_* settings (a developer's shell) must not leak in.
         inherited = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
-        full_env = {**inherited, "TUNER_PIN": pin, "TUNER_LOG_LEVEL": "info", **(env or {})}
+        full_env = {
+            **inherited,
+            "TUNER_PIN": pin,
+            "TUNER_LOG_LEVEL": "info",
+            # The media servers of tests and benchmarks are on loopback (see settings_for).
+            "TUNER_FETCH_ALLOW": "127.0.0.1",
+            **(env or {}),
+        }
         if "NOTIFY_SOCKET" not in (env or {}):
             full_env.pop("NOTIFY_SOCKET", None)  # the test runner's own, if any
         process = subprocess.Popen(

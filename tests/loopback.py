@@ -24,6 +24,8 @@ class Route:
     status: int = 200
     content_type: str = "text/plain; charset=utf-8"
     delay: float = 0.0
+    #: More headers (``Location`` for a redirect).
+    headers: dict[str, str] = attrs.field(factory=dict)
 
 
 @attrs.define
@@ -57,6 +59,9 @@ class LoopbackServer:
         await trio.sleep(route.delay)
         body = route.body.encode() if isinstance(route.body, str) else route.body
         headers = [(b"content-type", route.content_type.encode())]
+        headers += [
+            (name.lower().encode(), value.encode()) for name, value in route.headers.items()
+        ]
         await send({"type": "http.response.start", "status": route.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

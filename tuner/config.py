@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import attrs
 import platformdirs
 
+from tuner.core.egress import AllowEntry
 from tuner.core.forwarded import parse_networks
 from tuner.core.presets import PRESETS, Mode
 
@@ -72,6 +73,8 @@ class Settings:
     #: keep-alive connection is closed after it: slow clients are cut.
     request_timeout: float = 5.0
     config_file: Path | None = None
+    #: Hosts, addresses and networks fetched although not public (see tuner.core.egress).
+    fetch_allow: tuple[str, ...] = ()
     #: ``[extract]``: the extractor poller and each extractor (see the end of this module).
     extract: ExtractSettings = attrs.field(factory=lambda: ExtractSettings())
     #: ``[schedule]``: where the poller learns when events are live.
@@ -149,14 +152,18 @@ def _choice(*choices: str) -> Callable[[object], str]:
     return parse
 
 
-def _networks(value: object) -> tuple[str, ...]:
-    # A TOML list, or one comma-separated string (the environment's only form).
-    entries = value.split(",") if isinstance(value, str) else value
-    if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
-        raise ValueError(f"must be a list of IP addresses or networks, got {value!r}")
-    entries = [e.strip() for e in entries if e.strip()]
-    parse_networks(entries)
-    return tuple(entries)
+def _entries(check: Callable[[str], object], noun: str) -> Callable[[object], tuple[str, ...]]:
+    def parse(value: object) -> tuple[str, ...]:
+        # A TOML list, or one comma-separated string (the environment's only form).
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple) or not all(isinstance(e, str) for e in entries):
+            raise ValueError(f"must be a list of {noun}, got {value!r}")
+        entries = [entry.strip() for entry in entries if entry.strip()]
+        for entry in entries:
+            check(entry)  # its ValueError names the entry
+        return tuple(entries)
+
+    return parse
 
 
 _PARSERS: dict[str, Callable[[object], Any]] = {
@@ -180,12 +187,13 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "resolve_cache_seconds": _number_range(float, 0, 3600),
     "stall_seconds": _number_range(float, 0.5, 600),
     "reconnect_attempts": _number_range(int, 0, 1000),
-    "trusted_proxies": lambda value: _networks(value),
+    "trusted_proxies": _entries(lambda entry: parse_networks([entry]), "IP addresses or networks"),
     "tls_cert": _path,
     "tls_key": _path,
     "max_viewers": _number_range(int, 1, 10_000),
     "max_listeners": _number_range(int, 1, 10_000),
     "request_timeout": _number_range(float, 1, 600),
+    "fetch_allow": _entries(AllowEntry.parse, "host names, addresses or networks"),
     # Tables: in the config file only (an environment variable cannot hold one).
     "extract": lambda value: _parse_extract(value),
     "schedule": lambda value: _parse_schedule(value),

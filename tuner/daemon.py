@@ -3,6 +3,7 @@
 ::
 
     root nursery
+    ├── egress proxy (every fetch of ffmpeg, yt-dlp and the extractors; tuner.egress)
     ├── resolver (yt-dlp worker processes: one warm, one per resolution)
     ├── session supervisor (each session in its own cancel scope)
     ├── extractor poller (each run in a child nursery; off with [extract] enabled = false)
@@ -34,10 +35,12 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from tuner.config import ConfigError, Settings
+from tuner.core.egress import Policy
 from tuner.core.forwarded import parse_networks
 from tuner.core.state import describe
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin, load_secret, secret_stamp
+from tuner.egress import EgressProxy
 from tuner.events import EventHub
 from tuner.extract import make_poller
 from tuner.jobs import DownloadSettings, Queue, YtdlpPreparer
@@ -131,6 +134,22 @@ async def serve(
         BindError: the listening address cannot be used.
         ConfigError: the state directory cannot hold the cookie secret.
     """
+    # Bound now, so that everything built below knows its URL; closed however we end.
+    egress = EgressProxy(Policy.from_entries(settings.fetch_allow))
+    try:
+        await _serve(settings, pin, shutdown, egress, notifier, task_status)
+    finally:
+        egress.close()
+
+
+async def _serve(
+    settings: Settings,
+    pin: Pin,
+    shutdown: trio.Event,
+    egress: EgressProxy,
+    notifier: Notifier | None,
+    task_status: trio.TaskStatus[Serving],
+) -> None:
     notifier = notifier or Notifier()
     tls = check_tls(settings)
     ffmpeg, ffmpeg_problem = await check_ffmpeg(settings.ffmpeg)
@@ -142,9 +161,12 @@ async def serve(
         ffmpeg=ffmpeg.path if ffmpeg else None,
         cache_dir=settings.state_dir / "yt-dlp-cache",
         cache_seconds=settings.resolve_cache_seconds,
+        egress=egress,
     )
     playback = Playback(
-        stall_seconds=settings.stall_seconds, reconnect_attempts=settings.reconnect_attempts
+        stall_seconds=settings.stall_seconds,
+        reconnect_attempts=settings.reconnect_attempts,
+        egress=egress,
     )
     supervisor = Supervisor(
         ffmpeg,
@@ -157,13 +179,14 @@ async def serve(
     events = EventHub()
     events.add_snapshot("session", lambda: supervisor.status.to_json())
     supervisor.on_status.append(lambda status: events.publish("session", status.to_json()))
-    poller = make_poller(settings, events)
+    poller = make_poller(settings, events, proxy=egress.url("extract"))
     download = DownloadSettings(
         max_height=settings.max_source_height,
         timeout=settings.resolve_timeout,
         max_bytes=int(settings.queue.cache_max_mb * 1e6),
         ffmpeg=ffmpeg.path if ffmpeg else None,
         cache_dir=str(settings.state_dir / "yt-dlp-cache"),
+        proxy=egress.url("download"),
     )
     queue = Queue(
         settings.queue, settings.state_dir, supervisor, events, YtdlpPreparer(resolver, download)
@@ -210,6 +233,8 @@ async def serve(
             web_stopped.set()
 
     async with trio.open_nursery() as root:
+        # First: every other service fetches through it.
+        await root.start(egress.run)
         await root.start(resolver.run)
         await root.start(supervisor.run)
         # Before the web server: an edit is never answered by a queue not yet loaded.

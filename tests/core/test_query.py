@@ -21,10 +21,8 @@ from tuner.core.query import QueryError, QueryKind, parse_query
         # An ordinary 11-letter word is a word.
         ("programming", QueryKind.SEARCH, "ytsearch1:programming"),
         ("lofi hip hop", QueryKind.SEARCH, "ytsearch1:lofi hip hop"),
-        # Options are data: searched for, never obeyed.
-        ("--exec rm -rf ~", QueryKind.SEARCH, "ytsearch1:--exec rm -rf ~"),
-        ("-o /tmp/x", QueryKind.SEARCH, "ytsearch1:-o /tmp/x"),
-        ("--exec", QueryKind.SEARCH, "ytsearch1:--exec"),
+        # A video ID may start with "-": it becomes a URL, never an option.
+        ("-a_b-c1234X", QueryKind.VIDEO_ID, "https://www.youtube.com/watch?v=-a_b-c1234X"),
         # Words with a colon are words.
         ("Interview: part 2", QueryKind.SEARCH, "ytsearch1:Interview: part 2"),
     ],
@@ -38,6 +36,12 @@ def test_queries_are_classified(text: str, kind: QueryKind, target: str) -> None
     ("text", "says"),
     [
         ("", "empty"),
+        # What looks like a yt-dlp option is refused, not searched for.
+        ("--exec rm -rf ~", "cannot start with '-'"),
+        ("  --exec 'touch /tmp/x'", "cannot start with '-'"),
+        ("-o /tmp/x", "cannot start with '-'"),
+        ("--exec", "cannot start with '-'"),
+        ("-", "cannot start with '-'"),
         ("   ", "empty"),
         ("file:///etc/passwd", "only http and https"),
         ("FILE:/etc/passwd", "only http and https"),
@@ -67,6 +71,7 @@ def test_any_text_is_refused_or_becomes_one_safe_target(text: str) -> None:
     except QueryError:
         return
     target = query.target.lower()
+    assert not target.startswith("-")
     if query.kind is QueryKind.TESTCARD:
         assert target == "testcard"
     else:

@@ -56,12 +56,17 @@ class RunningDaemon:
 
 
 def settings_for(tmp_path: Path, **overrides: object) -> Settings:
-    """Settings for a test daemon: loopback, any port, state in ``tmp_path``."""
+    """Settings for a test daemon: loopback, any port, state in ``tmp_path``.
+
+    The tests' media servers are on loopback, which the egress proxy refuses by
+    default: ``fetch_allow`` opens 127.0.0.1 (tests of the guard itself pass their own).
+    """
     values: dict[str, object] = {
         "host": "127.0.0.1",
         "port": 0,
         "state_dir": tmp_path / "state",
         "drain_seconds": 1.0,
+        "fetch_allow": ("127.0.0.1",),
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]

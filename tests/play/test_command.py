@@ -47,8 +47,17 @@ def test_separate_video_and_audio_are_read_by_one_process_with_their_headers() -
 
 def test_whitelist_excludes_local_files_and_other_protocols() -> None:
     allowed = set(PROTOCOL_WHITELIST.split(","))
-    assert allowed <= {"http", "https", "tcp", "tls", "crypto"}
+    # httpproxy: https through the egress proxy (a CONNECT to it).
+    assert allowed <= {"http", "https", "tcp", "tls", "crypto", "httpproxy"}
     assert not allowed & {"file", "pipe", "fd", "unix", "concat", "subfile", "data"}
+
+
+def test_every_network_input_goes_through_the_proxy_when_given() -> None:
+    proxy = "http://session-1:pw@127.0.0.1:4567"
+    command = source_command("ffmpeg", Source("t", (VIDEO, AUDIO)), LOW, Mode.MONO, 3, proxy=proxy)
+    for media in (VIDEO, AUDIO):
+        assert option_before(command, media.url, "-http_proxy") == proxy
+    assert "-http_proxy" not in source_command("ffmpeg", Source("t", (VIDEO,)), LOW, Mode.MONO, 3)
 
 
 def test_a_video_resumes_where_it_stopped_but_a_live_stream_at_its_edge() -> None:

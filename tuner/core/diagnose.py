@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import re
 
-#: (pattern in the tool's message, sentence for a person). First match wins.
+#: (pattern in the tool's message, sentence for a person). First match wins; a
+#: sentence may take a group of the match (``\g<1>``).
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), sentence)
     for pattern, sentence in (
+        (
+            # The egress proxy's refusal (tuner.egress), as yt-dlp quotes its reason
+            # phrase: the proxy's sentence is the one to show.
+            r"(refused: \S+ (\(\S+\) )?is a private address \([^)]*\): [^\"]*\"[^\"]*\" "
+            r"to fetch_allow)",
+            r"\g<1>",
+        ),
         (r"private video", "video unavailable: it is private"),
         (r"sign in to confirm your age|age[- ]restricted", "video unavailable: age-restricted"),
         (r"members[- ]only|join this channel", "video unavailable: for channel members only"),
@@ -45,7 +53,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"http error 5\d\d|server returned 5\d\d", "the site has a server error: try later"),
         (
             # A playlist naming a file: (or other) URL, refused by the whitelist.
-            r"not on whitelist|segment '(?!https?:)[a-z][a-z0-9+.-]*:",
+            r"not on whitelist|segment '(?!https?:)[a-z][a-z0-9+.-]*:|"
+            # ffmpeg's HLS demuxer, for a file: URL without a media extension.
+            r"url (?!https?:)[a-z][a-z0-9+.-]*:\S* is not in allowed_segment_extensions",
             "the stream points to something tuner does not fetch (only http/https)",
         ),
         (
@@ -59,8 +69,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 def explain(message: str, fallback: str) -> str:
     """The sentence for ``message``, or ``fallback: <its last line>`` if none fits."""
     for pattern, sentence in _RULES:
-        if pattern.search(message):
-            return sentence
+        found = pattern.search(message)
+        if found:
+            return found.expand(sentence)
     last = message.strip().splitlines()[-1] if message.strip() else ""
     last = re.sub(r"^(ERROR|WARNING):\s*", "", last)
     return f"{fallback}: {last}" if last else fallback

@@ -1,9 +1,11 @@
 """What a play query is: the test card, a video ID, a URL, or words to search for.
 
-A query is always data: it becomes one argument to yt-dlp's ``extract_info`` (never a
-command-line option), so ``--exec ...`` is only ever searched for. Only ``http`` and
-``https`` URLs are fetched; local paths and every other scheme are refused here,
-before anything runs.
+A query is always data: it becomes one argument to yt-dlp's ``extract_info``, never a
+command-line option. Still, a query that looks like one (``--exec ...``, ``-o x``) is
+refused rather than searched for: whoever typed it meant something else. Only
+``http`` and ``https`` URLs are fetched; local paths and every other scheme are
+refused here, before anything runs. Where a URL may lead is checked later, on every
+connection (:mod:`tuner.core.egress`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def parse_query(text: str) -> Query:
     a capital, ``-`` or ``_`` (so that an ordinary 11-letter word is searched for).
 
     Raises:
-        QueryError: empty, too long, a local path, or a URL of another scheme.
+        QueryError: empty, too long, like a command-line option, a local path, or a
+            URL of another scheme.
     """
     text = text.strip()
     if not text:
@@ -60,6 +63,12 @@ def parse_query(text: str) -> Query:
         raise QueryError(f"the query is longer than {MAX_QUERY_LENGTH} characters")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise QueryError("the query contains control characters")
+    if text.startswith("-") and not _is_video_id(text):
+        # A video ID may start with "-"; it becomes a watch URL, never an option.
+        raise QueryError(
+            "a query cannot start with '-': tuner takes no yt-dlp options; "
+            "give a URL, a YouTube video ID or words to search"
+        )
     if text.lower() == TESTCARD:
         return Query(QueryKind.TESTCARD, text, TESTCARD)
     if text.startswith(("/", "./", "../", "~", "\\")) or _WINDOWS_DRIVE.match(text):

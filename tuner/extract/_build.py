@@ -18,15 +18,18 @@ from tuner.extract.page import PageExtractor
 from tuner.extract.youtube_live import YoutubeLiveExtractor
 
 
-def build_poller(settings: Settings, *, now: Callable[[], float] = time.time) -> Poller:
-    """A poller with the extractors and schedule sources that ``settings`` enable.
+def build_poller(
+    settings: Settings, *, now: Callable[[], float] = time.time, proxy: str | None = None
+) -> Poller:
+    """A poller with the extractors and schedule sources that ``settings`` enable,
+    fetching through ``proxy`` (the egress proxy) when given.
 
     Raises:
         DuplicateExtractorError: two extractors with one key.
     """
     config = settings.extract
     limits = SourceLimits(config.per_source_limit, config.per_source_delay_seconds)
-    http = HttpClient(config.http_timeout_seconds, limits)
+    http = HttpClient(config.http_timeout_seconds, limits, proxy=proxy)
     registry = Registry(config.timeout_seconds)
     if config.demo.enabled:
         registry.add(DemoExtractor(config.demo.streams, clock=now), config.demo.timeout_seconds)
@@ -36,6 +39,7 @@ def build_poller(settings: Settings, *, now: Callable[[], float] = time.time) ->
             limits,
             socket_timeout=config.youtube_live.socket_timeout_seconds,
             clock=now,
+            proxy=proxy,
         )
         registry.add(youtube, config.youtube_live.timeout_seconds)
     if config.page.enabled:
@@ -88,10 +92,10 @@ def publish_to(poller: Poller, hub: EventHub) -> None:
     poller.on_change.append(lambda event_type: hub.publish(event_type, views[event_type]()))
 
 
-def make_poller(settings: Settings, hub: EventHub) -> Poller | None:
+def make_poller(settings: Settings, hub: EventHub, proxy: str | None = None) -> Poller | None:
     """The daemon's poller, publishing to ``hub``; ``None`` when ``[extract]`` is off."""
     if not settings.extract.enabled:
         return None
-    poller = build_poller(settings)
+    poller = build_poller(settings, proxy=proxy)
     publish_to(poller, hub)
     return poller

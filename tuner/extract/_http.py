@@ -108,6 +108,7 @@ class HttpClient:
         limits: SourceLimits | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.timeout = timeout
         self.limits = limits or SourceLimits()
@@ -118,6 +119,10 @@ class HttpClient:
             max_redirects=5,
             headers={"User-Agent": USER_AGENT},
             transport=transport,
+            # Through the egress proxy (tuner.egress) when given, redirects included;
+            # never through a proxy, or around one, that the environment names.
+            proxy=proxy,
+            trust_env=False,
         )
 
     async def get_text(self, url: str, *, max_bytes: int = MAX_BODY_BYTES) -> Fetched:
@@ -144,6 +149,10 @@ class HttpClient:
             except httpx.ConnectError as exc:
                 reason = str(exc) or "refused"
                 raise FetchError(f"cannot connect to {source}: {reason} ({url})") from None
+            except httpx.ProxyError as exc:
+                # The egress proxy's answer to CONNECT: "403 refused: ...".
+                reason = str(exc).partition(" ")[2] or str(exc)
+                raise FetchError(f"cannot fetch {url}: {reason}") from None
             except httpx.TooManyRedirects:
                 raise FetchError(f"{url} redirects too many times") from None
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -153,6 +162,9 @@ class HttpClient:
 
     async def _get(self, url: str, max_bytes: int) -> Fetched:
         async with self._client.stream("GET", url) as response:
+            if "tuner-egress" in response.headers:
+                # The egress proxy answered, not the site: its reason says why.
+                raise FetchError(f"cannot fetch {response.url}: {response.reason_phrase}")
             if response.status_code >= 400:
                 raise FetchError(
                     f"{source_of(url)} answered HTTP {_status_text(response.status_code)} for {url}"

@@ -91,6 +91,7 @@ class YoutubeLiveExtractor:
         channel_timeout: float | None = None,
         worker: Sequence[str] = WORKER,
         clock: Callable[[], float] = time.time,
+        proxy: str | None = None,
     ) -> None:
         self._channels = tuple(channels)
         self._limits = limits
@@ -99,6 +100,7 @@ class YoutubeLiveExtractor:
         self._channel_timeout = channel_timeout or 3 * socket_timeout + 5
         self._worker = tuple(worker)
         self._clock = clock
+        self._proxy = proxy
 
     async def probe(self, channel: str) -> dict[str, Any]:
         """The worker's answer for one channel.
@@ -110,6 +112,9 @@ class YoutubeLiveExtractor:
             *self._worker,
             "--socket-timeout",
             f"{self._socket_timeout:g}",
+            *(["--proxy", self._proxy] if self._proxy else []),
+            # After "--": a URL is never read as an option.
+            "--",
             channel_live_url(channel),
         ]
         async with self._limits.slot(SOURCE):

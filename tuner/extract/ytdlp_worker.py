@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from tuner.core.egress import PROXY_VARIABLES
 
 #: What yt-dlp says when a channel's /live page has no live broadcast.
 NOT_LIVE = re.compile(
@@ -60,12 +63,15 @@ def _clean(message: str) -> str:
     return message.removeprefix("ERROR: ").strip()
 
 
-def probe(url: str, socket_timeout: float, ydl_class: Any = None) -> dict[str, Any]:
-    """Ask yt-dlp about ``url`` (a channel's ``/live`` page) without downloading."""
+def probe(
+    url: str, socket_timeout: float, ydl_class: Any = None, proxy: str | None = None
+) -> dict[str, Any]:
+    """Ask yt-dlp about ``url`` (a channel's ``/live`` page) without downloading,
+    through ``proxy`` (the egress proxy) when given."""
     from yt_dlp import YoutubeDL
     from yt_dlp.utils import DownloadError, UserNotLive
 
-    options = {
+    options: dict[str, Any] = {
         "quiet": True,
         "no_warnings": True,
         "skip_download": True,
@@ -75,6 +81,8 @@ def probe(url: str, socket_timeout: float, ydl_class: Any = None) -> dict[str, A
         "retries": 0,
         "extractor_retries": 0,
     }
+    if proxy:
+        options["proxy"] = proxy
     try:
         # A new YoutubeDL per call: it keeps state (cookies, caches) between calls.
         with (ydl_class or YoutubeDL)(options) as ydl:
@@ -97,10 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Probe one URL and print the answer as one JSON line."""
     parser = argparse.ArgumentParser(prog="python -m tuner.extract.ytdlp_worker")
     parser.add_argument("--socket-timeout", type=float, default=15.0)
+    parser.add_argument("--proxy")
     parser.add_argument("url")
     args = parser.parse_args(argv)
+    if args.proxy:
+        for name in PROXY_VARIABLES:
+            os.environ.pop(name, None)
     try:
-        answer = probe(args.url, args.socket_timeout)
+        answer = probe(args.url, args.socket_timeout, proxy=args.proxy)
     except Exception as exc:  # a yt-dlp bug: report it rather than a traceback
         answer = {"status": "error", "detail": f"{type(exc).__name__}: {exc}"}
     print(json.dumps(answer), flush=True)

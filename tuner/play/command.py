@@ -27,8 +27,9 @@ from tuner.core.presets import CELL_ASPECT, Mode, Preset
 from tuner.core.source import MediaInput, Source
 
 #: The only protocols ffmpeg may open for a network source, including the segments
-#: and keys an HLS playlist names.
-PROTOCOL_WHITELIST = "http,https,tcp,tls,crypto"
+#: and keys an HLS playlist names (``httpproxy`` is how https reaches the egress
+#: proxy, :mod:`tuner.egress`).
+PROTOCOL_WHITELIST = "http,https,tcp,tls,crypto,httpproxy"
 SAMPLE_RATE = 48000
 #: Samples per AAC frame: one ADTS frame is 1024 / 48000 s of sound.
 AAC_FRAME_SAMPLES = 1024
@@ -65,8 +66,10 @@ def source_command(
     audio_fd: int,
     *,
     start_seconds: float = 0.0,
+    proxy: str | None = None,
 ) -> list[str]:
-    """Play a resolved source from ``start_seconds`` (0 for live streams).
+    """Play a resolved source from ``start_seconds`` (0 for live streams), fetching
+    through ``proxy`` (the egress proxy's URL) when given.
 
     Raises:
         ValueError: the source has neither video nor audio (a resolver bug).
@@ -75,7 +78,7 @@ def source_command(
         raise ValueError("a source needs video or audio")
     command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
     for media in source.inputs:
-        command += ["-re", *_network_input(media, start_seconds)]
+        command += ["-re", *_network_input(media, start_seconds, proxy)]
     video_at = next((n for n, i in enumerate(source.inputs) if i.has_video), None)
     audio_at = next((n for n, i in enumerate(source.inputs) if i.has_audio), None)
 
@@ -192,11 +195,15 @@ def _audio_output(audio_fd: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
+def _network_input(media: MediaInput, start_seconds: float, proxy: str | None) -> list[str]:
     if media.local:
         seek = ["-ss", f"{start_seconds:.3f}"] if start_seconds > 0 else []
         return ["-protocol_whitelist", "file", *seek, "-i", f"file:{media.url}"]
     args = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-rw_timeout", str(IO_TIMEOUT_US)]
+    if proxy:
+        # Every request of this input (redirects, playlists, segments, keys) goes
+        # through the egress proxy; ffmpeg's https sends CONNECT to it.
+        args += ["-http_proxy", proxy]
     headers = "".join(f"{name}: {value}\r\n" for name, value in media.headers if _safe(name, value))
     if headers:
         args += ["-headers", headers]
@@ -205,9 +212,9 @@ def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
     return [*args, "-i", media.url]
 
 
-def probe_command(ffmpeg: str, media: MediaInput) -> list[str]:
+def probe_command(ffmpeg: str, media: MediaInput, *, proxy: str | None = None) -> list[str]:
     """``ffmpeg -i URL`` with no output: it prints the input's streams and exits."""
-    return [ffmpeg, "-nostdin", "-hide_banner", *_network_input(media, 0.0)]
+    return [ffmpeg, "-nostdin", "-hide_banner", *_network_input(media, 0.0, proxy)]
 
 
 def _safe(name: str, value: str) -> bool:

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 import attrs
 
 from tuner.core.diagnose import explain
-from tuner.play.ytdlp_worker import WorkerSettings, ydl_options
+from tuner.play.ytdlp_worker import WorkerSettings, drop_proxy_variables, ydl_options
 
 #: Progress lines at most this often: the daemon passes on fewer still.
 PROGRESS_INTERVAL = 0.1
@@ -48,7 +48,7 @@ def download_options(
     settings: DownloadSettings, directory: Path, hook: Callable[[dict[str, Any]], None]
 ) -> dict[str, Any]:
     """yt-dlp's options: the format a session would play, into ``directory``."""
-    options = ydl_options(settings.max_height, settings.timeout, settings.cache_dir)
+    options = ydl_options(settings.max_height, settings.timeout, settings.cache_dir, settings.proxy)
     options.update(
         skip_download=False,
         outtmpl=str(directory / "media.%(ext)s"),
@@ -147,6 +147,8 @@ def main() -> int:
     """Read one request, download, report."""
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     settings = DownloadSettings.from_argv(sys.argv[1])
+    if settings.proxy:
+        drop_proxy_variables()
     # yt-dlp and ffmpeg may print; only the answer lines go to the real stdout.
     out = _Reporter(os.fdopen(os.dup(1), "w"))
     os.dup2(2, 1)

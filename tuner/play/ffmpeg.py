@@ -14,7 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 import trio
@@ -133,6 +133,7 @@ async def run_in_own_group(
     pass_fds: Sequence[int] = (),
     stdin: int = subprocess.DEVNULL,
     stderr: int | None = subprocess.PIPE,
+    env: Mapping[str, str] | None = None,
     task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED,
 ) -> int:
     """Run a child in its own process group; cancelling this kills the whole group.
@@ -147,6 +148,7 @@ async def run_in_own_group(
         stdout=subprocess.PIPE,
         stderr=stderr,
         pass_fds=tuple(pass_fds),
+        env=env,
         start_new_session=True,
         deliver_cancel=kill_process_group,
         check=False,

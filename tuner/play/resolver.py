@@ -25,6 +25,7 @@ import trio
 
 from tuner.core.query import Query
 from tuner.core.source import Source, SourceError
+from tuner.egress import EgressProxy
 from tuner.play.ffmpeg import run_in_own_group
 from tuner.play.ytdlp_worker import WorkerSettings
 
@@ -50,6 +51,8 @@ class ResolverUnavailableError(RuntimeError):
 @attrs.define
 class _Worker:
     process: trio.Process
+    #: Its name at the egress proxy, which keeps what it refused the worker.
+    user: str = ""
     exited: trio.Event = attrs.field(factory=trio.Event)
 
 
@@ -71,6 +74,7 @@ class Resolver:
         cache_dir: Path | None,
         cache_seconds: float = 120.0,
         python: str = sys.executable,
+        egress: EgressProxy | None = None,
     ) -> None:
         self.max_height = max_height
         self.timeout = timeout
@@ -78,6 +82,8 @@ class Resolver:
         self._ffmpeg = ffmpeg
         self._cache_dir = cache_dir
         self._python = python
+        self._egress = egress
+        self._workers_started = 0
         self._cache: dict[str, _Cached] = {}
         self._spare: _Worker | None = None
         self._refilling = False
@@ -147,7 +153,14 @@ class Resolver:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
         log.info("resolved %r in %.3f s", query.text, time.monotonic() - started)
-        return _parse_answer(answer)
+        try:
+            return _parse_answer(answer)
+        except ResolveError as exc:
+            # What the egress proxy refused says more than yt-dlp's "HTTP Error 403".
+            problem = self._egress.problem(worker.user) if self._egress else None
+            if problem is None:
+                raise
+            raise ResolveError(problem, exc.detail or exc.message) from None
 
     async def _take_worker(self) -> _Worker:
         if self._nursery is None:
@@ -169,14 +182,17 @@ class Resolver:
             self._refilling = False
 
     async def _run_worker(self, *, task_status: trio.TaskStatus[_Worker]) -> None:
+        self._workers_started += 1
+        user = f"resolve-{self._workers_started}"
         settings = WorkerSettings(
             max_height=self.max_height,
             timeout=self.timeout,
             ffmpeg=self._ffmpeg,
             cache_dir=str(self._cache_dir) if self._cache_dir else None,
+            proxy=self._egress.url(user) if self._egress else None,
         )
         command = [self._python, "-m", "tuner.play.ytdlp_worker", settings.to_argv()]
-        status = _WorkerStatus(task_status)
+        status = _WorkerStatus(task_status, user)
         try:
             await run_in_own_group(
                 command,
@@ -202,12 +218,13 @@ class Resolver:
 class _WorkerStatus:
     """Hands the started process on as a :class:`_Worker` (and keeps it, for cleanup)."""
 
-    def __init__(self, outer: trio.TaskStatus[_Worker]) -> None:
+    def __init__(self, outer: trio.TaskStatus[_Worker], user: str) -> None:
         self._outer = outer
+        self._user = user
         self.worker: _Worker | None = None
 
     def started(self, process: trio.Process) -> None:
-        self.worker = _Worker(process)
+        self.worker = _Worker(process, self._user)
         self._outer.started(self.worker)
 
 

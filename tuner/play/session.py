@@ -36,6 +36,7 @@ from tuner.core.pacing import Pacer
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryKind
 from tuner.core.source import Source
+from tuner.egress import EgressProxy, child_environment
 from tuner.play.command import AAC_FRAME_SAMPLES, SAMPLE_RATE, source_command, testcard_command
 from tuner.play.fanout import Fanout
 from tuner.play.ffmpeg import Tool, run_in_own_group
@@ -68,6 +69,8 @@ class Playback:
     reconnect_attempts: int = 5
     backoff_first: float = 0.5
     backoff_max: float = 15.0
+    #: Where ffmpeg's fetches go (and are checked); ``None`` fetches directly (tests).
+    egress: EgressProxy | None = None
 
     def backoff(self, failures: int) -> float:
         """The pause before attempt ``failures + 1``: doubling, capped."""
@@ -207,6 +210,9 @@ async def run_session(
                 return
             session.source = source
             attempt = await _run_attempt(session, ffmpeg, source, position, playback, hooks)
+            # ffmpeg says only "403 Forbidden" when the egress proxy refused it: what the
+            # proxy met during this attempt (taken now, so it never outlives it).
+            problem = playback.egress.problem(_egress_user(session)) if playback.egress else None
             position = attempt.start_seconds + attempt.frames / attempt.fps
             if attempt.frames:
                 failures = 0
@@ -215,6 +221,8 @@ async def run_session(
                          session.preset.name, session.mode, position)  # fmt: skip
                 continue
             failure = _failure(attempt, source, position)
+            if failure is not None and problem is not None:
+                failure = problem
             if failure is None and not source.is_live:
                 return
             if session.frames == 0:
@@ -240,6 +248,11 @@ async def _resolve(session: Session, resolver: Resolver | None) -> Source:
     if resolver is None:
         raise ResolveError("the resolver is not running")
     return await resolver.resolve(session.query)
+
+
+def _egress_user(session: Session) -> str:
+    """The name this session's ffmpeg uses at the egress proxy."""
+    return f"session-{session.id}"
 
 
 def _failure(attempt: _Attempt, source: Source, played: float) -> str | None:
@@ -274,18 +287,23 @@ async def _run_attempt(
     preset, mode = session.preset, session.mode
     attempt = _Attempt(origin_ms, start_seconds, trio.current_time(), preset, mode)
     read_fd, write_fd = os.pipe()
+    env = None
     if source is TESTCARD_SOURCE:
         command = testcard_command(ffmpeg.path, preset, mode, write_fd)
     else:
+        proxy = playback.egress.url(_egress_user(session)) if playback.egress else None
         command = source_command(
-            ffmpeg.path, source, preset, mode, write_fd, start_seconds=start_seconds
+            ffmpeg.path, source, preset, mode, write_fd, start_seconds=start_seconds, proxy=proxy
         )
+        if proxy is not None:
+            # Without no_proxy, which would let ffmpeg bypass the proxy.
+            env = child_environment(proxy)
     audio_pipe = trio.lowlevel.FdStream(read_fd)
     async with audio_pipe, trio.open_nursery() as nursery:
         session.attempt_scope = nursery.cancel_scope
         try:
             process: trio.Process = await nursery.start(
-                partial(run_in_own_group, command, pass_fds=(write_fd,))
+                partial(run_in_own_group, command, pass_fds=(write_fd,), env=env)
             )
         except OSError as exc:
             attempt.start_error = f"cannot start ffmpeg ({ffmpeg.path}): {exc.strerror}"

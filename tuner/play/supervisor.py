@@ -22,7 +22,7 @@ from tuner.core.adts import ADTSSplitter
 from tuner.core.codec import PROTOCOL_VERSION
 from tuner.core.control import encode_control
 from tuner.core.presets import Mode, Preset
-from tuner.core.query import QueryError, parse_query
+from tuner.core.query import QueryError, QueryKind, parse_query
 from tuner.core.source import Source
 from tuner.core.state import Status
 from tuner.play.command import preroll_command
@@ -151,7 +151,7 @@ class Supervisor:
 
         Raises:
             PlayError: the query cannot be played (a local path, a scheme other than
-                http/https, empty).
+                http/https, empty, or a URL of an address the egress policy refuses).
             UnavailableError: the supervisor is not running.
         """
         if self._nursery is None:
@@ -160,6 +160,12 @@ class Supervisor:
             parsed = parse_query(query)
         except QueryError as exc:
             raise PlayError(str(exc)) from None
+        egress = self._playback.egress
+        if parsed.kind is QueryKind.URL and egress is not None:
+            # Known without DNS (an address, localhost): refused now, not in the session.
+            refused = egress.policy.precheck(parsed.target)
+            if refused is not None:
+                raise PlayError(refused)
         session = Session(parsed, preset, mode, FrameSink(self.video), self._next_audio)
         session.prepared = prepared
         self._next_audio = Fanout(AUDIO_QUEUE_FRAMES)

@@ -21,6 +21,7 @@ from typing import Any, Self
 import attrs
 
 from tuner.core.diagnose import explain
+from tuner.core.egress import PROXY_VARIABLES, proxy_environment
 from tuner.core.source import (
     Source,
     SourceError,
@@ -40,9 +41,12 @@ def format_spec(max_height: int) -> str:
     return f"bv{cap}+ba/b{cap}/bv*{cap}/wv+ba/w/wv*/ba"
 
 
-def ydl_options(max_height: int, timeout: float, cache_dir: str | None) -> dict[str, Any]:
-    """Options for a ``YoutubeDL`` that resolves without downloading anything."""
-    return {
+def ydl_options(
+    max_height: int, timeout: float, cache_dir: str | None, proxy: str | None = None
+) -> dict[str, Any]:
+    """Options for a ``YoutubeDL`` that resolves without downloading anything, and
+    fetches through ``proxy`` (the egress proxy) when given."""
+    options = {
         "format": format_spec(max_height),
         "quiet": True,
         "no_warnings": True,
@@ -55,6 +59,10 @@ def ydl_options(max_height: int, timeout: float, cache_dir: str | None) -> dict[
         # Free text is always searched explicitly ("ytsearch1:"), never guessed.
         "default_search": "error",
     }
+    if proxy:
+        # Every request, and the ffmpeg yt-dlp runs (which it gives http_proxy).
+        options["proxy"] = proxy
+    return options
 
 
 def pick(info: dict[str, Any]) -> Source:
@@ -71,7 +79,7 @@ def pick(info: dict[str, Any]) -> Source:
     return source_from_info(info)
 
 
-def probe(ffmpeg: str, source: Source, timeout: float) -> Source:
+def probe(ffmpeg: str, source: Source, timeout: float, proxy: str | None = None) -> Source:
     """Fill in which streams each input has, where yt-dlp did not say (plain files).
 
     Raises:
@@ -85,7 +93,8 @@ def probe(ffmpeg: str, source: Source, timeout: float) -> Source:
             continue
         try:
             done = subprocess.run(
-                probe_command(ffmpeg, media),
+                probe_command(ffmpeg, media, proxy=proxy),
+                env=proxy_environment(os.environ, proxy) if proxy else None,
                 capture_output=True,
                 text=True,
                 errors="replace",
@@ -113,6 +122,8 @@ class WorkerSettings:
     timeout: float
     ffmpeg: str | None = None
     cache_dir: str | None = None
+    #: The egress proxy (``tuner.egress``) every fetch goes through.
+    proxy: str | None = None
 
     def to_argv(self) -> str:
         """The one command-line argument that carries these settings."""
@@ -131,7 +142,7 @@ def resolve(ydl: Any, settings: WorkerSettings, target: str) -> Source:
         raise SourceError("no results")
     source = pick(ydl.sanitize_info(info))
     if settings.ffmpeg:
-        source = probe(settings.ffmpeg, source, settings.timeout)
+        source = probe(settings.ffmpeg, source, settings.timeout, settings.proxy)
     return source
 
 
@@ -155,14 +166,23 @@ def warm_up(settings: WorkerSettings) -> Any:
 
     for extractor in yt_dlp.extractor.gen_extractor_classes():
         extractor.suitable("https://warm-up.invalid/")
-    options = ydl_options(settings.max_height, settings.timeout, settings.cache_dir)
+    options = ydl_options(settings.max_height, settings.timeout, settings.cache_dir, settings.proxy)
     return yt_dlp.YoutubeDL(options)
+
+
+def drop_proxy_variables() -> None:
+    """No proxy variables in this worker's environment, nor in the ffmpeg it runs:
+    only the egress proxy, and no ``no_proxy`` exceptions to it."""
+    for name in PROXY_VARIABLES:
+        os.environ.pop(name, None)
 
 
 def main() -> int:
     """Warm up, wait for one request, answer it."""
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     settings = WorkerSettings.from_argv(sys.argv[1])
+    if settings.proxy:
+        drop_proxy_variables()
     # yt-dlp and ffmpeg may print; only the answer goes to the real stdout.
     answers = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
