@@ -25,6 +25,18 @@ def open_viewer(base_url: str, cookie: str) -> AbstractAsyncContextManager[WebSo
     return open_websocket_url(ws_url, extra_headers=[("Cookie", cookie)])
 
 
+async def stays_open(ws: WebSocketConnection, seconds: float = 0.5) -> bool:
+    """Whether the server keeps ``ws`` open for ``seconds`` (reading what it sends):
+    a socket it refuses is closed at once, and an idle one may send nothing for long."""
+    with trio.move_on_after(seconds):
+        try:
+            while True:
+                await ws.get_message()
+        except ConnectionClosed:
+            return False
+    return True
+
+
 async def close_code(ws: WebSocketConnection, timeout: float = 5) -> int | None:
     """Read (and drop) messages until the server closes; returns its close code."""
     try:

@@ -19,7 +19,7 @@ from trio_websocket import open_websocket_url
 
 from tests.daemon_process import DaemonProcess
 from tests.integration.conftest import PIN, RunningDaemon, settings_for, start_daemon
-from tests.integration.helpers import close_code
+from tests.integration.helpers import close_code, stays_open
 from tuner.web.app import MAX_BODY_BYTES
 from tuner.web.auth import COOKIE_NAME
 
@@ -63,7 +63,7 @@ async def test_viewers_and_listeners_beyond_the_caps_are_told_why(tmp_path: Path
                     assert second.headers["Retry-After"] == "10"
             # A place freed is a place taken.
             async with open_websocket_url(url, extra_headers=headers) as again:
-                assert await again.get_message()
+                assert await stays_open(again)
         running.shutdown.set()
 
 

@@ -269,13 +269,13 @@ class Queue:
         """Queue ``query`` at ``position`` (the end by default); its preparation starts.
 
         Raises:
-            QueueError: the query cannot be played (see :func:`parse_query`).
+            QueueError: the query cannot be played (see ``Supervisor.check_query``).
             QueueConflictError: the queue is full.
             QueueUnavailableError: the queue is not running, or its database failed.
         """
         try:
-            parsed = parse_query(query)
-        except QueryError as exc:
+            parsed = self._supervisor.check_query(query)
+        except PlayError as exc:
             raise QueueError(str(exc)) from None
         async with self._edit():
             if len(self._order) >= self._settings.max_items:

@@ -22,7 +22,7 @@ from tuner.core.adts import ADTSSplitter
 from tuner.core.codec import PROTOCOL_VERSION
 from tuner.core.control import encode_control
 from tuner.core.presets import Mode, Preset
-from tuner.core.query import QueryError, QueryKind, parse_query
+from tuner.core.query import Query, QueryError, QueryKind, parse_query
 from tuner.core.source import Source
 from tuner.core.state import Status
 from tuner.play.command import preroll_command
@@ -156,16 +156,7 @@ class Supervisor:
         """
         if self._nursery is None:
             raise UnavailableError("the session supervisor is not running")
-        try:
-            parsed = parse_query(query)
-        except QueryError as exc:
-            raise PlayError(str(exc)) from None
-        egress = self._playback.egress
-        if parsed.kind is QueryKind.URL and egress is not None:
-            # Known without DNS (an address, localhost): refused now, not in the session.
-            refused = egress.policy.precheck(parsed.target)
-            if refused is not None:
-                raise PlayError(refused)
+        parsed = self.check_query(query)
         session = Session(parsed, preset, mode, FrameSink(self.video), self._next_audio)
         session.prepared = prepared
         self._next_audio = Fanout(AUDIO_QUEUE_FRAMES)
@@ -181,6 +172,25 @@ class Supervisor:
         self.sessions_started += 1
         self._nursery.start_soon(self._run, session, name=f"session {session.id}")
         return self.status
+
+    def check_query(self, query: str) -> Query:
+        """``query`` parsed, and refused now if it cannot be played: a local path, a
+        scheme other than http/https, or a URL whose host the egress policy refuses
+        without looking it up (an address, ``localhost``).
+
+        Raises:
+            PlayError: why, as a sentence.
+        """
+        try:
+            parsed = parse_query(query)
+        except QueryError as exc:
+            raise PlayError(str(exc)) from None
+        egress = self._playback.egress
+        if parsed.kind is QueryKind.URL and egress is not None:
+            refused = egress.policy.precheck(parsed.target)
+            if refused is not None:
+                raise PlayError(refused)
+        return parsed
 
     def retune(self, preset: Preset | None = None, mode: Mode | None = None) -> Status:
         """Play the current session on at another preset or mode, from where it is.
