@@ -79,6 +79,14 @@ def descendants(daemon: DaemonProcess) -> list[psutil.Process]:
     return alive
 
 
+def command_of(process: psutil.Process) -> list[str]:
+    """A process's command line, or ``[]`` once it has exited (a race to expect)."""
+    try:
+        return process.cmdline()
+    except psutil.NoSuchProcess:
+        return []
+
+
 def playback_ffmpegs(daemon: DaemonProcess) -> list[psutil.Process]:
     """The daemon's playback ffmpegs (writing frames to ``pipe:1``)."""
     found = []
@@ -101,7 +109,15 @@ def terminate_cleanly(daemon: DaemonProcess, bound: float = 5.0) -> float:
     deadline = time.monotonic() + 3
     left = before
     while left and time.monotonic() < deadline:
-        left = [p for p in left if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        left = [p for p in left if not exited(p)]
         time.sleep(0.05)
-    assert not left, f"left behind: {[p.cmdline()[:3] for p in left]}"
+    assert not left, f"left behind: {[command_of(p)[:3] for p in left]}"
     return took
+
+
+def exited(process: psutil.Process) -> bool:
+    """Whether a process is gone (or a zombie: exited, not yet reaped)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

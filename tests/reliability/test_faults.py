@@ -29,8 +29,10 @@ from tests.conftest import Media
 from tests.daemon_process import DaemonProcess
 from tests.loopback import LoopbackServer, serve_loopback
 from tests.reliability.conftest import (
+    command_of,
     descendants,
     eventually,
+    exited,
     logged_in,
     playback_ffmpegs,
     terminate_cleanly,
@@ -127,13 +129,6 @@ async def _one_ffmpeg(daemon: DaemonProcess, other_than: int | None = None) -> p
     return await eventually(probe, "one playback ffmpeg")
 
 
-def _gone(process: psutil.Process) -> bool:
-    try:
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("fault", ["killed", "stopped", "garbage"])
 async def test_ffmpeg_fault(tmp_path: Path, ffmpeg: str, fault: str) -> None:
@@ -190,7 +185,7 @@ async def test_ffmpeg_fault(tmp_path: Path, ffmpeg: str, fault: str) -> None:
 
             second = await eventually(healed, "playing again with a new ffmpeg", timeout=30)
             recovered = trio.current_time() - injected
-            assert _gone(first), "the broken ffmpeg is still there"
+            assert exited(first), "the broken ffmpeg is still there"
             code, health = await _wait_health(client, "playback", "ok")
             assert (code, health["status"]) == (200, "ok")
 
@@ -246,7 +241,7 @@ async def test_ytdlp_fault(tmp_path: Path, media: Media, fault: str) -> None:
                 # The worker that asked is gone; only the warm spare is left.
                 async def one_worker() -> bool | None:
                     worker = "tuner.play.ytdlp_worker"
-                    workers = [p for p in descendants(daemon) if worker in p.cmdline()]
+                    workers = [p for p in descendants(daemon) if worker in command_of(p)]
                     return len(workers) == 1 or None
 
                 await eventually(one_worker, "the resolving worker killed")

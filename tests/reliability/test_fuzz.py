@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 import trio
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.daemon_process import DaemonProcess
+from tests.reliability.conftest import command_of, descendants
 
 PIN = "2468"
 
@@ -105,9 +105,8 @@ def _settle(daemon: DaemonProcess, cookie: str) -> None:
 
 def _session_children(daemon: DaemonProcess) -> list[list[str]]:
     """The daemon's ffmpegs and downloads (its warm yt-dlp worker stays, by design)."""
-    children = psutil.Process(daemon.process.pid).children(recursive=True)
-    commands = [child.cmdline() for child in children if child.status() != psutil.STATUS_ZOMBIE]
-    return [c[:3] for c in commands if "ytdlp_worker" not in " ".join(c)]
+    commands = [command_of(child) for child in descendants(daemon)]
+    return [c[:3] for c in commands if c and "ytdlp_worker" not in " ".join(c)]
 
 
 def _client(daemon: DaemonProcess, cookie: str) -> httpx.Client:
