@@ -191,6 +191,13 @@ async def test_the_canary_itself_is_refused_before_playing(guarded: Guarded) -> 
         assert f'add "127.0.0.1:{canary.port}" to fetch_allow' in detail
 
 
+async def test_a_private_address_is_refused_when_queued_too(guarded: Guarded) -> None:
+    response = await guarded.client.post("/api/queue", json={"query": guarded.canary.url("/")})
+    assert response.status_code == 400, response.text
+    assert "is a private address (loopback)" in response.json()["detail"]
+    assert (await guarded.client.get("/api/queue")).json()["items"] == []
+
+
 @pytest.mark.parametrize(
     ("path", "host"),
     [("/hop", "127.0.0.1"), ("/hop-https", "127.0.0.1"), ("/hop-localhost", "localhost")],
