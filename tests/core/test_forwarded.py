@@ -59,25 +59,25 @@ def test_bad_networks_are_named() -> None:
 
 
 @pytest.mark.parametrize(
-    ("origin", "scheme", "host", "same"),
+    ("origin", "host", "same"),
     [
-        ("http://127.0.0.1:8080", "http", "127.0.0.1:8080", True),
-        ("https://tuner.example.com", "http", "tuner.example.com", True),  # TLS ended
-        ("https://tuner.example.com:443", "https", "tuner.example.com", True),
-        ("http://127.0.0.1:8081", "http", "127.0.0.1:8080", False),
-        ("http://localhost:8080", "http", "127.0.0.1:8080", False),
-        ("https://tuner.example.com:8443", "http", "tuner.example.com", False),
-        ("http://evil.example", "http", "tuner.example.com", False),
-        ("null", "http", "127.0.0.1:8080", False),
-        ("http://127.0.0.1:99999", "http", "127.0.0.1:8080", False),
-        ("file://127.0.0.1", "http", "127.0.0.1", False),
-        ("http://127.0.0.1:8080/path", "http", "127.0.0.1:8080", False),
+        ("http://127.0.0.1:8080", "127.0.0.1:8080", True),
+        ("https://tuner.example.com", "tuner.example.com", True),  # TLS ended
+        ("https://tuner.example.com:443", "tuner.example.com", True),
+        ("http://127.0.0.1:8081", "127.0.0.1:8080", False),
+        ("http://localhost:8080", "127.0.0.1:8080", False),
+        ("https://tuner.example.com:8443", "tuner.example.com", False),
+        ("http://evil.example", "tuner.example.com", False),
+        ("null", "127.0.0.1:8080", False),
+        ("http://127.0.0.1:99999", "127.0.0.1:8080", False),
+        ("file://127.0.0.1", "127.0.0.1", False),
+        ("http://127.0.0.1:8080/path", "127.0.0.1:8080", False),
     ],
 )
-def test_same_origin(origin: str, scheme: str, host: str, same: bool) -> None:
-    assert same_origin(origin, scheme, host) is same
+def test_same_origin(origin: str, host: str, same: bool) -> None:
+    assert same_origin(origin, host) is same
 
 
 @given(st.text(max_size=60), st.text(max_size=40))
 def test_same_origin_never_raises(origin: str, host: str) -> None:
-    same_origin(origin, "http", host)
+    same_origin(origin, host)

@@ -159,21 +159,24 @@ def probe_codec(ffprobe: str, path: Path) -> str:
     return done.stdout.strip()
 
 
-def live_ffmpegs() -> list[psutil.Process]:
-    """The daemon's playback ffmpegs (writing frames to ``pipe:1``) among this process's
-    descendants; not the ones a test runs to make media, nor the resolver's probes."""
+def running_with(argument: str, root: psutil.Process | None = None) -> list[psutil.Process]:
+    """The live descendants of ``root`` (this process by default) that have
+    ``argument`` among their command-line arguments; zombies and processes that exit
+    while we look are left out."""
     found = []
-    for child in psutil.Process().children(recursive=True):
+    for child in (root or psutil.Process()).children(recursive=True):
         try:
-            if (
-                "ffmpeg" in child.name()
-                and "pipe:1" in child.cmdline()
-                and child.status() != psutil.STATUS_ZOMBIE
-            ):
+            if argument in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
                 found.append(child)
         except psutil.NoSuchProcess:
             pass
     return found
+
+
+def live_ffmpegs() -> list[psutil.Process]:
+    """The daemon's playback ffmpegs (writing frames to ``pipe:1``) among this process's
+    descendants; not the ones a test runs to make media, nor the resolver's probes."""
+    return [p for p in running_with("pipe:1") if "ffmpeg" in p.name()]
 
 
 async def wait_for_ffmpegs(count: int, timeout: float = 5) -> list[psutil.Process]:

@@ -23,7 +23,7 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from tests.conftest import Media
 from tests.integration.conftest import PIN, RunningDaemon, settings_for, start_daemon
-from tests.integration.helpers import live_ffmpegs, open_viewer
+from tests.integration.helpers import live_ffmpegs, open_viewer, running_with
 from tests.media import Throttled, throttled_server
 from tuner.cli import main as tuner_main
 from tuner.config import QueueSettings
@@ -31,15 +31,8 @@ from tuner.core.control import decode_control
 
 
 def download_workers() -> list[psutil.Process]:
-    """The daemon's download worker processes (and what they started)."""
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "tuner.play.download_worker" in child.cmdline():
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
+    """The daemon's download worker processes."""
+    return running_with("tuner.play.download_worker")
 
 
 async def queued(client: httpx.AsyncClient) -> dict[str, Any]:

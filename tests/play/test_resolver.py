@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from tests.conftest import Media
+from tests.integration.helpers import running_with
 from tuner.core.query import parse_query
 from tuner.play.resolver import ResolveError, Resolver
 
@@ -19,14 +20,7 @@ WORKER = "tuner.play.ytdlp_worker"
 
 def workers() -> list[psutil.Process]:
     """Live resolver workers among this process's children."""
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if WORKER in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
+    return running_with(WORKER)
 
 
 async def wait_for_workers(count: int, timeout: float = 5) -> None:

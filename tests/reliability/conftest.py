@@ -29,6 +29,7 @@ import trio
 
 from tests.daemon_process import DaemonProcess
 from tests.integration.conftest import daemon, no_leaked_processes
+from tests.integration.helpers import running_with
 
 __all__ = ["daemon", "no_leaked_processes"]
 
@@ -89,14 +90,7 @@ def command_of(process: psutil.Process) -> list[str]:
 
 def playback_ffmpegs(daemon: DaemonProcess) -> list[psutil.Process]:
     """The daemon's playback ffmpegs (writing frames to ``pipe:1``)."""
-    found = []
-    for child in descendants(daemon):
-        try:
-            if "pipe:1" in child.cmdline():
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
+    return running_with("pipe:1", psutil.Process(daemon.process.pid))
 
 
 def terminate_cleanly(daemon: DaemonProcess, bound: float = 5.0) -> float:
