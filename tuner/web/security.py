@@ -40,9 +40,9 @@ SECURITY_HEADERS = {
 }
 
 
-def same_origin(origin: str, scheme: str, host: str) -> bool:
-    """Whether an ``Origin`` header names the site a request reached as
-    ``scheme://host``.
+def same_origin(origin: str, host: str) -> bool:
+    """Whether an ``Origin`` header names the site a request reached as ``host``
+    (its ``Host`` header).
 
     The host and port decide; the scheme does not, as a proxy that ends TLS turns
     ``https://name`` into plain http on the way in. A ``Host`` without a port was
@@ -50,7 +50,7 @@ def same_origin(origin: str, scheme: str, host: str) -> bool:
     """
     try:
         parts = urllib.parse.urlsplit(origin)
-        site = urllib.parse.urlsplit(f"{scheme}://{host}")
+        site = urllib.parse.urlsplit(f"//{host}")
         origin_port, site_port = parts.port, site.port
     except ValueError:  # a malformed port
         return False
@@ -63,10 +63,6 @@ def same_origin(origin: str, scheme: str, host: str) -> bool:
     return (origin_port or _DEFAULT_PORTS[parts.scheme]) == site_port
 
 
-def _http_scheme(scheme: str) -> str:
-    return {"ws": "http", "wss": "https"}.get(scheme, scheme)
-
-
 def register(app: QuartTrio) -> None:
     """Add the origin checks and the security headers to ``app``."""
 
@@ -74,13 +70,11 @@ def register(app: QuartTrio) -> None:
     async def check_origin() -> Response | None:
         if request.method not in _UNSAFE_METHODS:
             return None
-        return _refuse_foreign(request.headers.get("Origin"), request.scheme, request.host)
+        return _refuse_foreign(request.headers.get("Origin"), request.host)
 
     @app.before_websocket
     async def check_websocket_origin() -> Response | None:
-        return _refuse_foreign(
-            websocket.headers.get("Origin"), _http_scheme(websocket.scheme), websocket.host
-        )
+        return _refuse_foreign(websocket.headers.get("Origin"), websocket.host)
 
     @app.after_request
     async def add_headers(response: Response) -> Response:
@@ -93,8 +87,8 @@ def register(app: QuartTrio) -> None:
         return response
 
 
-def _refuse_foreign(origin: str | None, scheme: str, host: str) -> Response | None:
-    if origin is None or same_origin(origin, scheme, host):
+def _refuse_foreign(origin: str | None, host: str) -> Response | None:
+    if origin is None or same_origin(origin, host):
         return None
     log.warning("refused a request from another site: Origin %r, this site %s", origin, host)
     return error_response(
