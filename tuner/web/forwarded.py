@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
-from tuner.core.forwarded import Network, seen_request
+from tuner.core.forwarded import Network, is_in, seen_request
 
 
 class ForwardedHeaders:
@@ -25,7 +25,8 @@ class ForwardedHeaders:
     ) -> None:
         """Handle one ASGI connection."""
         client = scope.get("client") if scope["type"] in ("http", "websocket") else None
-        if not self.trusted or not client:
+        # Most requests come from no proxy: nothing to read for them.
+        if not client or not is_in(client[0], self.trusted):
             await self.app(scope, receive, send)
             return
         headers: dict[str, str] = {}
