@@ -239,7 +239,7 @@ def test_a_page_refused_for_the_cap_says_so(tmp_path: Path) -> None:
                 page.click("#play")
                 wait_for(
                     page,
-                    "document.getElementById('status').textContent"
+                    "document.getElementById('stage-status').textContent"
                     ".indexOf('too many viewers: at most 1 at once') >= 0",
                 )
 

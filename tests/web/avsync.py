@@ -68,7 +68,7 @@ def measure(page: Any, base_url: str, pin: str, query: str, seconds: float) -> A
     page.wait_for_selector("body[data-state=login]")
     page.fill("#pin", pin)
     page.click("#login-button")
-    page.wait_for_selector("body[data-state=player]")
+    page.wait_for_selector("body[data-state=home]")
     page.evaluate(PROBE)
     page.fill("#query", query)
     page.click("#play")

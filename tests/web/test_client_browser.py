@@ -113,12 +113,14 @@ def test_login_play_testcard_and_stop(page: Any) -> None:
 
     page.fill("#pin", PIN)
     page.click("#login-button")
-    page.wait_for_selector("body[data-state=player]")
+    # Nothing plays: home, with the pickers ready for what the next play asks for.
+    page.wait_for_selector("body[data-state=home]")
     wait_for(page, "document.getElementById('preset').options.length > 0")
     assert page.input_value("#query") == "testcard"
     assert page.input_value("#preset") == "low"
 
     page.click("#play")
+    page.wait_for_selector("body[data-state=player]", state="attached")
     wait_for(page, "window.tunerStats.framesDrawn > 10", timeout=30_000)
     stats = page.evaluate("window.tunerStats")
     hello = stats["lastHello"]
@@ -161,8 +163,14 @@ def test_login_play_testcard_and_stop(page: Any) -> None:
     page.click("#stop")
     wait_for(page, f"{STATUS_LINE} === 'idle'")
     assert text(page, "#message") == ""
+    assert page.is_hidden("#notice")
     assert not page.evaluate("document.getElementById('audio').hasAttribute('src')")
+    # Stopped: the player offers to play it again, and home is one tap away.
+    assert page.is_visible("#replay") and page.is_hidden("#stop")
+    assert text(page, "#stage-status") == "Stopped."
 
+    page.click("#back")
+    page.wait_for_selector("body[data-state=home]")
     page.click("#logout")
     page.wait_for_selector("body[data-state=login]")
 
@@ -179,7 +187,17 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     """
     errors: list[str] = []
     page = new_page(browser, errors)
-    idle = {"state": "idle", "session_id": None, "title": None, "is_live": False}
+    # Something plays: a page opened then goes straight to the player.
+    playing = {
+        "state": "playing",
+        "session_id": "abc123",
+        "title": "Fake",
+        "is_live": True,
+        "preset": "low",
+        "chosen_preset": "low",
+        "fps": 24,
+        "mode": "mono",
+    }
     presets = {
         "presets": [{"name": "low", "cols": 4, "rows": 2, "fps": 24, "description": "tiny"}],
         "modes": ["mono"],
@@ -194,7 +212,7 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
         elif path.startswith("/static/"):
             route.fulfill(path=STATIC / path.removeprefix("/static/"))
         elif path in ("/api/status", "/api/presets"):
-            route.fulfill(json=idle if path == "/api/status" else presets)
+            route.fulfill(json=playing if path == "/api/status" else presets)
         else:
             route.fulfill(status=404, json={"error": "not found", "detail": None})
 
@@ -235,7 +253,7 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     page.route("**/*", http)
     page.route_web_socket("**/ws/video", video)
     page.goto("http://tuner.test/")
-    page.wait_for_selector("body[data-state=player]")
+    page.wait_for_selector("body[data-state=player]", state="attached")
     wait_for(page, "window.tunerStats.socketState === 'open'")
     wait_for(page, "window.tunerStats.framesDrawn === 1")
     wait_for(page, "window.tunerStats.decodeErrors === 6")

@@ -86,9 +86,11 @@ def test_each_mode_draws_the_colour_bars_in_their_columns(media: Media, tmp_path
         page.fill("#pin", PIN)
         page.click("#login-button")
         wait_for(page, "document.getElementById('mode').options.length === 4")
-        page.select_option("#mode", "mono")
         page.fill("#query", media.url_of("bars.mp4"))
         page.click("#play")
+        # The pickers are the player's: mono first (a retune if another was remembered).
+        page.wait_for_selector("body[data-state=player]", state="attached")
+        page.select_option("#mode", "mono")
         for mode in ("mono", "color", "blocks", "braille"):
             if mode != "mono":
                 # During the session: the page asks for a retune.

@@ -60,7 +60,6 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
             page,
             "document.getElementById('queue-summary').textContent === 'Up next: nothing queued'",
         )
-        page.click("#queue-summary")
 
         add(page, "testcard", 1)
         page.wait_for_selector("#queue-list .queue-item[data-state=ready]")
@@ -82,7 +81,7 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
 
         # Every target can be hit by a finger.
         sizes = page.evaluate(
-            "Array.from(document.querySelectorAll('#queue button, #queue summary, #queue-add'))"
+            "Array.from(document.querySelectorAll('#queue button, #queue-add'))"
             ".filter(b => b.offsetParent).map(b => { const r = b.getBoundingClientRect();"
             " return [b.textContent, r.width, r.height]; })"
         )
@@ -102,14 +101,16 @@ def test_the_queue_is_shown_and_edited_by_touch(browser: Any, media: Media, tmp_
         wait_for(page, f"{ORDER}.length === 2")
         assert server_order(page) == ["Test card", "Test card"]
 
-        # A tap on a title plays it now; it leaves the queue, then is in the history.
+        # A tap on a title plays it now (the player comes up); it leaves the queue,
+        # then is in the history, back on the home screen.
         with page.expect_response("**/api/play") as played:
             page.click("#queue-list .queue-item:nth-child(1) .queue-title")
         assert played.value.status == 202
+        page.wait_for_selector("body[data-state=player]", state="attached")
         plays = [json.loads(body) for url, body in posted if url.endswith("/api/play")]
         assert plays[-1]["item_id"] and plays[-1]["preset"] == "low"
         wait_for(page, f"{ORDER}.length === 1")
-        page.click("#queue-summary")
+        page.click("#back")
         page.wait_for_selector("#queue-history .queue-replay")
         assert text(page, "#queue-history .queue-replay") == "↺ Test card"
         page.evaluate("fetch('/api/stop', {method: 'POST', credentials: 'same-origin'})")

@@ -80,11 +80,10 @@ streams = [
         page.goto(daemon.base_url + "/")
         page.fill("#pin", PIN)
         page.click("#login-button")
-        page.wait_for_selector("body[data-state=player]")
+        page.wait_for_selector("body[data-state=home]")
         page.wait_for_selector("#streams:not([hidden])")
         wait_for(page, "document.querySelectorAll('#streams-list .stream').length === 2")
         assert text(page, "#streams-summary") == "Streams: 1 live of 2"
-        page.click("#streams-summary")
         texts = "els => els.map(e => e.textContent)"
         titles = page.eval_on_selector_all("#streams-list .title", texts)
         assert titles == ["On air now", "A recording"]
@@ -97,14 +96,14 @@ streams = [
             page.click("#streams-list .stream.live")
         assert played.value.status == 202
         plays = [json.loads(body) for url, body in posted if url.endswith("/api/play")]
-        assert plays == [{"query": f"{playlists}/live.m3u8"}]
-        # Played: the list folds away to give the canvas the screen.
-        wait_for(page, "!document.getElementById('streams').open")
+        assert plays == [{"query": f"{playlists}/live.m3u8", "preset": "low", "mode": "mono"}]
+        # Played: the player takes the screen.
+        page.wait_for_selector("body[data-state=player]", state="attached")
         assert text(page, "#streams-message") == ""
         # (Its segments are not real video: the session's own outcome is app.js's.)
         page.evaluate("fetch('/api/stop', {method: 'POST', credentials: 'same-origin'})")
 
-        page.click("#streams-summary")
+        page.click("#back")
 
         page.click("#streams-refresh")
         wait_for(page, "document.getElementById('streams-status').textContent !== ''")

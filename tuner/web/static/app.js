@@ -1,12 +1,22 @@
 /* tuner's web client. Protocol: docs/protocol.rst.
  *
  * Plain ES2019, no build step: the car's Chromium can be as old as 79, so no
- * optional chaining, no ??, no modules; newer APIs are feature-detected.
+ * optional chaining, no ??, no modules; newer APIs are feature-detected (fullscreen,
+ * media session, its position state) and the page works without them.
+ *
+ * Three screens, named by body[data-state]: "login" (the PIN keypad), "home"
+ * (search, streams, queue and history: search.js, streams.js, queue.js) and "player"
+ * (the canvas and its controls). The video socket is open only while the player is
+ * shown; the sound goes on behind the home screen, as in any music app.
  *
  * Frames arrive as protocol v2 keyframes and deltas (codec.js), wait in a queue for
  * the audio clock (sync.js), and are drawn by renderer.js, which redraws only the
  * cells that changed. Every message is decoded in order, also those that are never
  * drawn (late ones): a delta applies only on top of the one before it.
+ *
+ * What the other scripts use: window.tunerApp.start(method, path, body, what) starts
+ * a session (and shows the player), .notice(text, retry) shows an error with a
+ * retry, .withPicker(body) adds the chosen preset and mode.
  */
 (function () {
   "use strict";
@@ -17,7 +27,9 @@
   // Only a socket that stayed open this long resets the backoff, so a server that accepts
   // and drops at once is not hammered every second.
   var SOCKET_HEALTHY_MS = 5000;
-  var STATUS_POLL_MS = 5000;
+  // The events socket brings every change; this poll only catches what it cannot say
+  // (a login that expired) and costs the LTE link little.
+  var STATUS_POLL_MS = 15000;
   var AUDIO_RETRY_MS = 2000;
   var AUDIO_RETRIES = 3;
   // How often the server hears how drawing keeps up (adaptive quality).
@@ -26,16 +38,22 @@
   var REPORT_PAUSE_AFTER_HIDDEN_MS = 3000;
   // At most one keyframe request this often: the first answer fixes every later delta.
   var KEYFRAME_ASK_MS = 1000;
+  var ARTWORK = "/static/icon.png";
+  var EXPIRED = "Your login expired. Enter the PIN again.";
 
   function $(id) { return document.getElementById(id); }
 
   var el = {
-    login: $("login"), loginForm: $("login-form"), pin: $("pin"),
+    login: $("login"), loginForm: $("login-form"), pin: $("pin"), keypad: $("keypad"),
     loginButton: $("login-button"), loginMessage: $("login-message"),
-    player: $("player"), controls: $("controls"), query: $("query"), preset: $("preset"),
-    mode: $("mode"), quality: $("quality"),
-    play: $("play"), stop: $("stop"), sound: $("sound"), logout: $("logout"),
-    status: $("status"), message: $("message"), stage: $("stage"), canvas: $("screen"),
+    home: $("home"), now: $("now"), nowTitle: $("now-title"), nowBadge: $("now-badge"),
+    logout: $("logout"), query: $("query"), play: $("play"),
+    player: $("player"), back: $("back"), title: $("title"), channel: $("channel"),
+    liveBadge: $("live-badge"), time: $("time"), stageStatus: $("stage-status"),
+    preset: $("preset"), mode: $("mode"), quality: $("quality"), status: $("status"),
+    stop: $("stop"), replay: $("replay"), next: $("next"), fullscreen: $("fullscreen"),
+    sound: $("sound"), stage: $("stage"), canvas: $("screen"),
+    notice: $("notice"), message: $("message"), retry: $("retry"), dismiss: $("dismiss"),
     audio: $("audio"), fatal: $("fatal")
   };
 
@@ -52,6 +70,7 @@
     lastReport: null,
     renderer: null,
     socketState: "closed",
+    audioLoads: 0,
     // A/V sync: where the clock comes from, and each shown frame's pts minus the clock.
     sync: { source: "none", clockMs: null, late: 0, offsets: [], audioStartMs: null }
   };
@@ -63,72 +82,99 @@
   stats.sync.offsets = queue.offsets;
 
   var screenName = null;
+  // The last status, from /api/status or a "session" event.
+  var current = { state: "idle", session_id: null };
 
-  /* ---------- HTTP ---------- */
+  /* ---------- HTTP and words ---------- */
 
-  async function api(method, path, body) {
-    var init = { method: method, credentials: "same-origin", headers: {} };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    var response = await fetch(path, init);
-    var data = null;
-    if (response.status !== 204) {
-      try { data = await response.json(); } catch (e) { data = null; }
-    }
-    return { status: response.status, ok: response.ok, data: data };
-  }
+  var api = window.tunerPage.send;
 
   function sentence(text) {
     text = String(text).trim();
     if (!text) return "";
     text = text.charAt(0).toUpperCase() + text.slice(1);
-    return /[.!?]$/.test(text) ? text : text + ".";
+    return /[.!?…]$/.test(text) ? text : text + ".";
   }
 
   // The server's errors are {"error": short reason, "detail": what to do}.
   function errorSentence(result, fallback) {
     var data = result.data;
     if (!data || typeof data.error !== "string") return sentence(fallback);
-    var detail = data.detail;
-    if (detail === null || detail === undefined || detail === "") return sentence(data.error);
-    return sentence(data.error + ": " + (typeof detail === "string" ? detail : JSON.stringify(detail)));
+    return sentence(window.tunerPage.errorText(result, fallback));
   }
 
-  function showMessage(text) { el.message.textContent = text ? sentence(text) : ""; }
+  function clock24(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600);
+    var m = Math.floor(seconds / 60) % 60;
+    var s = seconds % 60;
+    var mm = h ? (m < 10 ? "0" : "") + m : String(m);
+    return (h ? h + ":" : "") + mm + ":" + (s < 10 ? "0" : "") + s;
+  }
+  window.tunerFormat = { duration: clock24, sentence: sentence };
+
+  /* ---------- The notice: an error as a sentence, with a retry ---------- */
+
+  var retryAction = null;
+
+  function notice(text, retry) {
+    retryAction = retry || null;
+    el.message.textContent = text ? sentence(text) : "";
+    el.retry.hidden = !retryAction;
+    el.notice.hidden = !text;
+  }
+
+  function showMessage(text) { notice(text, null); }
+
+  el.retry.addEventListener("click", function () {
+    var again = retryAction;
+    notice("");
+    if (again) again();
+  });
+  el.dismiss.addEventListener("click", function () { notice(""); });
 
   /* ---------- Screens ---------- */
 
-  function showLogin(message) {
-    leavePlayer();
-    screenName = "login";
-    document.body.setAttribute("data-state", "login");
+  function setScreen(name) {
+    screenName = name;
+    el.login.hidden = name !== "login";
+    el.home.hidden = name !== "home";
+    el.player.hidden = name !== "player";
     el.fatal.hidden = true;
-    el.player.hidden = true;
-    el.login.hidden = false;
+    document.body.setAttribute("data-state", name);
+  }
+
+  function showLogin(message) {
+    disconnect();
+    stopAudio();
+    stopStatusPolling();
+    notice("");
+    setScreen("login");
     el.loginMessage.textContent = message || "";
     el.pin.value = "";
     el.pin.focus();
   }
 
-  function showPlayer() {
-    screenName = "player";
-    document.body.setAttribute("data-state", "player");
-    el.fatal.hidden = true;
-    el.login.hidden = true;
-    el.player.hidden = false;
-    layout();
+  function showHome() {
+    var was = screenName;
+    setScreen("home");
+    disconnect();
     loadPresets();
     startStatusPolling();
+    renderStatus(current);
+    if (was !== "player") el.query.focus();
+  }
+
+  function showPlayer() {
+    setScreen("player");
+    loadPresets();
+    startStatusPolling();
+    renderStatus(current);
+    layout();
     connect();
   }
 
-  function leavePlayer() {
-    stopStatusPolling();
-    disconnect();
-    stopAudio();
-  }
+  function running(s) { return s.state !== "idle" && s.state !== "error"; }
 
   async function boot() {
     var result;
@@ -143,8 +189,9 @@
     if (result.status === 401) {
       showLogin();
     } else if (result.ok && result.data) {
-      showPlayer();
-      renderStatus(result.data);
+      current = result.data;
+      // Opened while something plays (a reload, a second device): straight to the picture.
+      if (running(current)) showPlayer(); else showHome();
     } else {
       el.fatal.textContent = errorSentence(result, "tuner answered HTTP " + result.status);
       el.fatal.hidden = false;
@@ -152,24 +199,39 @@
     }
   }
 
+  /* ---------- Login: the keypad ---------- */
+
+  el.keypad.addEventListener("click", function (event) {
+    var key = event.target && event.target.getAttribute ? event.target.getAttribute("data-key") : null;
+    if (!key) return;
+    if (key === "back") el.pin.value = el.pin.value.slice(0, -1);
+    else if (key === "clear") el.pin.value = "";
+    else if (el.pin.value.length < 64) el.pin.value += key;
+    el.loginMessage.textContent = "";
+  });
+
   el.loginForm.addEventListener("submit", async function (event) {
     event.preventDefault();
+    var pin = el.pin.value.trim();
+    if (!pin) {
+      el.loginMessage.textContent = "Type the PIN first.";
+      return;
+    }
     el.loginButton.disabled = true;
     el.loginMessage.textContent = "";
     try {
-      var result = await api("POST", "/api/login", { pin: el.pin.value.trim() });
+      var result = await api("POST", "/api/login", { pin: pin });
       if (result.status === 204) {
         el.pin.value = "";
-        showPlayer();
-        refreshStatus();
+        boot();
       } else if (result.status === 401) {
         el.loginMessage.textContent = "Wrong PIN";
-        el.pin.select();
+        el.pin.value = "";
       } else {
         el.loginMessage.textContent = errorSentence(result, "Login failed (HTTP " + result.status + ")");
       }
     } catch (e) {
-      el.loginMessage.textContent = "Cannot reach tuner.";
+      el.loginMessage.textContent = "Cannot reach tuner. Check the connection and try again.";
     } finally {
       el.loginButton.disabled = false;
     }
@@ -180,7 +242,10 @@
     showLogin();
   });
 
-  /* ---------- Presets and status ---------- */
+  el.now.addEventListener("click", showPlayer);
+  el.back.addEventListener("click", showHome);
+
+  /* ---------- Presets and modes ---------- */
 
   var presetsLoaded = false;
   var presetsByName = {};
@@ -195,17 +260,25 @@
     try { window.localStorage.setItem(key, value); } catch (e) { /* private mode */ }
   }
 
+  function withPicker(body) {
+    if (el.preset.value) body.preset = el.preset.value;
+    if (el.mode.value) body.mode = el.mode.value;
+    return body;
+  }
+
   // During a session a new preset or mode applies at once, from where the picture is.
   function pickerChanged(key, select) {
     store(key, select.value);
-    if (activeSession === null) return;
+    if (!running(current)) return;
     var body = {};
     body[key === PRESET_KEY ? "preset" : "mode"] = select.value;
     api("POST", "/api/tune", body).then(function (result) {
       if (result.ok && result.data) renderStatus(result.data);
-      else if (result.status === 401) showLogin("Your login expired. Enter the PIN again.");
-      else if (result.status !== 409) showMessage(errorSentence(result, "Could not change it"));
-    }, function () { showMessage("Cannot reach tuner"); });
+      else if (result.status === 401) showLogin(EXPIRED);
+      else if (result.status !== 409) {
+        notice(errorSentence(result, "Could not change it"), function () { pickerChanged(key, select); });
+      }
+    }, function () { notice("Cannot reach tuner.", function () { pickerChanged(key, select); }); });
   }
 
   el.preset.addEventListener("change", function () { pickerChanged(PRESET_KEY, el.preset); });
@@ -239,15 +312,27 @@
     }), PRESET_KEY, data.default_preset);
     fillPicker(el.mode, data.modes.map(function (m) { return { value: m, label: m }; }),
       MODE_KEY, data.default_mode);
+    if (running(current)) showPickers(current);
   }
+
+  // The pickers show what plays (also when another device chose it).
+  function showPickers(s) {
+    if (s.chosen_preset && presetsByName[s.chosen_preset]) el.preset.value = s.chosen_preset;
+    if (s.mode) {
+      el.mode.value = s.mode;
+      if (el.mode.value !== s.mode) el.mode.value = stored(MODE_KEY) || el.mode.value;
+    }
+  }
+
+  /* ---------- Status ---------- */
 
   var statusTimer = null;
   var statusInFlight = false;
 
   function startStatusPolling() {
-    stopStatusPolling();
+    if (statusTimer !== null) return;
     statusTimer = setInterval(function () {
-      // Hidden (e.g. in Drive) nobody reads the line; save the LTE bytes.
+      // Hidden (e.g. in Drive) nobody reads it; save the LTE bytes.
       if (!document.hidden) refreshStatus();
     }, STATUS_POLL_MS);
   }
@@ -258,15 +343,12 @@
   }
 
   async function refreshStatus() {
-    if (statusInFlight || screenName !== "player") return;
+    if (statusInFlight || screenName === "login" || screenName === null) return;
     statusInFlight = true;
     try {
       var result = await api("GET", "/api/status");
-      if (result.status === 401) {
-        showLogin("Your login expired. Enter the PIN again.");
-      } else if (result.ok && result.data) {
-        renderStatus(result.data);
-      }
+      if (result.status === 401) showLogin(EXPIRED);
+      else if (result.ok && result.data) renderStatus(result.data);
     } catch (e) {
       el.status.textContent = "offline: cannot reach tuner";
     } finally {
@@ -274,21 +356,80 @@
     }
   }
 
+  // A session's error is told once, with a retry that plays the same thing again.
+  var toldError = null;
+
+  // Right after this page started a session, an older status (from the socket or a
+  // poll already under way) must not stop its sound: such news is dropped for a while.
+  var pendingSession = null;
+  var pendingUntil = 0;
+
   function renderStatus(s) {
+    if (pendingSession !== null) {
+      if (s.session_id === pendingSession || Date.now() > pendingUntil) pendingSession = null;
+      else return;
+    }
+    var previous = current;
+    current = s;
     var text = String(s.state);
     if (s.state === "error") {
       text = "error: " + (s.error || "something went wrong");
-    } else if (s.state !== "idle") {
-      if (s.title) text += ": " + s.title + (s.is_live ? " (live)" : "");
+    } else if (s.state === "idle") {
+      text = "idle";
+    } else if (s.title) {
+      text += ": " + s.title + (s.is_live ? " (live)" : "");
     }
     el.status.textContent = text;
     renderQuality(s);
-    if (s.state === "playing" || s.state === "resolving") setMediaTitle(s.title);
+
+    var on = running(s);
+    var title = s.title || s.query || "";
+    el.title.textContent = on || s.state === "error" ? title : "Nothing is playing";
+    el.channel.textContent = on && s.channel ? s.channel : "";
+    el.liveBadge.hidden = !(on && s.is_live);
+    el.now.hidden = !on;
+    el.nowTitle.textContent = title;
+    el.nowBadge.hidden = !s.is_live;
+    el.stop.hidden = !on;
+    el.replay.hidden = on || !lastStart;
+    showStageText();
+    if (!on) { el.time.textContent = ""; shownPtsMs = null; }
+    if (on) showPickers(s);
+
+    if (s.state === "error" && s.session_id !== toldError) {
+      toldError = s.session_id;
+      notice("Could not play " + (title || "it") + ": " + (s.error || "something went wrong"),
+        lastStart ? replayLast : null);
+    }
+    if (on && previous.session_id !== s.session_id) notice("");
+    if (on && s.session_id) startAudio(s.session_id);
+    if (!on && audioSession !== null) stopAudio();
+    updateMediaSession(s);
+  }
+
+  // What keeps the picture away (the video socket's last close), if anything.
+  var videoProblem = "";
+
+  function setVideoProblem(text) {
+    videoProblem = text;
+    showStageText();
+  }
+
+  function showStageText() {
+    el.stageStatus.textContent = running(current) && videoProblem ? videoProblem : stageText(current);
+  }
+
+  function stageText(s) {
+    if (s.state === "resolving") return "Finding " + (s.title || s.query || "it") + "…";
+    if (s.state === "reconnecting") return "The stream broke; reconnecting… " + (s.error || "");
+    if (s.state === "error") return "";
+    if (s.state === "idle") return lastStart ? "Stopped." : "Nothing is playing.";
+    return "";
   }
 
   // What the picture runs at; "auto" when adaptive quality stepped it down.
   function renderQuality(s) {
-    if (s.state === "idle" || s.state === "error" || !s.preset) {
+    if (!running(s) || !s.preset) {
       el.quality.textContent = "";
       return;
     }
@@ -300,6 +441,16 @@
     el.quality.textContent = text;
   }
 
+  // Elapsed time is the shown frame's pts: the session's own clock.
+  var shownPtsMs = null;
+
+  function renderTime() {
+    if (shownPtsMs === null || !running(current)) return;
+    var text = clock24(shownPtsMs / 1000);
+    if (current.duration) text += " / " + clock24(current.duration);
+    if (el.time.textContent !== text) el.time.textContent = text;
+  }
+
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) {
       refreshStatus();
@@ -307,60 +458,151 @@
     }
   });
 
-  /* ---------- Play and stop ---------- */
-
-  el.controls.addEventListener("submit", async function (event) {
-    event.preventDefault();
-    var query = el.query.value.trim();
-    if (!query) {
-      showMessage("Type what to play, or testcard");
-      return;
-    }
-    showMessage("");
-    el.play.disabled = true;
-    try {
-      var body = { query: query };
-      if (el.preset.value) body.preset = el.preset.value;
-      if (el.mode.value) body.mode = el.mode.value;
-      var result = await api("POST", "/api/play", body);
-      if (result.status === 202 && result.data) {
-        // Right after the tap, so Chromium's autoplay policy lets the sound start.
-        startAudio(result.data.session_id);
-        refreshStatus();
-      } else if (result.status === 401) {
-        showLogin("Your login expired. Enter the PIN again.");
-      } else {
-        showMessage(errorSentence(result, "Play failed (HTTP " + result.status + ")"));
-      }
-    } catch (e) {
-      showMessage("Cannot reach tuner");
-    } finally {
-      el.play.disabled = false;
-    }
+  window.tunerPage.on("session", function (s) {
+    if (screenName !== "home" && screenName !== "player") return;
+    renderStatus(s);
+    // A new events socket (after a drop) starts with this snapshot.
+    resumeAudio();
   });
 
-  el.stop.addEventListener("click", async function () {
+  /* ---------- Starting and stopping ---------- */
+
+  // What started the last session, to play it again (Play, the car's play key, Retry).
+  var lastStart = null;
+
+  // Start a session: POST /api/play, a queue item, a history entry. The player comes
+  // up and the sound starts inside the tap's handler chain (autoplay policy).
+  async function start(method, path, body, what) {
+    var attempt = function () { return start(method, path, body, what); };
+    notice("");
+    var result;
+    try {
+      result = await api(method, path, body);
+    } catch (e) {
+      notice("Cannot reach tuner to " + what + ".", attempt);
+      return null;
+    }
+    if (result.status === 401) {
+      showLogin(EXPIRED);
+    } else if (result.status === 202 && result.data) {
+      lastStart = { method: method, path: path, body: body, what: what };
+      if (!body || !body.item_id) lastStart = { method: "POST", path: "/api/play", body: body, what: what };
+      pendingSession = result.data.session_id;
+      pendingUntil = Date.now() + 5000;
+      showPlayer();
+      startAudio(result.data.session_id);
+      refreshStatus();
+    } else {
+      notice("Cannot " + what + ": " + errorSentence(result, "HTTP " + result.status), attempt);
+    }
+    return result;
+  }
+
+  function replayLast() {
+    if (!lastStart) return;
+    start(lastStart.method, lastStart.path, lastStart.body, lastStart.what);
+  }
+
+  el.play.addEventListener("click", function () {
+    var query = el.query.value.trim();
+    if (!query) {
+      notice("Type what to play: words to search, a URL, or testcard.");
+      return;
+    }
+    el.play.disabled = true;
+    start("POST", "/api/play", withPicker({ query: query }), "play " + query).then(function () {
+      el.play.disabled = false;
+    });
+  });
+
+  el.replay.addEventListener("click", replayLast);
+
+  async function stop() {
     stopAudio();
     try {
       var result = await api("POST", "/api/stop");
       if (result.status === 401) {
-        showLogin("Your login expired. Enter the PIN again.");
+        showLogin(EXPIRED);
         return;
       }
-      if (!result.ok) showMessage(errorSentence(result, "Stop failed (HTTP " + result.status + ")"));
+      if (!result.ok) notice(errorSentence(result, "Stop failed (HTTP " + result.status + ")"), stop);
     } catch (e) {
-      showMessage("Cannot reach tuner");
+      notice("Cannot reach tuner to stop.", stop);
     }
     refreshStatus();
+  }
+
+  el.stop.addEventListener("click", stop);
+
+  /* ---------- Next: the queue's next item ---------- */
+
+  var nextItem = null;
+
+  window.tunerPage.on("queue", function (q) {
+    nextItem = null;
+    var items = q.items || [];
+    for (var i = 0; i < items.length; i++) if (items[i].id === q.next) nextItem = items[i];
+    el.next.disabled = !nextItem;
+    el.next.title = nextItem ? "Next: " + nextItem.title : "Nothing queued";
+    setAction("nexttrack", nextItem ? playNext : null);
   });
+
+  function playNext() {
+    if (!nextItem) return;
+    start("POST", "/api/queue/" + encodeURIComponent(nextItem.id) + "/play",
+      withPicker({}), "play " + nextItem.title);
+  }
+
+  el.next.addEventListener("click", playNext);
+
+  /* ---------- Full screen (where the browser has it) ---------- */
+
+  var fullscreen = (function () {
+    var d = document;
+    var p = el.player;
+    if (d.fullscreenEnabled && p.requestFullscreen) {
+      return {
+        active: function () { return !!d.fullscreenElement; },
+        enter: function () { return p.requestFullscreen(); },
+        exit: function () { return d.exitFullscreen(); },
+        event: "fullscreenchange"
+      };
+    }
+    if (d.webkitFullscreenEnabled && p.webkitRequestFullscreen) {
+      return {
+        active: function () { return !!d.webkitFullscreenElement; },
+        enter: function () { return p.webkitRequestFullscreen(); },
+        exit: function () { return d.webkitExitFullscreen(); },
+        event: "webkitfullscreenchange"
+      };
+    }
+    return null;
+  })();
+
+  if (fullscreen) {
+    el.fullscreen.hidden = false;
+    el.fullscreen.addEventListener("click", function () {
+      try {
+        var done = fullscreen.active() ? fullscreen.exit() : fullscreen.enter();
+        if (done && typeof done.catch === "function") {
+          done.catch(function () { notice("This browser refused full screen."); });
+        }
+      } catch (e) { notice("This browser refused full screen."); }
+    });
+    document.addEventListener(fullscreen.event, function () {
+      el.fullscreen.textContent = fullscreen.active() ? "Exit full screen" : "Full screen";
+      layout();
+    });
+  }
 
   /* ---------- Sound ---------- */
 
   var audioSession = null;
   var audioRetriesLeft = AUDIO_RETRIES;
-  var mediaTitle = null;
   // "playing" (its clock leads the picture), "loading" (about to), or "off".
   var audioState = "off";
+  // The stream failed or ended while its session goes on: to be asked for again.
+  var audioBroken = false;
   // Names this page's audio stream, so the server can say where it starts.
   var listenerToken = null;
 
@@ -373,13 +615,21 @@
     if (!sessionId || sessionId === audioSession) return;
     audioSession = sessionId;
     audioRetriesLeft = AUDIO_RETRIES;
-    setMediaTitle(null);
+    loadAudio();
+  }
+
+  // Back from a drop (a tunnel, a daemon restart): the same session's sound again.
+  function resumeAudio() {
+    if (audioSession === null || !audioBroken || audioSession !== current.session_id) return;
+    audioRetriesLeft = AUDIO_RETRIES;
     loadAudio();
   }
 
   function loadAudio() {
     // A new URL per session: /audio ends with its session and must be asked for again.
     listenerToken = Math.random().toString(36).slice(2, 14) || "l";
+    audioBroken = false;
+    stats.audioLoads++;
     clock.audioLoading();
     setAudioState("loading");
     el.audio.src = "/audio?session=" + encodeURIComponent(audioSession) +
@@ -411,6 +661,7 @@
   function stopAudio() {
     audioSession = null;
     listenerToken = null;
+    audioBroken = false;
     setAudioState("off");
     el.sound.hidden = true;
     el.audio.pause();
@@ -423,7 +674,9 @@
   el.audio.addEventListener("playing", function () {
     el.sound.hidden = true;
     audioRetriesLeft = AUDIO_RETRIES;
+    audioBroken = false;
     setAudioState("playing");
+    setPlaybackState("playing");
   });
   // Out of data (a tunnel) or paused: its clock stands still, so the wall clock runs.
   el.audio.addEventListener("waiting", function () {
@@ -432,34 +685,82 @@
   el.audio.addEventListener("pause", function () { setAudioState("off"); });
 
   // The stream can break (an LTE tunnel) while its session goes on: ask for it again,
-  // but not forever when it never plays (a codec this browser lacks, a refused request).
+  // a few times at once; after that, when a socket comes back (resumeAudio).
   function audioInterrupted() {
     var sessionId = audioSession;
-    if (!sessionId || audioRetriesLeft <= 0) return;
+    if (!sessionId) return;
+    audioBroken = true;
+    if (audioRetriesLeft <= 0) return;
     audioRetriesLeft--;
     setTimeout(function () {
-      if (sessionId === audioSession && sessionId === activeSession) loadAudio();
+      if (sessionId === audioSession && sessionId === current.session_id && audioBroken) loadAudio();
     }, AUDIO_RETRY_MS);
   }
-  el.audio.addEventListener("error", function () { setAudioState("off"); audioInterrupted(); });
+  el.audio.addEventListener("error", function () {
+    // Without a src (stopAudio) the element reports an error too: not a break.
+    if (!el.audio.hasAttribute("src")) return;
+    setAudioState("off");
+    audioInterrupted();
+  });
   el.audio.addEventListener("ended", function () { setAudioState("off"); audioInterrupted(); });
 
-  function setMediaTitle(title) {
-    if (!("mediaSession" in navigator && window.MediaMetadata)) return;
-    var wanted = title || "tuner";
-    if (wanted === mediaTitle) return;
-    mediaTitle = wanted;
+  window.addEventListener("online", function () { resumeAudio(); });
+
+  /* ---------- Media session: the car's own controls ---------- */
+
+  var hasMediaSession = "mediaSession" in navigator && !!window.MediaMetadata;
+  var mediaKey = null;
+
+  function setAction(action, handler) {
+    if (!hasMediaSession || !navigator.mediaSession.setActionHandler) return;
+    // An action this browser does not know throws: the others still work.
+    try { navigator.mediaSession.setActionHandler(action, handler); } catch (e) { /* unknown */ }
+  }
+
+  function setPlaybackState(state) {
+    if (!hasMediaSession) return;
+    try { navigator.mediaSession.playbackState = state; } catch (e) { /* older browser */ }
+  }
+
+  function updateMediaSession(s) {
+    if (!hasMediaSession) return;
+    var on = running(s);
+    setPlaybackState(on ? (audioState === "playing" ? "playing" : "paused") : "none");
+    var title = on ? (s.title || s.query || "tuner") : "tuner";
+    var artist = on ? (s.channel || (s.is_live ? "Live" : "tuner")) : "";
+    var art = on && s.thumbnail ? s.thumbnail : ARTWORK;
+    var key = title + "\n" + artist + "\n" + art;
+    if (key === mediaKey) return;
+    mediaKey = key;
     try {
-      navigator.mediaSession.metadata = new window.MediaMetadata({ title: wanted, artist: "tuner" });
+      navigator.mediaSession.metadata = new window.MediaMetadata({
+        title: title, artist: artist, album: "tuner",
+        artwork: [{ src: new URL(art, location.href).href, sizes: "256x256" }]
+      });
     } catch (e) { /* metadata is a nicety */ }
   }
 
-  if ("mediaSession" in navigator && navigator.mediaSession.setActionHandler) {
-    try {
-      navigator.mediaSession.setActionHandler("play", playAudio);
-      navigator.mediaSession.setActionHandler("pause", function () { el.audio.pause(); });
-    } catch (e) { /* an action this browser does not know */ }
-  }
+  // Play plays again what stopped (or resumes held sound); pause and stop stop the
+  // session, which saves the car's data: tuner streams, it does not buffer ahead.
+  setAction("play", function () {
+    if (running(current)) {
+      if (audioBroken) resumeAudio(); else playAudio();
+    } else {
+      replayLast();
+    }
+  });
+  setAction("pause", stop);
+  setAction("stop", stop);
+  setAction("nexttrack", null);
+  window.tunerMedia = { hasMediaSession: hasMediaSession };
+
+  window.tunerApp = {
+    start: start,
+    notice: notice,
+    withPicker: withPicker,
+    errorSentence: errorSentence,
+    showPlayer: showPlayer
+  };
 
   /* ---------- Video socket ---------- */
 
@@ -473,6 +774,7 @@
   function setSocketState(state) { stats.socketState = state; }
 
   function connect() {
+    if (screenName !== "player") return;
     wantSocket = true;
     if (socket || reconnectTimer !== null) return;
     var scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -491,6 +793,7 @@
       if (socket !== ws) return;
       openedAt = Date.now();
       setSocketState("open");
+      setVideoProblem("");
     };
     ws.onmessage = function (event) {
       if (socket !== ws) return;
@@ -508,11 +811,12 @@
       scheduleReconnect();
       if (event.code === 1001) {
         // Going away: a status call now would only fail; the next poll or hello updates it.
-        el.status.textContent = "tuner is restarting…";
+        setVideoProblem("tuner is restarting; reconnecting…");
       } else if (event.code === 1013) {
         // The daemon is at its limit of viewers; the reason says how many.
-        el.status.textContent = "Cannot show the picture: " + event.reason + ". Retrying…";
+        setVideoProblem("Cannot show the picture: " + event.reason + ". Retrying…");
       } else {
+        setVideoProblem("Connection lost; reconnecting…");
         // A refused handshake (expired login) also looks like a close; the status call tells.
         refreshStatus();
       }
@@ -582,6 +886,7 @@
     activeSession = hello.session_id;
     resetReport();
     startAudio(hello.session_id);
+    resumeAudio();
     refreshStatus();
   }
 
@@ -594,7 +899,6 @@
 
   function onEnd(end) {
     if (end.session_id === activeSession) activeSession = null;
-    if (end.reason === "error" && end.error) showMessage(end.error);
     refreshStatus();
   }
 
@@ -700,6 +1004,8 @@
     stats.sync.audioStartMs = clock.audioStartMs;
     if (frame && frame !== shown) {
       shown = frame;
+      shownPtsMs = frame.ptsMs;
+      renderTime();
       decodeFrame(frame);
       if (decoder.planes && !awaitingKeyframe) {
         shownInSession = true;
@@ -723,7 +1029,7 @@
   }
 
   function layout() {
-    if (el.player.hidden) return;
+    if (screenName !== "player") return;
     var box = el.stage.getBoundingClientRect();
     if (box.width < 1 || box.height < 1) return;
     renderer.fit(box.width, box.height, window.devicePixelRatio || 1);

@@ -1,13 +1,13 @@
 /* What the scripts beside app.js share (streams.js, queue.js): the page's one
  * /ws/events socket, and JSON requests with tuner's errors in words.
  *
- * The socket is open while the player is shown (body[data-state="player"]), and opened
+ * The socket is open while logged in (body[data-state] "home" or "player"), and opened
  * again with a growing backoff when it drops (the car's link does, in tunnels). On
  * each new socket the server sends a snapshot of every state first, so a script that
  * keeps its state from the events is whole again after a reconnect.
  *
  *   tunerPage.on("queue", function (data) { ... });        an event's data, by type
- *   tunerPage.whilePlayer(function () { shown }, function () { hidden });
+ *   tunerPage.whileLoggedIn(function () { shown }, function () { hidden });
  *   tunerPage.send("POST", "/api/queue", {query: "..."})   -> {status, ok, data}
  *   tunerPage.errorText(result, fallback)                  "error: detail"
  *
@@ -68,7 +68,8 @@ window.tunerPage = (function () {
   }
 
   function follow() {
-    if (document.body.getAttribute("data-state") === "player") start(); else stop();
+    var screen = document.body.getAttribute("data-state");
+    if (screen === "home" || screen === "player") start(); else stop();
   }
 
   new MutationObserver(follow).observe(document.body, {
@@ -103,7 +104,7 @@ window.tunerPage = (function () {
     send: send,
     errorText: errorText,
     on: function (type, handler) { (handlers[type] = handlers[type] || []).push(handler); },
-    whilePlayer: function (shown, hidden) {
+    whileLoggedIn: function (shown, hidden) {
       watchers.push({ shown: shown, hidden: hidden });
       if (state.active) shown();
     },

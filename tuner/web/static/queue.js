@@ -1,19 +1,21 @@
 /* tuner's up-next queue. Routes: tuner/web/queue_api.py; events: docs/protocol.rst.
  *
- * A script of its own beside app.js, built like streams.js: it wakes when the page
- * shows the player, follows the "queue" and "job" events of /ws/events (the page's
- * one socket, page.js), and edits the queue with taps: "Queue" beside Play adds what is typed,
- * each item can move up or down, be cancelled, retried or removed, and a tap on its
- * title plays it now. Every target is at least 48 px (style.css). Plain ES2019 for
- * Chromium 79: no optional chaining, no ??, no class fields.
+ * A script of its own beside app.js, built like streams.js: it fills two panels of
+ * the home screen (up next, recently played) while logged in, follows the "queue" and
+ * "job" events of /ws/events (the page's one socket, page.js), and edits the queue
+ * with taps: "+ Queue" beside Search adds what is typed, each item can move up or
+ * down, be cancelled, retried or removed, and a tap on its title plays it now (through
+ * tunerApp.start, which shows the player). Every target is at least 48 px
+ * (style.css). Plain ES2019 for Chromium 79: no optional chaining, no ??, no class
+ * fields.
  */
 (function () {
   "use strict";
 
   function $(id) { return document.getElementById(id); }
 
-  var el = { box: $("queue"), add: $("queue-add"), query: $("query"), preset: $("preset") };
-  if (!el.box || !el.add) return;
+  var el = { box: $("queue"), historyBox: $("history"), add: $("queue-add"), query: $("query") };
+  if (!el.box || !el.add || !el.historyBox) return;
 
   var state = { items: [], autoplay: true, next: null, history: [], notice: null };
   window.tunerQueue = state;
@@ -36,12 +38,12 @@
   }
 
   var parts = {
-    summary: make("summary", null, "Up next"),
+    summary: make("h2", null, "Up next"),
     next: make("p", "status"),
     autoplay: button("quiet", "Autoplay: on", null, function () { setAutoplay(!state.autoplay); }),
     message: make("p", "message"),
     list: make("ol", "queue-list"),
-    historyTitle: make("p", "status", ""),
+    historyTitle: make("h2", null, "Recently played"),
     history: make("ul", "queue-history")
   };
   parts.summary.id = "queue-summary";
@@ -51,9 +53,11 @@
   parts.message.setAttribute("role", "alert");
   parts.list.id = "queue-list";
   parts.history.id = "queue-history";
-  ["summary", "next", "autoplay", "message", "list", "historyTitle", "history"].forEach(function (k) {
+  ["summary", "next", "autoplay", "message", "list"].forEach(function (k) {
     el.box.appendChild(parts[k]);
   });
+  el.historyBox.appendChild(parts.historyTitle);
+  el.historyBox.appendChild(parts.history);
 
   /* ---------- words ---------- */
 
@@ -129,14 +133,14 @@
       (state.items.length > 1 ? " (+" + (state.items.length - 1) + ")" : "");
     parts.next.textContent = state.notice ? state.notice
       : next ? "Plays next" + (state.autoplay ? " when this ends: " : " (autoplay is off): ") + next
-      : "Type something and tap Queue to line it up.";
+      : "Search, then tap + Queue on a result to line it up.";
     parts.autoplay.textContent = "Autoplay: " + (state.autoplay ? "on" : "off");
     parts.autoplay.setAttribute("aria-pressed", state.autoplay ? "true" : "false");
     el.box.setAttribute("data-count", String(state.items.length));
 
     var history = parts.history;
     while (history.firstChild) history.removeChild(history.firstChild);
-    parts.historyTitle.textContent = state.history.length ? "Played:" : "";
+    el.historyBox.hidden = !state.history.length;
     state.history.forEach(function (entry) {
       var li = make("li");
       li.appendChild(button("quiet queue-replay", "↺ " + entry.title, "Play " + entry.title + " again",
@@ -160,17 +164,10 @@
     }, function () { showMessage("No connection to tuner."); });
   }
 
-  function withPreset(body) {
-    if (el.preset && el.preset.value) body.preset = el.preset.value;
-    return body;
-  }
-
   function add() {
     var query = el.query ? el.query.value.trim() : "";
     if (!query) { showMessage("Type a URL or words to search first."); return; }
-    edit("queue " + query, "POST", "/api/queue", { query: query }).then(function (result) {
-      if (result && result.ok) el.box.open = true;
-    });
+    edit("queue " + query, "POST", "/api/queue", { query: query });
   }
 
   function move(item, position) { edit("move " + item.title, "POST", "/api/queue/" + item.id + "/move", { position: position }); }
@@ -179,14 +176,13 @@
   function setAutoplay(on) { edit("switch autoplay", "PUT", "/api/queue/autoplay", { autoplay: on }); }
 
   function playItem(item) {
-    edit("play " + item.title, "POST", "/api/play", withPreset({ item_id: item.id })).then(function (result) {
-      if (result && result.ok) el.box.open = false;
-    });
+    window.tunerApp.start("POST", "/api/play", window.tunerApp.withPicker({ item_id: item.id }),
+      "play " + item.title);
   }
 
   function replay(entry) {
-    edit("play " + entry.title, "POST", "/api/history/" + entry.id + "/replay", withPreset({}))
-      .then(function (result) { if (result && result.ok) el.box.open = false; });
+    window.tunerApp.start("POST", "/api/history/" + entry.id + "/replay",
+      window.tunerApp.withPicker({}), "play " + entry.title);
   }
 
   el.add.addEventListener("click", add);
@@ -210,11 +206,10 @@
       if (old) parts.list.replaceChild(itemRow(item, i), old);
     }
   });
-  window.tunerPage.whilePlayer(function () {
+  window.tunerPage.whileLoggedIn(function () {
     el.box.hidden = false;
-    el.add.hidden = false;
   }, function () {
     el.box.hidden = true;
-    el.add.hidden = true;
+    el.historyBox.hidden = true;
   });
 })();

@@ -1,8 +1,8 @@
 /* tuner's list of streams found by the extractors. Protocol: docs/protocol.rst.
  *
- * A script of its own beside app.js: it needs nothing from it. It wakes when the page
- * shows the player, follows the "streams" and "extractors" events of /ws/events (the
- * page's one socket, page.js), and plays a stream with a tap (POST /api/play).
+ * A script of its own beside app.js: a panel of the home screen while logged in. It
+ * follows the "streams" and "extractors" events of /ws/events (the page's one socket,
+ * page.js), and plays a stream with a tap (tunerApp.start: POST /api/play).
  * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
  */
 (function () {
@@ -127,15 +127,8 @@
   var errorText = window.tunerPage.errorText;
 
   function play(stream) {
-    showMessage("Starting " + stream.title + "…");
-    post("/api/play", { query: stream.url }).then(function (result) {
-      if (result.ok) {
-        showMessage("");
-        el.box.open = false;
-      } else {
-        showMessage("Cannot play " + stream.title + ": " + errorText(result, "HTTP " + result.status));
-      }
-    }, function () { showMessage("No connection to tuner."); });
+    window.tunerApp.start("POST", "/api/play", window.tunerApp.withPicker({ query: stream.url }),
+      "play " + stream.title);
   }
 
   el.refresh.addEventListener("click", function () {
@@ -156,7 +149,7 @@
     state.extractorsAt = Date.now();
     drawStatus();
   });
-  window.tunerPage.whilePlayer(function () {
+  window.tunerPage.whileLoggedIn(function () {
     el.box.hidden = false;
     state.redrawTimer = setInterval(function () { drawStreams(); drawStatus(); }, REDRAW_MS);
   }, function () {
