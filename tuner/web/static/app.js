@@ -441,8 +441,20 @@
     el.quality.textContent = text;
   }
 
-  // Elapsed time is the shown frame's pts: the session's own clock.
+  // Elapsed time is the session's own clock: the shown frame's pts, and between frames
+  // (a still picture sends none) the sync clock.
   var shownPtsMs = null;
+
+  function advanceTime(ms) {
+    if (ms === null || (shownPtsMs !== null && ms <= shownPtsMs)) return;
+    shownPtsMs = ms;
+    renderTime();
+  }
+
+  setInterval(function () {
+    if (screenName !== "player" || !shownInSession || !running(current)) return;
+    advanceTime(clock.read({ state: audioState, currentTime: el.audio.currentTime }, queue.firstPts()));
+  }, 500);
 
   function renderTime() {
     if (shownPtsMs === null || !running(current)) return;
@@ -879,6 +891,8 @@
       queue.clear();
       clock.reset();
       shownInSession = false;
+      shownPtsMs = null;
+      el.time.textContent = "";
       statusOnFirstFrame = true;
     }
     // Also a retune (the same session at another preset or mode): its frames come
@@ -1004,8 +1018,7 @@
     stats.sync.audioStartMs = clock.audioStartMs;
     if (frame && frame !== shown) {
       shown = frame;
-      shownPtsMs = frame.ptsMs;
-      renderTime();
+      advanceTime(frame.ptsMs);
       decodeFrame(frame);
       if (decoder.planes && !awaitingKeyframe) {
         shownInSession = true;
