@@ -174,6 +174,8 @@ def test_every_screen_works_by_touch_at_car_and_phone_size(
     page.wait_for_selector("body[data-state=home]")
     page.wait_for_selector("#queue:not([hidden])")
     assert page.is_hidden("#now")
+    # Finding streams is off (the config): no empty panel for it.
+    assert page.is_hidden("#streams")
     check_fits_a_finger(page)
     shoot(page, f"home-{size}", full_page=True)
 

@@ -19,7 +19,9 @@
   };
   if (!el.box || !el.list) return;
 
-  var state = { streams: [], streamsAt: 0, extractors: null, extractorsAt: 0, redrawTimer: null };
+  var state = {
+    streams: [], streamsAt: 0, extractors: null, extractorsAt: 0, redrawTimer: null, active: false
+  };
   window.tunerStreams = state;
 
   /* ---------- words ---------- */
@@ -70,6 +72,13 @@
     button.addEventListener("click", function () { play(stream); });
     item.appendChild(button);
     return item;
+  }
+
+  // The panel shows once the daemon said something about streams, and not at all when
+  // finding them is switched off: a passenger has nothing to do with an empty list.
+  function showPanel() {
+    var off = state.extractors !== null && state.extractors.enabled === false;
+    el.box.hidden = !state.active || off || (state.streamsAt === 0 && state.extractorsAt === 0);
   }
 
   function drawStreams() {
@@ -143,17 +152,21 @@
     state.streams = data.streams || [];
     state.streamsAt = Date.now();
     drawStreams();
+    showPanel();
   });
   window.tunerPage.on("extractors", function (data) {
     state.extractors = data;
     state.extractorsAt = Date.now();
     drawStatus();
+    showPanel();
   });
   window.tunerPage.whileLoggedIn(function () {
-    el.box.hidden = false;
+    state.active = true;
+    showPanel();
     state.redrawTimer = setInterval(function () { drawStreams(); drawStatus(); }, REDRAW_MS);
   }, function () {
-    el.box.hidden = true;
+    state.active = false;
+    showPanel();
     if (state.redrawTimer) clearInterval(state.redrawTimer);
     state.redrawTimer = null;
   });
