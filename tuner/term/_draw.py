@@ -271,7 +271,7 @@ def status_text(
     if fps is not None:
         parts.append(f"{fps:.0f} fps")
     text = " " + " | ".join(parts) + " | " + (note or KEYS_HELP)
-    text = text.replace("\n", " ").replace("\x1b", " ")
+    text = "".join(c if c.isprintable() else " " for c in text)
     return text[:width].ljust(width)
 
 

@@ -38,7 +38,8 @@ import httpx
 import trio
 from trio_websocket import (
     ConnectionClosed,
-    DisconnectionTimeout,
+    ConnectionRejected,
+    ConnectionTimeout,
     HandshakeError,
     WebSocketConnection,
     open_websocket_url,
@@ -336,12 +337,16 @@ class _Viewer:
                 self._status_wanted.set()
                 self.changed()
                 return await self._messages(socket)
-        except HandshakeError as exc:
-            if getattr(exc, "status_code", None) == 401:
+        except ConnectionRejected as exc:
+            if exc.status_code == 401:
                 return await self._log_in_again()
-            return f"the daemon refused the video socket ({exc})", False
-        except (OSError, DisconnectionTimeout) as exc:
-            return f"no daemon answers at {self.options.base_url} ({exc})", False
+            return f"the daemon refused the video socket (HTTP {exc.status_code})", False
+        except ConnectionTimeout:
+            return f"no answer from {self.options.base_url} within {TIMEOUT:.0f} s", False
+        except (HandshakeError, OSError) as exc:
+            # trio-websocket reports a refused or failed connection as the cause.
+            cause = exc.__cause__ or exc
+            return f"no daemon answers at {self.options.base_url} ({cause})", False
 
     async def _log_in_again(self) -> tuple[str, bool]:
         try:
