@@ -72,7 +72,7 @@ __all__ = ["WatchOptions", "watch"]
 
 #: Reconnect delays: the first, doubled after each failure up to the last.
 BACKOFF_FIRST = 0.5
-BACKOFF_MAX = 8.0
+BACKOFF_MAX = 5.0
 #: A socket open this long counts as healthy: the next failure starts the backoff anew.
 HEALTHY_AFTER = 5.0
 #: With no message at all for this long (the server sends a keepalive every 15 s), the
