@@ -38,7 +38,15 @@ TIMEOUT = 15.0
 
 
 class CommandError(Exception):
-    """Something the command cannot do; the message says what and what to try."""
+    """Something the command cannot do; the message says what and what to try.
+
+    Attributes:
+        status: the HTTP status the daemon answered with, if it answered.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class LoginError(CommandError):
@@ -153,13 +161,18 @@ def _answer(method: str, path: str, response: httpx.Response) -> Any:
         if path == "/api/login" and response.status_code == 401:
             raise LoginError(
                 "the daemon refused the PIN (HTTP 401: wrong PIN): check TUNER_PIN, "
-                "pin_file or the state directory's pin"
+                "pin_file or the state directory's pin",
+                401,
             )
         if path == "/api/login" and response.status_code == 429:
             wait = response.headers.get("Retry-After", "a while")
             raise LoginError(
                 f"too many wrong PINs: the daemon refuses logins for {wait} s (HTTP 429); "
-                "try again then"
+                "try again then",
+                429,
             )
-        raise CommandError(f"{method} {path} failed (HTTP {response.status_code}): {reason}")
+        raise CommandError(
+            f"{method} {path} failed (HTTP {response.status_code}): {reason}",
+            response.status_code,
+        )
     return response.json() if response.content else None

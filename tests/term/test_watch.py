@@ -216,6 +216,12 @@ def test_watch_shows_idle_then_reconnects_after_a_restart(tmp_path: Path) -> Non
                 # 16 colours: the test card's bars come out in the ANSI colours.
                 term.wait_for("test card", lambda: "Test card" in term.status_line)
                 term.wait_for("colour bars", lambda: len(hues(term.picture()[2])) >= 4)
+                term.child.send("n")  # the queue is empty: a sentence, nothing else
+                term.wait_for("the note", lambda: "nothing to play next" in term.status_line)
+                term.child.send("s")
+                term.wait_for("idle again", lambda: "waiting for a session" in term.text())
+                term.child.send("m")
+                term.wait_for("the note", lambda: "nothing is playing: mode" in term.status_line)
                 term.child.send("\x03")  # Ctrl-C quits as q does
                 term.child.expect(pexpect.EOF, timeout=DEADLINE)
         finally:

@@ -263,14 +263,19 @@ def status_text(
     fps: float | None = None,
     note: str | None = None,
 ) -> str:
-    """The bottom line: title, state, preset/mode, frames drawn a second, and either
-    a note (an error, a reconnect) or the keys; cut or padded to ``width``."""
+    """The bottom line, cut or padded to ``width``: title, state, preset/mode and
+    frames drawn a second, then the keys; a note (a key's error, a reconnect) comes
+    first, so that a narrow terminal still shows it."""
     parts = [title or "tuner", state]
     if preset or mode:
         parts.append(f"{preset or '?'}/{mode or '?'}")
     if fps is not None:
         parts.append(f"{fps:.0f} fps")
-    text = " " + " | ".join(parts) + " | " + (note or KEYS_HELP)
+    if note:
+        parts.insert(0, f"! {note}")
+    else:
+        parts.append(KEYS_HELP)
+    text = " " + " | ".join(parts)
     text = "".join(c if c.isprintable() else " " for c in text)
     return text[:width].ljust(width)
 

@@ -423,7 +423,7 @@ class _Viewer:
             try:
                 self.status = await acall(self.http, "GET", "/api/status")
             except CommandError as exc:
-                if "HTTP 401" in str(exc):
+                if exc.status == 401:  # the cookie secret was rotated: log in again
                     await self._log_in_again()
             self.changed()
             with trio.move_on_after(STATUS_INTERVAL):
@@ -434,7 +434,10 @@ class _Viewer:
     async def _keys(self, nursery: trio.Nursery) -> None:
         while True:
             await trio.lowlevel.wait_readable(0)
-            typed = os.read(0, 1024)
+            try:
+                typed = os.read(0, 1024)
+            except OSError:  # the terminal went away (EIO from a closed pty)
+                typed = b""
             if not typed:
                 nursery.cancel_scope.cancel()  # the terminal went away
                 return
