@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import colorsys
 import os
+import re
 import shlex
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from tests.daemon_process import DaemonProcess
 from tuner.term import ENTER_SCREEN, LEAVE_SCREEN
 
 DEADLINE = 20.0
+VIEWER = re.compile(r"viewer \d+ connected")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -142,7 +145,7 @@ def _status(daemon: DaemonProcess) -> dict[str, object]:
         return answer
 
 
-def test_watch_draws_the_test_card_resizes_switches_mode_and_quits_cleanly(
+def test_watch_draws_the_test_card_resizes_switches_mode_logs_in_again_and_quits(
     daemon: DaemonProcess, tmp_path: Path
 ) -> None:
     env = _client_env(daemon, TERM="xterm-256color", COLORTERM="truecolor")
@@ -176,6 +179,21 @@ def test_watch_draws_the_test_card_resizes_switches_mode_and_quits_cleanly(
             lambda: any("\u2580" in line for line in term.screen.display[:-1]),
         )
         term.wait_for("colour bars", lambda: len(hues(term.picture()[2])) >= 4)
+
+        # Every browser is logged out (1008): the viewer logs in again by itself.
+        subprocess.run(
+            [sys.executable, "-m", "tuner", "rotate-secret", "--state-dir", str(daemon.state_dir)],
+            env=env,
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        term.wait_for("a second viewer", lambda: len(VIEWER.findall(daemon.log())) == 2)
+        assert "the cookie secret changed" in daemon.log()
+        shown = term.text()
+        term.wait_for("frames again", lambda: term.text() != shown)
+        assert term.child.isalive()
 
         term.child.send("q")
         term.child.expect(pexpect.EOF, timeout=DEADLINE)
@@ -253,8 +271,6 @@ def test_the_terminal_is_restored_when_the_client_fails(tmp_path: Path) -> None:
 
 
 def test_watch_needs_a_terminal(tmp_path: Path) -> None:
-    import subprocess
-
     done = subprocess.run(
         [sys.executable, "-m", "tuner", "watch", "--url", "http://127.0.0.1:9"],
         stdin=subprocess.DEVNULL,

@@ -221,6 +221,8 @@ class _Viewer:
     note: str | None = None
     note_until: float = 0.0
     fatal: str | None = None
+    #: The last socket was closed by a daemon going away (1001).
+    restarting: bool = False
     drawn: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=64))
     _changed: trio.Event = attrs.field(factory=trio.Event)
     _status_wanted: trio.Event = attrs.field(factory=trio.Event)
@@ -304,20 +306,32 @@ class _Viewer:
         backoff = BACKOFF_FIRST
         url = "ws" + self.options.base_url.removeprefix("http") + "/ws/video"
         context = self.options.verify if isinstance(self.options.verify, ssl.SSLContext) else None
+        # Said until the socket is back: the attempts that fail meanwhile say less.
+        headline: str | None = None
+        retried_at_once = False
         while True:
             opened = time.monotonic()
+            self.restarting = False
             why, again_now = await self._one_connection(url, context)
             if self.fatal is not None:
                 return
             if time.monotonic() - opened >= HEALTHY_AFTER:
-                backoff = BACKOFF_FIRST
+                backoff, headline = BACKOFF_FIRST, None
+            if self.restarting:
+                headline = why
+            elif self.connection is None:  # it was open: whatever said so is over
+                headline = None
+            # At once only after a fresh login, and not twice in a row (a daemon that
+            # takes the PIN but refuses the socket must not be hammered).
+            again_now, retried_at_once = again_now and not retried_at_once, again_now
             delay = 0.0 if again_now else backoff
-            self.connection = f"{why}; reconnecting in {delay:.0f} s" if delay else why
+            said = headline or why
+            self.connection = f"{said}; reconnecting in {delay:g} s" if delay else said
             self.changed()
             await trio.sleep(delay)
             if not again_now:
                 backoff = min(backoff * 2, BACKOFF_MAX)
-            self.connection = f"{why}; reconnecting"
+            self.connection = f"{said}; reconnecting"
             self.changed()
 
     async def _one_connection(self, url: str, context: ssl.SSLContext | None) -> tuple[str, bool]:
@@ -372,6 +386,7 @@ class _Viewer:
                 if code == 1013:
                     return f"the daemon refused: {reason or 'too many viewers'}", False
                 if code == 1001:
+                    self.restarting = True
                     return "tuner is restarting", False
                 return f"the connection was lost (code {code})", False
             if silence.cancelled_caught:
