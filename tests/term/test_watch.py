@@ -21,6 +21,7 @@ from pathlib import Path
 import attrs
 import httpx
 import pexpect
+import psutil
 import pyte
 import pytest
 
@@ -160,16 +161,21 @@ def test_watch_draws_the_test_card_resizes_switches_mode_logs_in_again_and_quits
     )
     term = Terminal.spawn(command, env, 80, 24)
     try:
-        term.wait_for("test card", lambda: "Test card" in term.status_line)
+        # Each check waits: a frame may be on its way, written in more than one read.
+        term.wait_for(
+            "the status line",
+            lambda: (
+                term.status_line.startswith(" Test card | playing | low/color | ")
+                and "| q quit  m mode  p preset" in term.status_line
+            ),
+        )
         term.wait_for("colour bars", lambda: len(hues(term.picture()[2])) >= 4)
-        assert "| playing | low/color |" in term.status_line
-        assert "q quit" in term.status_line
         # 120x50 cells fitted into 80x23 (the last row is the status line).
-        assert term.picture()[:2] == (55, 23)
+        term.wait_for("the fitted size", lambda: term.picture()[:2] == (55, 23))
 
         term.resize(100, 31)
         term.wait_for("the new size", lambda: term.picture()[:2] == (72, 30))
-        assert len(term.status_line) == 100 and "Test card" in term.status_line
+        term.wait_for("a wider status line", lambda: term.status_line.rstrip().endswith("n next"))
 
         term.child.send("m")  # color -> blocks
         term.wait_for("blocks", lambda: "low/blocks" in term.status_line)
@@ -219,7 +225,7 @@ def test_watch_shows_idle_then_reconnects_after_a_restart(tmp_path: Path) -> Non
         term = Terminal.spawn(command, env, 70, 12)
         try:
             term.wait_for("idle", lambda: "waiting for a session" in term.text())
-            assert "| idle |" in term.status_line
+            term.wait_for("the socket", lambda: "| idle | q quit" in term.status_line)
             first.process.send_signal(signal.SIGTERM)
             term.wait_for("the restart", lambda: "restarting" in term.status_line)
             first.process.wait(10)
@@ -250,9 +256,12 @@ def test_watch_shows_idle_then_reconnects_after_a_restart(tmp_path: Path) -> Non
 def test_the_terminal_is_restored_when_the_client_fails(tmp_path: Path) -> None:
     before, after = tmp_path / "before", tmp_path / "after"
     program = (
+        "import trio\n"
         "from tuner.term._watch import _raw_terminal\n"
-        "with _raw_terminal():\n"
-        "    raise RuntimeError('boom')\n"
+        "async def main():\n"
+        "    with _raw_terminal():\n"
+        "        raise RuntimeError('boom')\n"
+        "trio.run(main)\n"
     )
     command = (
         f"stty -g > {before}; {shlex.quote(sys.executable)} -c {shlex.quote(program)}; "
@@ -283,3 +292,26 @@ def test_watch_needs_a_terminal(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "tuner watch draws in a terminal" in done.stderr
     assert "\x1b" not in done.stdout + done.stderr, "the terminal was not touched"
+
+
+def test_an_interrupt_from_elsewhere_restores_the_terminal(
+    daemon: DaemonProcess, tmp_path: Path
+) -> None:
+    before, after = tmp_path / "before", tmp_path / "after"
+    # exec: the signal goes to the client itself, as from kill or a closing session.
+    watch = f"{shlex.quote(sys.executable)} -m tuner watch --url {shlex.quote(daemon.base_url)}"
+    command = f"stty -g > {before}; (exec {watch}); status=$?; stty -g > {after}; exit $status"
+    term = Terminal.spawn(command, _client_env(daemon, TERM="xterm"), 60, 12)
+    try:
+        term.wait_for("idle", lambda: "waiting for a session" in term.text())
+        shell = psutil.Process(term.child.pid)
+        client = next(p for p in shell.children(recursive=True) if "watch" in p.cmdline())
+        client.send_signal(signal.SIGINT)
+        term.child.expect(pexpect.EOF, timeout=DEADLINE)
+        term.raw.extend(term.child.before or b"")
+    finally:
+        term.child.close(force=True)
+    assert term.child.exitstatus == 130
+    assert before.read_text() == after.read_text()
+    assert bytes(term.raw).rstrip(b"\r\n").endswith(LEAVE_SCREEN.encode())
+    assert b"Traceback" not in term.raw

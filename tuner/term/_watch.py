@@ -159,8 +159,10 @@ def watch(options: WatchOptions) -> int:
         raise CommandError("tuner watch draws in a terminal: run it with a terminal as stdin/out")
     try:
         trio.run(_watch, options)
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as exc:
+        if _is_interrupt(exc):  # SIGINT from elsewhere (a Ctrl-C key is a plain quit)
+            return 130
+        raise
     return 0
 
 
@@ -178,35 +180,36 @@ async def _watch(options: WatchOptions) -> None:
             await acall(http, "POST", "/api/play", json=body)
         choices = await acall(http, "GET", "/api/presets")
         viewer = _Viewer(options, http, choices)
-        with _raw_terminal() as out_fd:
-            out = trio.lowlevel.FdStream(out_fd)
-            try:
-                await viewer.run(out)
-            finally:
-                with trio.CancelScope(shield=True):
-                    await out.aclose()
+        with _raw_terminal() as out:
+            await viewer.run(out)
     if viewer.fatal is not None:
         raise CommandError(viewer.fatal)
 
 
 @contextlib.contextmanager
-def _raw_terminal() -> Iterator[int]:
+def _raw_terminal() -> Iterator[trio.lowlevel.FdStream]:
     """Raw mode, the alternate screen and no cursor, all undone on the way out.
 
-    Yields a descriptor for writing to the terminal that is its own open file (so
+    Yields a stream for writing to the terminal through an open file of its own (so
     that making it non-blocking for trio leaves stdin and stdout as they were).
     """
     saved = termios.tcgetattr(0)
-    out_fd = os.open(os.ttyname(1), os.O_WRONLY | os.O_NOCTTY)
+    out = trio.lowlevel.FdStream(os.open(os.ttyname(1), os.O_WRONLY | os.O_NOCTTY))
     try:
         tty.setraw(0, termios.TCSANOW)
         os.write(1, ENTER_SCREEN.encode())
-        yield out_fd
+        yield out
     finally:
-        with contextlib.suppress(OSError):
-            os.close(out_fd)  # already closed, unless the stream was never made
+        out.close()
         os.write(1, LEAVE_SCREEN.encode())
         termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is a KeyboardInterrupt, alone or in (nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_interrupt(inner) for inner in exc.exceptions)
+    return isinstance(exc, KeyboardInterrupt)
 
 
 @attrs.define
