@@ -294,16 +294,21 @@ def test_watch_needs_a_terminal(tmp_path: Path) -> None:
     assert "\x1b" not in done.stdout + done.stderr, "the terminal was not touched"
 
 
-def test_an_interrupt_from_elsewhere_restores_the_terminal(
+def test_watch_url_plays_it_and_an_interrupt_from_elsewhere_restores_the_terminal(
     daemon: DaemonProcess, tmp_path: Path
 ) -> None:
     before, after = tmp_path / "before", tmp_path / "after"
     # exec: the signal goes to the client itself, as from kill or a closing session.
-    watch = f"{shlex.quote(sys.executable)} -m tuner watch --url {shlex.quote(daemon.base_url)}"
+    watch = (
+        f"{shlex.quote(sys.executable)} -m tuner watch testcard --mode braille "
+        f"--url {shlex.quote(daemon.base_url)}"
+    )
     command = f"stty -g > {before}; (exec {watch}); status=$?; stty -g > {after}; exit $status"
     term = Terminal.spawn(command, _client_env(daemon, TERM="xterm"), 60, 12)
     try:
-        term.wait_for("idle", lambda: "waiting for a session" in term.text())
+        # With a URL, watch plays it first.
+        term.wait_for("braille", lambda: "Test card | playing | low/braille" in term.status_line)
+        term.wait_for("dots", lambda: any("\u28ff" in line for line in term.screen.display[:-1]))
         shell = psutil.Process(term.child.pid)
         client = next(p for p in shell.children(recursive=True) if "watch" in p.cmdline())
         client.send_signal(signal.SIGINT)
