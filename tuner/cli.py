@@ -1,4 +1,5 @@
-"""The ``tuner`` command: ``serve``, ``doctor``, ``queue``, ``rotate-secret``, ``--version``."""
+"""The ``tuner`` command: ``serve``, ``doctor``, ``queue``, ``play``, ``stop``, ``status``,
+``watch``, ``rotate-secret``, ``--version``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import trio
 
-from tuner import __version__, queue_cli
+from tuner import __version__, queue_cli, remote_cli
 from tuner.config import ConfigError, Settings, load_settings
 from tuner.credentials import ensure_state_dir, load_pin
 from tuner.web.listen import BindError
@@ -45,6 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check what tuner needs and say what to fix")
     doctor.add_argument("--config", type=Path, help="TOML config file")
     queue_cli.add_parser(commands)
+    remote_cli.add_parsers(commands)
+
+    watch = commands.add_parser(
+        "watch", help="draw what a running daemon plays in this terminal (q quits)"
+    )
+    watch.add_argument("query", nargs="?", metavar="URL", help="play this first, then watch")
+    watch.add_argument("--preset", help="with URL: the preset to play it at")
+    watch.add_argument("--mode", help="with URL: the mode to play it in")
+    watch.add_argument(
+        "--color",
+        choices=["truecolor", "256", "16", "mono"],
+        help="the terminal's colours (default: from COLORTERM and TERM)",
+    )
+    watch.add_argument("--url", help="the daemon's address (default: from the config)")
+    watch.add_argument("--config", type=Path, help="TOML config file")
     return parser
 
 
@@ -107,11 +123,30 @@ def _rotate_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _watch(args: argparse.Namespace) -> int:
+    from tuner.client import CommandError
+    from tuner.term import ColorDepth, detect_color_depth
+    from tuner.term._watch import options_from, watch
+
+    depth = ColorDepth(args.color) if args.color else detect_color_depth(os.environ)
+    try:
+        settings = load_settings(args.config)
+        options = options_from(settings, args.url, depth, args.query, args.preset, args.mode)
+        return watch(options)
+    except (CommandError, ConfigError) as exc:
+        print(f"tuner: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "queue":
         return queue_cli.run(args)
+    if args.command in ("play", "stop", "status"):
+        return remote_cli.run(args)
+    if args.command == "watch":
+        return _watch(args)
     if args.command == "rotate-secret":
         return _rotate_secret(args)
     if args.command == "doctor":

@@ -1,15 +1,14 @@
 """``tuner queue add|list|remove|clear``: the up-next queue of a running daemon.
 
-It talks to the daemon over loopback HTTP, as the web client does: it logs in with
-the PIN (``TUNER_PIN``, else the ``pin_file`` setting's file, else ``pin`` in the
-state directory, as ``tuner serve`` finds it) and uses ``/api/queue``. ``--follow``
-shows each preparation's progress until it is over.
+It talks to the daemon over loopback HTTP, as the web client does (through
+:mod:`tuner.client`): it logs in with the PIN (``TUNER_PIN``, else the ``pin_file``
+setting's file, else ``pin`` in the state directory, as ``tuner serve`` finds it) and
+uses ``/api/queue``. ``--follow`` shows each preparation's progress until it is over.
 """
 
 from __future__ import annotations
 
 import argparse
-import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from typing import Any, TextIO
 
 import httpx
 
-from tuner.config import ConfigError, Settings, load_settings
-from tuner.credentials import find_pin
+from tuner.client import CommandError, login, open_client
+from tuner.client import call as _call
+from tuner.config import ConfigError, load_settings
 
 #: How often ``--follow`` asks the daemon.
 FOLLOW_INTERVAL = 0.5
@@ -27,8 +27,7 @@ FOLLOW_INTERVAL = 0.5
 _WORKING = ("pending", "resolving", "downloading")
 
 
-class CommandError(Exception):
-    """Something the command cannot do; the message says what and what to try."""
+__all__ = ["CommandError", "add_parser", "describe", "run"]
 
 
 def add_parser(commands: Any) -> None:
@@ -53,68 +52,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         settings = load_settings(args.config)
-        base_url = args.url or _local_url(settings)
-        verify = _own_certificate(settings) if base_url.startswith("https:") else True
-        with httpx.Client(base_url=base_url, timeout=15, verify=verify) as client:
-            _login(client, settings)
+        with open_client(settings, args.url) as client:
+            login(client, settings)
             return _ACTIONS[args.action](client, args, out)
     except (CommandError, ConfigError) as exc:
         print(f"tuner: {exc}", file=sys.stderr)
         return 1
-
-
-def _local_url(settings: Settings) -> str:
-    host = settings.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"  # listening everywhere: loopback is one of them
-    scheme = "https" if settings.tls_cert is not None else "http"
-    return (
-        f"{scheme}://[{host}]:{settings.port}"
-        if ":" in host
-        else f"{scheme}://{host}:{settings.port}"
-    )
-
-
-def _own_certificate(settings: Settings) -> ssl.SSLContext | bool:
-    """Trust the daemon's own certificate (when configured) for a loopback address
-    that the certificate does not name: the certificate itself is what is checked."""
-    if settings.tls_cert is None:
-        return True
-    try:
-        context = ssl.create_default_context(cafile=str(settings.tls_cert))
-    except (OSError, ssl.SSLError) as exc:
-        raise CommandError(f"tls_cert: cannot read {settings.tls_cert}: {exc}") from None
-    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    context.check_hostname = False
-    return context
-
-
-def _login(client: httpx.Client, settings: Settings) -> None:
-    pin = find_pin(settings)
-    if pin is None:
-        raise CommandError(
-            "no PIN found: set TUNER_PIN, or pin_file in the config, or run this as the "
-            f"user whose state directory ({settings.state_dir}) holds it"
-        )
-    _call(client, "POST", "/api/login", json={"pin": pin.value})
-
-
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.TransportError as exc:
-        raise CommandError(
-            f"no daemon answers at {client.base_url} ({exc}): is tuner serve running? "
-            "(--url names another address)"
-        ) from None
-    if response.status_code >= 400:
-        try:
-            body = response.json()
-            reason = f"{body['error']}: {body['detail']}" if body.get("detail") else body["error"]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            reason = response.text.strip() or response.reason_phrase
-        raise CommandError(f"{method} {path} failed (HTTP {response.status_code}): {reason}")
-    return response.json() if response.content else None
 
 
 def _add(client: httpx.Client, args: argparse.Namespace, out: TextIO) -> int:
