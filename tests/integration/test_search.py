@@ -20,7 +20,7 @@ import trio
 
 from tests.conftest import Media
 from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
-from tests.integration.helpers import wait_for_state
+from tests.integration.helpers import parse_metrics, wait_for_state
 from tests.loopback import LoopbackServer
 from tests.stub_search import PREFIX, add_search, entry, png, search_path, stub_site
 
@@ -118,6 +118,10 @@ async def test_search_results_their_thumbnails_the_cache_and_playing_one(
         one = await client.get("/api/search", params={"q": "cats: the movie", "limit": "1"})
         assert [r["id"] for r in one.json()["results"]] == ["a1"]
         assert site.hits[path] == 2
+        metrics = parse_metrics((await client.get("/metrics")).text)
+        assert metrics["tuner_searches_total"][""] == 2
+        assert metrics["tuner_search_cache_hits_total"][""] == 1
+        assert metrics["tuner_search_failures_total"][""] == 0
 
         # A result plays, and the status shows its channel and artwork (the same
         # thumbnail URL as in the search: the same path).
