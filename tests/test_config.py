@@ -34,6 +34,12 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert (with_flags.host, with_flags.port, with_flags.log_level) == ("0.0.0.0", 9200, "warning")
 
 
+def test_the_search_prefix_defaults_to_youtube_and_is_lowercased(tmp_path: Path) -> None:
+    assert load_settings(None, environ={"HOME": str(tmp_path)}).search_prefix == "ytsearch"
+    env = {"HOME": str(tmp_path), "TUNER_SEARCH_PREFIX": " SCsearch "}
+    assert load_settings(None, environ=env).search_prefix == "scsearch"
+
+
 def test_config_file_from_tuner_config(tmp_path: Path) -> None:
     config = _write(tmp_path / "c.toml", "port = 9300\n")
     assert load_settings(None, environ={"TUNER_CONFIG": str(config)}).port == 9300
@@ -51,6 +57,8 @@ def test_config_file_from_tuner_config(tmp_path: Path) -> None:
         ("log_level = 3", "log_level must be a non-empty string"),
         ("session_days = 0", "session_days must be a number from 0.01 to 3650"),
         ("viewer_queue = 0", "viewer_queue must be a whole number from 1 to 1000"),
+        ("search_prefix = 'ytsearch8'", "search_prefix must be a yt-dlp search key of letters"),
+        ("search_prefix = 'yt search'", "search_prefix must be a yt-dlp search key of letters"),
         ("prot = 8080", "unknown setting 'prot'"),
         ("port = ", "not valid TOML"),
         ("[server]\nport = 1", "unknown setting 'server'"),

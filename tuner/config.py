@@ -23,6 +23,7 @@ import platformdirs
 from tuner.core.egress import AllowEntry
 from tuner.core.forwarded import parse_networks
 from tuner.core.presets import PRESETS, Mode
+from tuner.core.search import check_prefix
 
 APP_NAME = "tuner"
 ENV_PREFIX = "TUNER_"
@@ -56,6 +57,8 @@ class Settings:
     max_source_height: int = 480
     resolve_timeout: float = 20.0
     resolve_cache_seconds: float = 120.0
+    #: Where ``/api/search`` searches: a yt-dlp search key (``<prefix><n>:<words>``).
+    search_prefix: str = "ytsearch"
     #: A playing session with no frame for this long is restarted.
     stall_seconds: float = 10.0
     #: Reconnect attempts in a row (without a frame between them) before giving up.
@@ -185,6 +188,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "max_source_height": _number_range(int, 144, 4320),
     "resolve_timeout": _number_range(float, 1, 300),
     "resolve_cache_seconds": _number_range(float, 0, 3600),
+    "search_prefix": lambda value: check_prefix(_str(value)),
     "stall_seconds": _number_range(float, 0.5, 600),
     "reconnect_attempts": _number_range(int, 0, 1000),
     "trusted_proxies": _entries(lambda entry: parse_networks([entry]), "IP addresses or networks"),

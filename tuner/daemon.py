@@ -4,7 +4,8 @@
 
     root nursery
     ├── egress proxy (every fetch of ffmpeg, yt-dlp and the extractors; tuner.egress)
-    ├── resolver (yt-dlp worker processes: one warm, one per resolution)
+    ├── resolver (yt-dlp worker processes: one warm, one per resolution or search)
+    ├── thumbnails (the HTTP client behind /api/thumbnail; tuner.thumbnails)
     ├── session supervisor (each session in its own cancel scope)
     ├── extractor poller (each run in a child nursery; off with [extract] enabled = false)
     ├── queue (tuner.jobs: a preparation job per queued item, per-source limits)
@@ -38,6 +39,7 @@ from tuner.config import ConfigError, Settings
 from tuner.core.egress import Policy
 from tuner.core.forwarded import parse_networks
 from tuner.core.state import describe
+from tuner.core.thumbnails import ThumbnailTokens
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin, load_secret, secret_stamp
 from tuner.egress import EgressProxy
@@ -50,6 +52,7 @@ from tuner.play.resolver import Resolver
 from tuner.play.session import Playback
 from tuner.play.supervisor import Supervisor
 from tuner.systemd import Notifier
+from tuner.thumbnails import Thumbnails
 from tuner.web.app import create_app
 from tuner.web.context import WebContext
 from tuner.web.forwarded import ForwardedHeaders
@@ -162,7 +165,9 @@ async def _serve(
         cache_dir=settings.state_dir / "yt-dlp-cache",
         cache_seconds=settings.resolve_cache_seconds,
         egress=egress,
+        search_prefix=settings.search_prefix,
     )
+    thumbnails = Thumbnails(ThumbnailTokens(), proxy=egress.url("thumbnail"))
     playback = Playback(
         stall_seconds=settings.stall_seconds,
         reconnect_attempts=settings.reconnect_attempts,
@@ -175,6 +180,7 @@ async def _serve(
         resolver=resolver,
         playback=playback,
         adaptive=settings.adaptive_quality,
+        thumbnail_path=thumbnails.tokens.path,
     )
     events = EventHub()
     events.add_snapshot("session", lambda: supervisor.status.to_json())
@@ -200,6 +206,7 @@ async def _serve(
         ffmpeg_problem=ffmpeg_problem,
         poller=poller,
         queue=queue,
+        thumbnails=thumbnails,
     )
     trusted_proxies = parse_networks(settings.trusted_proxies)
     sock = make_listen_socket(settings.host, settings.port, settings.tcp_user_timeout)
@@ -236,6 +243,7 @@ async def _serve(
         # First: every other service fetches through it.
         await root.start(egress.run)
         await root.start(resolver.run)
+        await root.start(thumbnails.run)
         await root.start(supervisor.run)
         # Before the web server: an edit is never answered by a queue not yet loaded.
         await root.start(queue.run)

@@ -88,6 +88,21 @@ class _TunerCollector(Collector):
                 "Plays whose query was answered from the resolver's cache.",
                 value=resolver.cache_hits,
             )
+            yield CounterMetricFamily(
+                "tuner_searches",
+                "Searches run by yt-dlp (a worker process each), failed ones included.",
+                value=resolver.searches,
+            )
+            yield CounterMetricFamily(
+                "tuner_search_failures",
+                "Searches that failed or timed out.",
+                value=resolver.search_failures,
+            )
+            yield CounterMetricFamily(
+                "tuner_search_cache_hits",
+                "Searches answered from the resolver's cache.",
+                value=resolver.search_cache_hits,
+            )
         yield CounterMetricFamily(
             "tuner_frames_sent",
             "Frames sent to all viewers, including those gone.",

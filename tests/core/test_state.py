@@ -60,3 +60,16 @@ def test_a_retuned_session_says_what_it_runs_at_and_what_was_chosen() -> None:
     assert body["state"] == "playing"
     with pytest.raises(TransitionError):
         state.retuned(state.stopped(), "s1", "low", 15, "color", "ultra")
+
+
+def test_the_status_names_the_thumbnail_path_and_channel_while_playing() -> None:
+    status = state.start("s1", "cats", "low", 24, "mono")
+    assert (status.to_json()["thumbnail"], status.to_json()["channel"]) == (None, None)
+    status = state.resolved(
+        status, "s1", "Cats", False, 60.0, thumbnail="/api/thumbnail/abc", channel="Cat TV"
+    )
+    body = status.to_json()
+    assert (body["thumbnail"], body["channel"]) == ("/api/thumbnail/abc", "Cat TV")
+    # The next session starts without the last one's artwork.
+    body = state.start("s2", "testcard", "low", 24, "mono").to_json()
+    assert (body["thumbnail"], body["channel"]) == (None, None)

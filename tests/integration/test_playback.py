@@ -70,6 +70,8 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
         assert status["title"] == "Test card"
         assert status["preset"] == "med"
         assert status["mode"] == "mono"
+        # The test card has no artwork and no channel.
+        assert (status["thumbnail"], status["channel"]) == (None, None)
         await wait_for_ffmpegs(1)
         response = await client.post("/api/stop")
         assert response.status_code == 204
@@ -84,6 +86,8 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
             "fps": None,
             "chosen_preset": None,
             "mode": None,
+            "thumbnail": None,
+            "channel": None,
             "problems": [],
         }
         await wait_for_ffmpegs(0)

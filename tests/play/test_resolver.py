@@ -12,8 +12,9 @@ import trio
 
 from tests.conftest import Media
 from tests.integration.helpers import running_with
+from tests.stub_search import PREFIX, add_search, entry, search_path, stub_site
 from tuner.core.query import parse_query
-from tuner.play.resolver import ResolveError, Resolver
+from tuner.play.resolver import ResolveError, Resolver, SearchError
 
 WORKER = "tuner.play.ytdlp_worker"
 
@@ -108,4 +109,46 @@ async def test_concurrent_resolutions_leave_exactly_one_spare(media: Media) -> N
         assert len(workers()) == 1
         nursery.cancel_scope.cancel()
     assert resolver.resolutions == 4
+    await wait_for_workers(0)
+
+
+async def test_a_search_runs_yt_dlp_once_then_comes_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with stub_site(monkeypatch) as site:
+        path = add_search(site, "cats: the movie", [entry(site, "a1"), entry(site, "b2")])
+        resolver = make_resolver()
+        resolver.search_prefix = PREFIX
+        async with trio.open_nursery() as nursery:
+            await nursery.start(resolver.run)
+            first = await resolver.search("cats: the movie", 8)
+            second = await resolver.search("cats: the movie", 8)
+            nursery.cancel_scope.cancel()
+    assert first == second
+    assert [(r.id, r.title, r.channel, r.url) for r in first] == [
+        ("a1", "Title a1", "Channel a1", site.url("/stubvideo/a1")),
+        ("b2", "Title b2", "Channel b2", site.url("/stubvideo/b2")),
+    ]
+    assert first[0].thumbnail == site.url("/thumb/a1.png")
+    # One flat request for the whole search, and none for the second.
+    assert site.hits == {path: 1}
+    assert (resolver.searches, resolver.search_cache_hits) == (1, 1)
+    await wait_for_workers(0)
+
+
+async def test_a_search_is_bounded_by_the_timeout_and_leaves_no_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with stub_site(monkeypatch) as site:
+        site.add(search_path("slow"), "[]", content_type="application/json", delay=30)
+        resolver = make_resolver(timeout=1)
+        resolver.search_prefix = PREFIX
+        async with trio.open_nursery() as nursery:
+            await nursery.start(resolver.run)
+            with trio.fail_after(5), pytest.raises(SearchError) as error:
+                await resolver.search("slow", 8)
+            nursery.cancel_scope.cancel()
+    assert error.value.timed_out
+    assert "did not answer" in error.value.message or "longer than" in error.value.message
+    assert resolver.search_failures == 1
     await wait_for_workers(0)

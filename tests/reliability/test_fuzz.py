@@ -43,6 +43,8 @@ OTHER_ROUTES = [
     ("POST", "/api/queue/{id}/cancel"),
     ("POST", "/api/queue/{id}/retry"),
     ("DELETE", "/api/queue/{id}"),
+    # Any token a client makes up: never issued, so 404 and nothing fetched.
+    ("GET", "/api/thumbnail/{id}"),
 ]
 
 _scalars = (

@@ -56,6 +56,28 @@ def parse_query(text: str) -> Query:
         QueryError: empty, too long, like a command-line option, a local path, or a
             URL of another scheme.
     """
+    text = check_text(text)
+    if text.lower() == TESTCARD:
+        return Query(QueryKind.TESTCARD, text, TESTCARD)
+    if text.startswith(("/", "./", "../", "~", "\\")) or _WINDOWS_DRIVE.match(text):
+        raise QueryError("local files are not played: give an http(s) URL")
+    scheme = _SCHEME.match(text)
+    # Words with a colon ("Interview: part 2") are a search; one token is a URL.
+    if scheme and not any(c.isspace() for c in text):
+        return Query(QueryKind.URL, text, _check_url(text, scheme.group(1).lower()))
+    if _is_video_id(text):
+        return Query(QueryKind.VIDEO_ID, text, f"https://www.youtube.com/watch?v={text}")
+    return Query(QueryKind.SEARCH, text, f"ytsearch1:{text}")
+
+
+def check_text(text: str) -> str:
+    """The rules every query follows, whatever its kind (play, queue or search):
+    returns it without surrounding spaces.
+
+    Raises:
+        QueryError: empty, too long, control characters, or like a command-line
+            option (a leading ``-``, unless the whole is a video ID).
+    """
     text = text.strip()
     if not text:
         raise QueryError("the query is empty: give a URL, a YouTube video ID or words to search")
@@ -69,17 +91,7 @@ def parse_query(text: str) -> Query:
             "a query cannot start with '-': tuner takes no yt-dlp options; "
             "give a URL, a YouTube video ID or words to search"
         )
-    if text.lower() == TESTCARD:
-        return Query(QueryKind.TESTCARD, text, TESTCARD)
-    if text.startswith(("/", "./", "../", "~", "\\")) or _WINDOWS_DRIVE.match(text):
-        raise QueryError("local files are not played: give an http(s) URL")
-    scheme = _SCHEME.match(text)
-    # Words with a colon ("Interview: part 2") are a search; one token is a URL.
-    if scheme and not any(c.isspace() for c in text):
-        return Query(QueryKind.URL, text, _check_url(text, scheme.group(1).lower()))
-    if _is_video_id(text):
-        return Query(QueryKind.VIDEO_ID, text, f"https://www.youtube.com/watch?v={text}")
-    return Query(QueryKind.SEARCH, text, f"ytsearch1:{text}")
+    return text
 
 
 def _is_video_id(text: str) -> bool:

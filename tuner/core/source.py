@@ -11,6 +11,8 @@ from typing import Any
 
 import attrs
 
+from tuner.core.search import pick_thumbnail
+
 #: ``Stream #0:1(und): Audio: aac ...`` lines of ``ffmpeg -i``.
 _STREAM_LINE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio): (\S+)", re.MULTILINE)
 _DURATION = re.compile(r"^\s*Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", re.MULTILINE)
@@ -57,6 +59,10 @@ class Source:
     duration: float | None = None
     webpage_url: str | None = None
     extractor: str | None = None
+    #: The site's thumbnail URL (shown same-origin, see tuner.core.thumbnails).
+    thumbnail: str | None = None
+    #: Who published it (the channel, else the uploader).
+    channel: str | None = None
 
     @property
     def has_video(self) -> bool:
@@ -80,7 +86,8 @@ class Source:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Source:
         """The inverse of :meth:`to_json`, except that no input comes back ``local``:
-        a worker's answer never makes ffmpeg read a local file.
+        a worker's answer never makes ffmpeg read a local file. ``thumbnail`` and
+        ``channel`` may be absent (an answer from before they existed).
 
         Raises:
             SourceError: the data is not a source.
@@ -102,6 +109,9 @@ class Source:
                 duration=None if data["duration"] is None else float(data["duration"]),
                 webpage_url=data["webpage_url"],
                 extractor=data["extractor"],
+                # Absent from answers of older versions.
+                thumbnail=_optional_str(data.get("thumbnail")),
+                channel=_optional_str(data.get("channel")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceError(f"not a source: {exc!r}") from None
@@ -130,7 +140,13 @@ def source_from_info(info: dict[str, Any]) -> Source:
         duration=float(duration) if isinstance(duration, int | float) and duration > 0 else None,
         webpage_url=info.get("webpage_url"),
         extractor=info.get("extractor_key") or info.get("extractor"),
+        thumbnail=pick_thumbnail(info),
+        channel=_optional_str(info.get("channel")) or _optional_str(info.get("uploader")),
     )
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _input(fmt: dict[str, Any]) -> MediaInput:

@@ -45,6 +45,10 @@ class Status:
     mode: str | None = None
     #: Why the session failed (error) or is reconnecting.
     error: str | None = None
+    #: The source's thumbnail as a same-origin path (``/api/thumbnail/<token>``),
+    #: and who published it: for the client's media session artwork and text.
+    thumbnail: str | None = None
+    channel: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The status as ``/api/status`` shows it (``error`` only when failed or
@@ -60,6 +64,8 @@ class Status:
             "fps": self.fps,
             "chosen_preset": self.chosen_preset,
             "mode": self.mode,
+            "thumbnail": self.thumbnail,
+            "channel": self.channel,
         }
         if self.state in (State.ERROR, State.RECONNECTING):
             body["error"] = self.error
@@ -96,13 +102,27 @@ def retuned(
 
 
 def resolved(
-    status: Status, session_id: str, title: str, is_live: bool, duration: float | None = None
+    status: Status,
+    session_id: str,
+    title: str,
+    is_live: bool,
+    duration: float | None = None,
+    *,
+    thumbnail: str | None = None,
+    channel: str | None = None,
 ) -> Status:
     """The session's source is known and its first frame is out (again, after a
-    reconnect)."""
+    reconnect). ``thumbnail`` is the same-origin path of its thumbnail."""
     _expect(status, session_id, State.RESOLVING, State.PLAYING, State.RECONNECTING)
     return attrs.evolve(
-        status, state=State.PLAYING, title=title, is_live=is_live, duration=duration, error=None
+        status,
+        state=State.PLAYING,
+        title=title,
+        is_live=is_live,
+        duration=duration,
+        error=None,
+        thumbnail=thumbnail,
+        channel=channel,
     )
 
 

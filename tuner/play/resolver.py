@@ -6,6 +6,10 @@ unlike a thread, nothing keeps running after the caller lost interest. One worke
 kept warm (yt-dlp already imported, about 0.6 s of CPU) so a play does not wait for
 Python to start. Fresh answers are cached for a short while, so playing the same
 thing again (a retry, a mode change, a reconnect within the minute) skips yt-dlp.
+
+Searches run in the same workers (a flat search: one request to the site), bounded
+by the resolve timeout and cached for :data:`SEARCH_CACHE_SECONDS`, so the same words
+typed again (or a client that asks twice) do not run yt-dlp again.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import attrs
 import trio
 
 from tuner.core.query import Query
+from tuner.core.search import DEFAULT_PREFIX, SearchResult, search_target
 from tuner.core.source import Source, SourceError
 from tuner.egress import EgressProxy
 from tuner.play.ffmpeg import run_in_own_group
@@ -33,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: The worker's answer is one JSON line; anything longer is a broken worker.
 MAX_ANSWER_BYTES = 4 << 20
+#: How long a search's results are reused, and how many searches are kept.
+SEARCH_CACHE_SECONDS = 600.0
+MAX_CACHED_SEARCHES = 128
 
 
 class ResolveError(Exception):
@@ -42,6 +51,14 @@ class ResolveError(Exception):
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+
+class SearchError(ResolveError):
+    """A search that failed; ``timed_out`` when the site did not answer in time."""
+
+    def __init__(self, message: str, detail: str = "", *, timed_out: bool = False) -> None:
+        super().__init__(message, detail)
+        self.timed_out = timed_out
 
 
 class ResolverUnavailableError(RuntimeError):
@@ -62,6 +79,12 @@ class _Cached:
     at: float
 
 
+@attrs.frozen
+class _CachedSearch:
+    results: tuple[SearchResult, ...]
+    at: float
+
+
 class Resolver:
     """Resolves queries in worker processes that live in this service's nursery."""
 
@@ -75,10 +98,16 @@ class Resolver:
         cache_seconds: float = 120.0,
         python: str = sys.executable,
         egress: EgressProxy | None = None,
+        search_prefix: str = DEFAULT_PREFIX,
     ) -> None:
         self.max_height = max_height
         self.timeout = timeout
         self.cache_seconds = cache_seconds
+        self.search_prefix = search_prefix
+        self._searches: dict[str, _CachedSearch] = {}
+        self.searches = 0
+        self.search_cache_hits = 0
+        self.search_failures = 0
         self._ffmpeg = ffmpeg
         self._cache_dir = cache_dir
         self._python = python
@@ -130,34 +159,109 @@ class Resolver:
         """Drop a cached answer (its URLs stopped working)."""
         self._cache.pop(query.target, None)
 
-    async def _ask_worker(self, query: Query) -> Source:
+    async def search(self, words: str, limit: int) -> tuple[SearchResult, ...]:
+        """Up to ``limit`` results for ``words`` from the configured search
+        (:attr:`search_prefix`): cached if asked within :data:`SEARCH_CACHE_SECONDS`,
+        else from a worker, within the resolve timeout.
+
+        Raises:
+            SearchError: yt-dlp failed (the message says why), or the site did not
+                answer within the timeout (``timed_out``).
+            ResolverUnavailableError: the service is not running.
+        """
+        target = search_target(self.search_prefix, limit, words)
+        now = time.monotonic()
+        cached = self._searches.get(target)
+        if cached is not None and now - cached.at < SEARCH_CACHE_SECONDS:
+            self.search_cache_hits += 1
+            log.info("search %r: %d results from the cache", words, len(cached.results))
+            return cached.results
+        self.searches += 1
+        started = time.monotonic()
+        try:
+            results = await self._search(target)
+        except SearchError as exc:
+            self.search_failures += 1
+            log.warning(
+                "search %r failed after %.3f s: %s (%s)",
+                words,
+                time.monotonic() - started,
+                exc.message,
+                exc.detail,
+            )
+            raise
+        log.info(
+            "searched %r in %.3f s: %d results", words, time.monotonic() - started, len(results)
+        )
+        now = time.monotonic()
+        for key in [k for k, c in self._searches.items() if now - c.at >= SEARCH_CACHE_SECONDS]:
+            del self._searches[key]
+        while len(self._searches) >= MAX_CACHED_SEARCHES:
+            del self._searches[next(iter(self._searches))]  # the oldest
+        self._searches[target] = _CachedSearch(results, now)
+        return results
+
+    async def _search(self, target: str) -> tuple[SearchResult, ...]:
+        try:
+            # One request to the site: the resolve timeout bounds it all, taking a
+            # worker included.
+            with trio.fail_after(self.timeout):
+                raw, user = await self._ask({"search": target})
+        except trio.TooSlowError:
+            raise SearchError(
+                f"the search took longer than {self.timeout:g} s: the site is slow or unreachable",
+                timed_out=True,
+            ) from None
+        try:
+            answer = _answer_object(raw)
+            if not answer.get("ok"):
+                raise SearchError(
+                    str(answer.get("error")),
+                    str(answer.get("detail", "")),
+                    timed_out=answer.get("timeout") is True,
+                )
+            return tuple(SearchResult.from_json(r) for r in answer["results"])
+        except SearchError as exc:
+            problem = self._egress.problem(user) if self._egress else None
+            if problem is None:
+                raise
+            raise SearchError(problem, exc.detail or exc.message) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SearchError(f"the resolver gave a broken answer: {exc}") from None
+
+    async def _ask(self, request: dict[str, str]) -> tuple[bytes, str]:
+        """Send one request to a worker; its raw answer line, and its egress user.
+        However this ends, the worker's process group is killed."""
         worker = await self._take_worker()
         process = worker.process
         assert process.stdin is not None and process.stdout is not None
-        request = {"target": query.target}
+        try:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await process.stdin.send_all(json.dumps(request).encode() + b"\n")
+            return await _read_line(process.stdout), worker.user
+        finally:
+            # Cancelled, timed out or answered: the worker has nothing more to do.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    async def _ask_worker(self, query: Query) -> Source:
         started = time.monotonic()
         try:
             # The worker's own network timeouts come first; this one catches the rest
             # (a slow site making many requests, a hung worker).
             with trio.fail_after(self.timeout * 2 + 5):
-                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                    await process.stdin.send_all(json.dumps(request).encode() + b"\n")
-                answer = await _read_line(process.stdout)
+                answer, user = await self._ask({"target": query.target})
         except trio.TooSlowError:
             raise ResolveError(
                 f"resolving took longer than {self.timeout * 2 + 5:.0f} s: the site is slow "
                 "or unreachable"
             ) from None
-        finally:
-            # Cancelled, timed out or answered: the worker has nothing more to do.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
         log.info("resolved %r in %.3f s", query.text, time.monotonic() - started)
         try:
             return _parse_answer(answer)
         except ResolveError as exc:
             # What the egress proxy refused says more than yt-dlp's "HTTP Error 403".
-            problem = self._egress.problem(worker.user) if self._egress else None
+            problem = self._egress.problem(user) if self._egress else None
             if problem is None:
                 raise
             raise ResolveError(problem, exc.detail or exc.message) from None
@@ -238,6 +342,15 @@ async def _read_line(stream: trio.abc.ReceiveStream) -> bytes:
         if len(data) > MAX_ANSWER_BYTES:
             raise ResolveError("the resolver's answer is too large")
     return bytes(data)
+
+
+def _answer_object(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise SearchError("the resolver stopped without an answer (see the log)")
+    answer = json.loads(raw)
+    if not isinstance(answer, dict):
+        raise ValueError("not a JSON object")
+    return answer
 
 
 def _parse_answer(raw: bytes) -> Source:

@@ -69,8 +69,11 @@ class Supervisor:
         resolver: Resolver | None = None,
         playback: Playback | None = None,
         adaptive: bool = True,
+        thumbnail_path: Callable[[str | None], str | None] | None = None,
     ) -> None:
         self._ffmpeg = ffmpeg
+        #: The same-origin path for a source's thumbnail URL (tuner.core.thumbnails).
+        self._thumbnail_path = thumbnail_path or (lambda url: None)
         self._ffmpeg_problem = ffmpeg_problem
         self._resolver = resolver
         self._playback = playback or Playback()
@@ -354,7 +357,13 @@ class Supervisor:
     def _on_playing(self, session: Session, source: Source) -> None:
         if state.is_current(self.status, session.id):
             self.status = state.resolved(
-                self.status, session.id, source.title, source.is_live, source.duration
+                self.status,
+                session.id,
+                source.title,
+                source.is_live,
+                source.duration,
+                thumbnail=self._thumbnail_path(source.thumbnail),
+                channel=source.channel,
             )
 
     def _on_reconnecting(self, session: Session, reason: str) -> None:

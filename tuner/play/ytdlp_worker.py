@@ -5,8 +5,15 @@ worker process imports it ahead of time (a warm spare), reads one JSON request l
 stdin, answers one JSON line on stdout and exits. Cancelling a resolution kills the
 worker's process group, which bounds it however yt-dlp is stuck.
 
-Settings: one JSON argument (:class:`WorkerSettings`). Request: ``{"target"}``. Answer:
-``{"ok": true, "source": {...}}`` or ``{"ok": false, "error": sentence, "detail": raw}``.
+Settings: one JSON argument (:class:`WorkerSettings`). Requests:
+
+- ``{"target"}``: resolve; answers ``{"ok": true, "source": {...}}``.
+- ``{"search": "<prefix><limit>:<words>"}``: a flat search (one request to the site,
+  no resolution of each entry); answers ``{"ok": true, "results": [{...}]}``
+  (:class:`tuner.core.search.SearchResult`).
+
+A failure answers ``{"ok": false, "error": sentence, "detail": raw, "timeout": bool}``
+(``timeout``: the site did not answer in time).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import attrs
 
 from tuner.core.diagnose import explain
 from tuner.core.egress import PROXY_VARIABLES, proxy_environment
+from tuner.core.search import SearchResult, result_from_entry
 from tuner.core.source import (
     Source,
     SourceError,
@@ -146,16 +154,42 @@ def resolve(ydl: Any, settings: WorkerSettings, target: str) -> Source:
     return source
 
 
+def search(ydl: Any, target: str) -> list[SearchResult]:
+    """Run a search (blocking): the results of yt-dlp's flat answer for ``target``
+    (``ytsearch8:words``), skipping entries that cannot be played."""
+    # Flat: the search page's entries as they are, without resolving each one (which
+    # would cost a request per result). This worker answers one request and exits,
+    # so changing its YoutubeDL's options here affects nothing else.
+    ydl.params["extract_flat"] = "in_playlist"
+    info = ydl.extract_info(target, download=False)
+    if info is None:
+        return []
+    info = ydl.sanitize_info(info)
+    entries = info.get("entries") if info.get("_type") in ("playlist", "multi_video") else [info]
+    results = [result_from_entry(e) for e in entries or [] if isinstance(e, dict)]
+    return [r for r in results if r is not None]
+
+
 def answer(ydl: Any, settings: WorkerSettings, request: dict[str, Any]) -> dict[str, Any]:
-    """The JSON answer to a request: the source, or a sentence saying why not."""
+    """The JSON answer to a request: the source or the results, or a sentence saying
+    why not."""
     import yt_dlp
 
+    searching = "search" in request
     try:
+        if searching:
+            results = search(ydl, str(request["search"]))
+            return {"ok": True, "results": [r.to_json() for r in results]}
         source = resolve(ydl, settings, str(request["target"]))
         return {"ok": True, "source": source.to_json()}
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, SourceError) as exc:
         detail = str(exc)
-        return {"ok": False, "error": explain(detail, "cannot resolve"), "detail": detail}
+        return {
+            "ok": False,
+            "error": explain(detail, "cannot search" if searching else "cannot resolve"),
+            "detail": detail,
+            "timeout": "timed out" in detail.lower(),
+        }
 
 
 def warm_up(settings: WorkerSettings) -> Any:

@@ -8,7 +8,7 @@ from quart import Response, send_from_directory
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from tuner.web import api, extract_api, health, queue_api, security, streams
+from tuner.web import api, extract_api, health, queue_api, search_api, security, streams
 from tuner.web.bodies import BadRequestError
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, http_exception_response
@@ -49,4 +49,5 @@ def create_app(ctx: WebContext) -> QuartTrio:
     health.register(app, ctx)
     extract_api.register(app, ctx)
     queue_api.register(app, ctx)
+    search_api.register(app, ctx)
     return app

@@ -9,12 +9,14 @@ import attrs
 
 from tuner.config import Settings
 from tuner.core.throttle import LoginThrottle
+from tuner.core.thumbnails import ThumbnailTokens
 from tuner.core.tokens import TokenSigner
 from tuner.credentials import Pin
 from tuner.events import EventHub
 from tuner.extract import Poller
 from tuner.jobs import Queue
 from tuner.play.supervisor import Supervisor
+from tuner.thumbnails import Thumbnails
 
 
 @attrs.define
@@ -36,5 +38,7 @@ class WebContext:
     poller: Poller | None = None
     #: The up-next queue.
     queue: Queue | None = None
+    #: Thumbnails served same-origin (``/api/thumbnail/<token>``).
+    thumbnails: Thumbnails = attrs.field(factory=lambda: Thumbnails(ThumbnailTokens()))
     #: Lockouts after wrong PINs (in memory: a restart forgets them).
     login_throttle: LoginThrottle = attrs.field(factory=LoginThrottle)
