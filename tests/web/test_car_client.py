@@ -384,3 +384,168 @@ def test_without_the_newer_browser_features_the_client_still_plays(
     wait_for(page, f"{width} < {before['width'] - 100}")
     page.context.close()
     assert not errors, errors
+
+
+def _thumbnail(path: Path, hue: int) -> None:
+    """A 320x180 picture for a search result: colour bars, as a site's would be."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("HSV", (320, 180))
+    draw = ImageDraw.Draw(image)
+    for bar in range(8):
+        draw.rectangle((bar * 40, 0, bar * 40 + 39, 179), fill=((hue + bar * 12) % 256, 200, 230))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.convert("RGB").save(path)
+
+
+def stub_search_site(directory: Path, media: Media) -> None:
+    """The files of a search site for the test-only yt-dlp plugin (tests/stub_search.py):
+    a search for ``lofi`` with four results (one live), their thumbnails and videos."""
+    import json
+
+    from tests.stub_search import search_path
+
+    base = "http://127.0.0.1:{port}"  # filled in by the caller
+    entries = []
+    for n, (title, live) in enumerate(
+        [("Lofi beats to drive to", False), ("Radio lofi", True), ("Bars", False), ("Rain", False)]
+    ):
+        video_id = f"v{n}"
+        _thumbnail(directory / "thumb" / f"{video_id}.png", hue=n * 60)
+        entries.append(
+            {
+                "id": video_id,
+                "url": f"{base}/stubvideo/{video_id}",
+                "title": title,
+                "channel": f"Channel {n}",
+                "duration": None if live else 61.0 + 600 * n,
+                "live_status": "is_live" if live else None,
+                "thumbnails": [
+                    {"url": f"{base}/thumb/{video_id}.png", "width": 320, "height": 180}
+                ],
+            }
+        )
+        video = {
+            "title": title,
+            "channel": f"Channel {n}",
+            "thumbnail": f"{base}/thumb/{video_id}.png",
+            "media": media.url_of("bars.mp4"),
+        }
+        (directory / "stubvideo").mkdir(exist_ok=True)
+        (directory / "stubvideo" / video_id).write_text(json.dumps(video))
+    target = directory / search_path("lofi").lstrip("/")
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(entries))
+
+
+def test_search_results_play_and_queue_by_touch(browser: Any, media: Media, tmp_path: Path) -> None:
+    from tests.media import http_server
+    from tests.stub_search import PLUGINS, PREFIX, search_path
+
+    site = tmp_path / "site"
+    site.mkdir()
+    errors: list[str] = []
+    config = tmp_path / "config.toml"
+    config.write_text(QUIET_CONFIG)
+    with http_server(site) as site_url:
+        port = site_url.rsplit(":", 1)[1]
+        stub_search_site(site, media)
+        for page_file in [*site.rglob("v*"), site / search_path("lofi").lstrip("/")]:
+            if page_file.suffix != ".png":
+                page_file.write_text(page_file.read_text().replace("{port}", port))
+        env = {"PYTHONPATH": str(PLUGINS), "TUNERSTUB_URL": site_url, "TUNER_SEARCH_PREFIX": PREFIX}
+        args = ("--config", str(config))
+        with DaemonProcess.start(tmp_path, pin=PIN, env=env, args=args) as daemon:
+            page = open_page(browser, daemon.base_url + "/", "car", errors, _RECORD_MEDIA_ACTIONS)
+            keypad_login(page, PIN)
+            page.wait_for_selector("body[data-state=home]")
+
+            # Words nobody answers yet: the search fails with a sentence and a retry.
+            page.fill("#query", "rain")
+            page.tap("#search")
+            page.wait_for_selector("#notice:not([hidden])")
+            assert text(page, "#message").startswith("Search failed: ")
+            assert page.is_visible("#retry")
+            # The site learns the words; Try again finds them.
+            (site / "search" / "rain").write_text((site / "search" / "lofi").read_text())
+            page.tap("#retry")
+            page.wait_for_selector("#results-list .card")
+            assert page.is_hidden("#notice")
+
+            page.fill("#query", "lofi")
+            page.press("#query", "Enter")  # the keyboard's own Search key
+            wait_for(
+                page,
+                "document.getElementById('results-title').textContent === 'Results for “lofi”'",
+            )
+            page.wait_for_selector("#results-list .card:nth-child(4)")
+            assert text(page, "#results-status") == ""  # done searching
+            titles = page.eval_on_selector_all(
+                "#results-list .title", "els => els.map(e => e.textContent)"
+            )
+            assert titles == ["Lofi beats to drive to", "Radio lofi", "Bars", "Rain"]
+            metas = page.eval_on_selector_all(
+                "#results-list .meta", "els => els.map(e => e.textContent)"
+            )
+            assert metas == [
+                "Channel 0 · 1:01",
+                "Channel 1",
+                "Channel 2 · 21:01",
+                "Channel 3 · 31:01",
+            ]
+            assert page.eval_on_selector_all(
+                "#results-list .card", "els => els.map(e => e.classList.contains('live'))"
+            ) == [False, True, False, False]
+            # Thumbnails come from the daemon (one host for the car), and are pictures.
+            wait_for(
+                page,
+                "Array.from(document.querySelectorAll('#results-list img'))"
+                ".every(i => i.complete && i.naturalWidth === 320)",
+            )
+            sources = page.eval_on_selector_all("#results-list img", "els => els.map(e => e.src)")
+            assert all(s.startswith(daemon.base_url + "/api/thumbnail/") for s in sources)
+            check_fits_a_finger(page)
+            shoot(page, "results-car", full_page=True)
+
+            # + Queue lines one up; a tap on a card plays it, with its picture for the car.
+            page.tap("#results-list .card:nth-child(3) .card-queue")
+            wait_for(
+                page,
+                "document.querySelector('#results-list .card:nth-child(3) .card-queue')"
+                ".textContent === 'Queued ✓'",
+            )
+            # Its title, once the daemon resolved it, is what plays next.
+            wait_for(
+                page, "document.getElementById('queue-summary').textContent === 'Up next: Bars'"
+            )
+            page.tap("#results-list .card:nth-child(1) .card-play")
+            page.wait_for_selector("body[data-state=player]", state="attached")
+            # (A still picture: after its first frame, the deltas are empty.)
+            wait_for(page, "window.tunerStats.framesDrawn > 0")
+            wait_for(
+                page, "document.getElementById('title').textContent === 'Lofi beats to drive to'"
+            )
+            assert text(page, "#channel") == "Channel 0"
+            wait_for(page, "!document.getElementById('next').disabled")
+            artwork = page.evaluate("navigator.mediaSession.metadata.artwork[0].src")
+            assert artwork.startswith(daemon.base_url + "/api/thumbnail/")
+            assert page.evaluate("navigator.mediaSession.metadata.artist") == "Channel 0"
+            shoot(page, "player-search-car")
+            page.context.close()
+
+            # The same results on a phone.
+            phone = open_page(browser, daemon.base_url + "/", "phone", errors)
+            keypad_login(phone, PIN)
+            phone.wait_for_selector("body[data-state=player]", state="attached")
+            phone.tap("#back")
+            phone.fill("#query", "lofi")
+            phone.tap("#search")
+            wait_for(
+                phone,
+                "Array.from(document.querySelectorAll('#results-list img'))"
+                ".filter(i => i.complete && i.naturalWidth === 320).length === 4",
+            )
+            check_fits_a_finger(phone)
+            shoot(phone, "results-phone", full_page=True)
+            phone.context.close()
+    assert not errors, errors

@@ -890,6 +890,9 @@
       // first frame is a keyframe.
       queue.clear();
       clock.reset();
+      // The sound of this session may be loading already (a page opened while it
+      // plays asks for it at once): the picture waits for it, as for any start.
+      if (audioSession === hello.session_id && audioState === "loading") clock.audioLoading();
       shownInSession = false;
       shownPtsMs = null;
       el.time.textContent = "";

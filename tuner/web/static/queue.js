@@ -128,6 +128,13 @@
     var list = parts.list;
     while (list.firstChild) list.removeChild(list.firstChild);
     for (var i = 0; i < state.items.length; i++) list.appendChild(itemRow(state.items[i], i));
+    drawSummary();
+    drawHistory();
+  }
+
+  // What plays next, by title: a job's event can change it (its title is known once
+  // it is resolved), so it is drawn on its own.
+  function drawSummary() {
     var next = state.next ? titleOf(state.next) : null;
     parts.summary.textContent = "Up next: " + (next || "nothing queued") +
       (state.items.length > 1 ? " (+" + (state.items.length - 1) + ")" : "");
@@ -137,7 +144,9 @@
     parts.autoplay.textContent = "Autoplay: " + (state.autoplay ? "on" : "off");
     parts.autoplay.setAttribute("aria-pressed", state.autoplay ? "true" : "false");
     el.box.setAttribute("data-count", String(state.items.length));
+  }
 
+  function drawHistory() {
     var history = parts.history;
     while (history.firstChild) history.removeChild(history.firstChild);
     el.historyBox.hidden = !state.history.length;
@@ -205,6 +214,7 @@
       var old = parts.list.children[i];
       if (old) parts.list.replaceChild(itemRow(item, i), old);
     }
+    drawSummary();
   });
   window.tunerPage.whileLoggedIn(function () {
     el.box.hidden = false;

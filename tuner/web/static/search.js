@@ -104,6 +104,9 @@
     el.title.textContent = "Results for “" + words + "”";
     el.status.textContent = "Searching…";
     el.search.disabled = true;
+    // The last search's results must not pass for this one's.
+    state.results = [];
+    draw();
     var done = function () {
       if (generation !== state.generation) return false;
       state.searching = false;
