@@ -12,6 +12,8 @@ Rules every test here follows:
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,8 +57,21 @@ class Media:
 
 @pytest.fixture(scope="session")
 def media(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Iterator[Media]:
-    """Every clip of :mod:`tests.media`, made once per run and served on a loopback port."""
-    directory = tmp_path_factory.mktemp("media")
-    make_all(ffmpeg, directory)
+    """Every clip of :mod:`tests.media`, made once per run and served on a loopback port.
+
+    The tests run in parallel workers (pytest-xdist): the first worker to get here
+    makes the clips in the run's shared temporary directory, under a lock; the
+    others wait for it and use them.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's base is a directory of the run's
+    directory = root / "media"
+    with (root / "media.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (directory / ".made").exists():
+            directory.mkdir(exist_ok=True)
+            make_all(ffmpeg, directory)
+            (directory / ".made").touch()
     with http_server(directory) as url:
         yield Media(url, directory)

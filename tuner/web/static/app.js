@@ -615,6 +615,7 @@
   var audioState = "off";
   // The stream failed or ended while its session goes on: to be asked for again.
   var audioBroken = false;
+
   // Names this page's audio stream, so the server can say where it starts.
   var listenerToken = null;
 
@@ -630,7 +631,9 @@
     loadAudio();
   }
 
-  // Back from a drop (a tunnel, a daemon restart): the same session's sound again.
+  // Back from a drop (a tunnel, a daemon restart) that broke the stream (a short one
+  // Chromium bridges itself): the same session's sound again. Not a pause: that is
+  // the car's (a phone call), and not ours to undo.
   function resumeAudio() {
     if (audioSession === null || !audioBroken || audioSession !== current.session_id) return;
     audioRetriesLeft = AUDIO_RETRIES;
