@@ -371,6 +371,7 @@
     }
     var previous = current;
     current = s;
+    if (s.query && s.state !== "idle") lastPlayed = { query: s.query, title: s.title || s.query };
     var text = String(s.state);
     if (s.state === "error") {
       text = "error: " + (s.error || "something went wrong");
@@ -391,7 +392,7 @@
     el.nowTitle.textContent = title;
     el.nowBadge.hidden = !s.is_live;
     el.stop.hidden = !on;
-    el.replay.hidden = on || !lastStart;
+    el.replay.hidden = on || !lastPlayed;
     showStageText();
     if (!on) { el.time.textContent = ""; shownPtsMs = null; }
     if (on) showPickers(s);
@@ -399,7 +400,7 @@
     if (s.state === "error" && s.session_id !== toldError) {
       toldError = s.session_id;
       notice("Could not play " + (title || "it") + ": " + (s.error || "something went wrong"),
-        lastStart ? replayLast : null);
+        lastPlayed ? replayLast : null);
     }
     if (on && previous.session_id !== s.session_id) notice("");
     if (on && s.session_id) startAudio(s.session_id);
@@ -423,7 +424,7 @@
     if (s.state === "resolving") return "Finding " + (s.title || s.query || "it") + "…";
     if (s.state === "reconnecting") return "The stream broke; reconnecting… " + (s.error || "");
     if (s.state === "error") return "";
-    if (s.state === "idle") return lastStart ? "Stopped." : "Nothing is playing.";
+    if (s.state === "idle") return lastPlayed ? "Stopped." : "Nothing is playing.";
     return "";
   }
 
@@ -479,8 +480,9 @@
 
   /* ---------- Starting and stopping ---------- */
 
-  // What started the last session, to play it again (Play, the car's play key, Retry).
-  var lastStart = null;
+  // What played last, to play it again (Play, the car's play key, Try again): its
+  // query, however it was started (typed, a result, a queue item, the history).
+  var lastPlayed = null;
 
   // Start a session: POST /api/play, a queue item, a history entry. The player comes
   // up and the sound starts inside the tap's handler chain (autoplay policy).
@@ -497,8 +499,6 @@
     if (result.status === 401) {
       showLogin(EXPIRED);
     } else if (result.status === 202 && result.data) {
-      lastStart = { method: method, path: path, body: body, what: what };
-      if (!body || !body.item_id) lastStart = { method: "POST", path: "/api/play", body: body, what: what };
       pendingSession = result.data.session_id;
       pendingUntil = Date.now() + 5000;
       showPlayer();
@@ -511,8 +511,9 @@
   }
 
   function replayLast() {
-    if (!lastStart) return;
-    start(lastStart.method, lastStart.path, lastStart.body, lastStart.what);
+    if (!lastPlayed) return;
+    start("POST", "/api/play", withPicker({ query: lastPlayed.query }),
+      "play " + lastPlayed.title);
   }
 
   el.play.addEventListener("click", function () {
