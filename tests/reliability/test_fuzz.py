@@ -1,5 +1,6 @@
-"""Fuzzing every JSON route's body and the websocket client messages: the daemon
-answers 4xx to whatever it cannot use, never 5xx, and keeps serving.
+"""Fuzzing every JSON route's body, the search's query string and the websocket
+client messages: the daemon answers 4xx to whatever it cannot use, never 5xx, and
+keeps serving.
 
 One daemon (a real ``tuner serve`` process) takes every example; after each test
 it must still be healthy, and must log no unhandled error.
@@ -7,10 +8,14 @@ it must still be healthy, and must log no unhandled error.
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +27,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.daemon_process import DaemonProcess
 from tests.reliability.conftest import command_of, descendants
+from tests.stub_search import PLUGINS, PREFIX
 
 PIN = "2468"
 
@@ -74,6 +80,34 @@ def _bodies(keys: list[str]) -> st.SearchStrategy[bytes]:
         st.binary(max_size=200),
         st.integers(1, 100_000).map(lambda depth: b"[" * depth + b"]" * depth),
     )
+
+
+@contextmanager
+def empty_search_site() -> Iterator[str]:
+    """A loopback site for the test-only search plugin (tests/stub_search.py) that
+    finds nothing for any words: searches then stay on this machine."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"[]"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +209,42 @@ def test_routes_without_a_body_and_odd_ids(
 
         example()
     _settle(daemon, cookie)
+
+
+@pytest.mark.timeout(300)
+def test_search_words_and_limits_get_results_or_4xx_never_5xx(tmp_path: Path) -> None:
+    # A daemon of its own: each search uses up a yt-dlp worker and starts a new spare,
+    # which the shared daemon's next tests would count as a process left behind.
+    with (
+        empty_search_site() as site,
+        DaemonProcess.start(
+            tmp_path,
+            pin=PIN,
+            env={"PYTHONPATH": str(PLUGINS), "TUNERSTUB_URL": site, "TUNER_SEARCH_PREFIX": PREFIX},
+        ) as daemon,
+        httpx.Client(base_url=daemon.base_url, timeout=30) as client,
+    ):
+        assert client.post("/api/login", json={"pin": PIN}).status_code == 204
+
+        @settings(_FUZZ, max_examples=40)
+        @given(
+            words=st.none() | st.text(max_size=60) | st.sampled_from(["-o x", "a" * 2001]),
+            limit=st.none() | st.integers(-5, 50).map(str) | st.text(max_size=5),
+        )
+        def example(words: str | None, limit: str | None) -> None:
+            params = {k: v for k, v in (("q", words), ("limit", limit)) if v is not None}
+            response = client.get("/api/search", params=params)
+            assert response.status_code in (200, 400), (response.status_code, params, response.text)
+            body = response.json()
+            if response.status_code == 400:
+                assert body["error"] and body["detail"]
+            else:
+                assert isinstance(body["results"], list)
+
+        example()
+        assert client.get("/healthz").status_code == 200
+    errors = [line for line in daemon.output if "Traceback" in line or " ERROR " in line]
+    assert not errors, "\n".join(daemon.output[-80:])
 
 
 _stats = st.fixed_dictionaries(
