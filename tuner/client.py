@@ -80,11 +80,17 @@ def own_certificate(settings: Settings) -> ssl.SSLContext | bool:
     return context
 
 
+#: The daemon closes a connection idle for its ``request_timeout`` (1 s at the least):
+#: a request sent on such a connection just as it closes is cut ("server disconnected
+#: without sending a response"). Idle connections are dropped well before that.
+LIMITS = httpx.Limits(keepalive_expiry=0.5)
+
+
 def open_client(settings: Settings, url: str | None) -> httpx.Client:
     """A blocking client for the daemon at ``url`` (default: from the settings)."""
     base_url = url or local_url(settings)
     verify = own_certificate(settings) if base_url.startswith("https:") else True
-    return httpx.Client(base_url=base_url, timeout=TIMEOUT, verify=verify)
+    return httpx.Client(base_url=base_url, timeout=TIMEOUT, verify=verify, limits=LIMITS)
 
 
 def pin_for(settings: Settings, prompt: Callable[[], str] | None = None) -> str:

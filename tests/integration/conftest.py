@@ -16,6 +16,7 @@ import trio
 
 from tests.conftest import Media
 from tests.media import live_hls_command
+from tuner.client import LIMITS
 from tuner.config import Settings
 from tuner.credentials import Pin, ensure_state_dir
 from tuner.daemon import Serving, serve
@@ -46,7 +47,7 @@ class RunningDaemon:
 
     def client(self) -> httpx.AsyncClient:
         """A fresh HTTP client (no cookie)."""
-        return httpx.AsyncClient(base_url=self.url, timeout=10)
+        return httpx.AsyncClient(base_url=self.url, timeout=10, limits=LIMITS)
 
     async def login(self, client: httpx.AsyncClient) -> str:
         """Log ``client`` in with the PIN; returns the cookie header value."""

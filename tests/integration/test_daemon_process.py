@@ -16,6 +16,7 @@ import trio
 
 from tests.daemon_process import DaemonProcess
 from tests.integration.helpers import close_code, next_control, open_viewer
+from tuner.client import LIMITS
 from tuner.web.auth import COOKIE_NAME
 
 
@@ -76,7 +77,7 @@ def test_a_dead_notify_socket_does_not_stop_the_daemon(tmp_path: Path) -> None:
 
 
 async def _play_and_watch(daemon: DaemonProcess) -> tuple[list[psutil.Process], int | None, float]:
-    async with httpx.AsyncClient(base_url=daemon.base_url) as client:
+    async with httpx.AsyncClient(base_url=daemon.base_url, limits=LIMITS) as client:
         assert (await client.post("/api/login", json={"pin": daemon.pin})).status_code == 204
         cookie = f"{COOKIE_NAME}={client.cookies[COOKIE_NAME]}"
         async with open_viewer(daemon.base_url, cookie) as ws:

@@ -30,6 +30,7 @@ import trio
 from tests.daemon_process import DaemonProcess
 from tests.integration.conftest import daemon, no_leaked_processes
 from tests.integration.helpers import running_with
+from tuner.client import LIMITS
 
 __all__ = ["daemon", "no_leaked_processes"]
 
@@ -62,7 +63,9 @@ async def eventually(
 @asynccontextmanager
 async def logged_in(daemon: DaemonProcess, **kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of ``daemon`` with its session cookie, for the block."""
-    async with httpx.AsyncClient(base_url=daemon.base_url, timeout=20, **kwargs) as client:
+    async with httpx.AsyncClient(
+        base_url=daemon.base_url, timeout=20, limits=LIMITS, **kwargs
+    ) as client:
         response = await client.post("/api/login", json={"pin": daemon.pin})
         assert response.status_code == 204, response.text
         yield client

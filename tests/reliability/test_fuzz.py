@@ -28,6 +28,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from tests.daemon_process import DaemonProcess
 from tests.reliability.conftest import command_of, descendants
 from tests.stub_search import PLUGINS, PREFIX
+from tuner.client import LIMITS
 
 PIN = "2468"
 
@@ -114,11 +115,11 @@ def empty_search_site() -> Iterator[str]:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DaemonProcess, str]]:
     """A daemon, and a logged-in cookie for it."""
     with DaemonProcess.start(tmp_path_factory.mktemp("fuzz"), pin=PIN) as daemon:
-        with httpx.Client(base_url=daemon.base_url) as client:
+        with httpx.Client(base_url=daemon.base_url, limits=LIMITS) as client:
             assert client.post("/api/login", json={"pin": PIN}).status_code == 204
             cookie = client.cookies["tuner_session"]
         yield daemon, cookie
-        with httpx.Client(base_url=daemon.base_url) as client:
+        with httpx.Client(base_url=daemon.base_url, limits=LIMITS) as client:
             assert client.get("/healthz").status_code == 200
         errors = [line for line in daemon.output if "Traceback" in line or " ERROR " in line]
         unexpected = [line for line in errors if "wrong PIN" not in line]
@@ -146,7 +147,9 @@ def _session_children(daemon: DaemonProcess) -> list[list[str]]:
 
 
 def _client(daemon: DaemonProcess, cookie: str) -> httpx.Client:
-    return httpx.Client(base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30)
+    return httpx.Client(
+        base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30, limits=LIMITS
+    )
 
 
 def _item_id(client: httpx.Client) -> str:
@@ -170,7 +173,7 @@ def test_json_bodies_get_4xx_or_success_never_5xx(
 ) -> None:
     daemon, cookie = served
     with httpx.Client(
-        base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30
+        base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30, limits=LIMITS
     ) as client:
         item = _item_id(client)
 
@@ -195,7 +198,7 @@ def test_routes_without_a_body_and_odd_ids(
 ) -> None:
     daemon, cookie = served
     with httpx.Client(
-        base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30
+        base_url=daemon.base_url, cookies={"tuner_session": cookie}, timeout=30, limits=LIMITS
     ) as client:
 
         @_FUZZ
@@ -222,7 +225,7 @@ def test_search_words_and_limits_get_results_or_4xx_never_5xx(tmp_path: Path) ->
             pin=PIN,
             env={"PYTHONPATH": str(PLUGINS), "TUNERSTUB_URL": site, "TUNER_SEARCH_PREFIX": PREFIX},
         ) as daemon,
-        httpx.Client(base_url=daemon.base_url, timeout=30) as client,
+        httpx.Client(base_url=daemon.base_url, timeout=30, limits=LIMITS) as client,
     ):
         assert client.post("/api/login", json={"pin": PIN}).status_code == 204
 

@@ -24,6 +24,7 @@ from trio_websocket import open_websocket_url
 
 from tests.daemon_process import DaemonProcess
 from tests.reliability.conftest import eventually, logged_in, playback_ffmpegs, write_figures
+from tuner.client import LIMITS
 from tuner.core.codec import parse_header
 from tuner.core.presets import PRESETS
 from tuner.web.auth import COOKIE_NAME
@@ -233,7 +234,7 @@ async def test_viewers_requests_and_plays(tmp_path: Any) -> None:
                 nursery.cancel_scope.cancel()
 
         # Every connection closed: the daemon is back where it started.
-        async with httpx.AsyncClient(base_url=daemon.base_url) as monitor:
+        async with httpx.AsyncClient(base_url=daemon.base_url, limits=LIMITS) as monitor:
 
             async def settled() -> dict[str, Any] | None:
                 snapshot = _snapshot(process)

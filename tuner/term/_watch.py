@@ -46,6 +46,7 @@ from trio_websocket import (
 )
 
 from tuner.client import (
+    LIMITS,
     TIMEOUT,
     CommandError,
     LoginError,
@@ -168,7 +169,7 @@ def watch(options: WatchOptions) -> int:
 
 async def _watch(options: WatchOptions) -> None:
     async with httpx.AsyncClient(
-        base_url=options.base_url, timeout=TIMEOUT, verify=options.verify
+        base_url=options.base_url, timeout=TIMEOUT, verify=options.verify, limits=LIMITS
     ) as http:
         await alogin(http, options.pin)
         if options.query is not None:
