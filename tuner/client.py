@@ -12,12 +12,14 @@ into one sentence. This module is that shared part, with a blocking
 from __future__ import annotations
 
 import ssl
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tuner.config import Settings
+from tuner.config import ConfigError, Settings, load_settings
 from tuner.credentials import find_pin
 
 __all__ = [
@@ -91,6 +93,21 @@ def open_client(settings: Settings, url: str | None) -> httpx.Client:
     base_url = url or local_url(settings)
     verify = own_certificate(settings) if base_url.startswith("https:") else True
     return httpx.Client(base_url=base_url, timeout=TIMEOUT, verify=verify, limits=LIMITS)
+
+
+def run_logged_in(
+    config: Path | None, url: str | None, action: Callable[[httpx.Client], int]
+) -> int:
+    """Run a command's ``action`` with a client logged in to the daemon; returns its
+    exit status, or 1 (after one line on stderr) when the command cannot be done."""
+    try:
+        settings = load_settings(config)
+        with open_client(settings, url) as client:
+            login(client, settings)
+            return action(client)
+    except (CommandError, ConfigError) as exc:
+        print(f"tuner: {exc}", file=sys.stderr)
+        return 1
 
 
 def pin_for(settings: Settings, prompt: Callable[[], str] | None = None) -> str:

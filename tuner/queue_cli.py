@@ -17,9 +17,8 @@ from typing import Any, TextIO
 
 import httpx
 
-from tuner.client import CommandError, login, open_client
+from tuner.client import CommandError, run_logged_in
 from tuner.client import call as _call
-from tuner.config import ConfigError, load_settings
 
 #: How often ``--follow`` asks the daemon.
 FOLLOW_INTERVAL = 0.5
@@ -50,14 +49,9 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run a ``tuner queue`` command; returns the exit status (1 on an error)."""
     out = out or sys.stdout
-    try:
-        settings = load_settings(args.config)
-        with open_client(settings, args.url) as client:
-            login(client, settings)
-            return _ACTIONS[args.action](client, args, out)
-    except (CommandError, ConfigError) as exc:
-        print(f"tuner: {exc}", file=sys.stderr)
-        return 1
+    return run_logged_in(
+        args.config, args.url, lambda client: _ACTIONS[args.action](client, args, out)
+    )
 
 
 def _add(client: httpx.Client, args: argparse.Namespace, out: TextIO) -> int:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
 
-from tuner.client import CommandError, call, login, open_client
-from tuner.config import ConfigError, load_settings
+from tuner.client import call, run_logged_in
 from tuner.core.presets import PRESETS, Mode
 
 __all__ = ["add_parsers", "describe_status", "run"]
@@ -46,25 +46,24 @@ def add_parsers(commands: Any) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run ``tuner play``, ``stop`` or ``status``; returns the exit status (1 on an error)."""
     out = out or sys.stdout
-    try:
-        settings = load_settings(args.config)
-        with open_client(settings, args.url) as client:
-            login(client, settings)
-            if args.command == "play":
-                return _play(client, args, out)
-            if args.command == "stop":
-                call(client, "POST", "/api/stop")
-                print("stopped", file=out)
-                return 0
-            status = call(client, "GET", "/api/status")
-            if args.json:
-                print(json.dumps(status, indent=2, sort_keys=True), file=out)
-            else:
-                print(describe_status(status), file=out)
-            return 0
-    except (CommandError, ConfigError) as exc:
-        print(f"tuner: {exc}", file=sys.stderr)
-        return 1
+    return run_logged_in(
+        args.config, args.url, lambda client: _ACTIONS[args.command](client, args, out)
+    )
+
+
+def _stop(client: httpx.Client, args: argparse.Namespace, out: TextIO) -> int:
+    call(client, "POST", "/api/stop")
+    print("stopped", file=out)
+    return 0
+
+
+def _status(client: httpx.Client, args: argparse.Namespace, out: TextIO) -> int:
+    status = call(client, "GET", "/api/status")
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True), file=out)
+    else:
+        print(describe_status(status), file=out)
+    return 0
 
 
 def _play(client: httpx.Client, args: argparse.Namespace, out: TextIO) -> int:
@@ -101,3 +100,10 @@ def describe_status(status: dict[str, Any]) -> str:
         lines.append(f"error: {status['error']}")
     lines.extend(f"problem: {problem}" for problem in status.get("problems") or [])
     return "\n".join(lines)
+
+
+_ACTIONS: dict[str, Callable[[httpx.Client, argparse.Namespace, TextIO], int]] = {
+    "play": _play,
+    "stop": _stop,
+    "status": _status,
+}
