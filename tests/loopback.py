@@ -1,13 +1,17 @@
-"""A loopback HTTP server that tests fill with pages, playlists and calendars.
+"""Loopback HTTP servers for tests: one that tests fill with pages, playlists and
+calendars (async, for trio tests), and a threaded one for a handler class (for
+tests that are not async: browser and process tests).
 
-Loopback and port 0 only. Real sockets: tests using it run on real time (no autojump
-clock) and bound their waits with ``trio.fail_after``.
+Loopback and port 0 only. Real sockets: tests using them run on real time (no
+autojump clock) and bound their waits with ``trio.fail_after``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import http.server
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import attrs
@@ -79,3 +83,17 @@ async def serve_loopback() -> AsyncIterator[LoopbackServer]:
         server.base = bound[0]
         yield server
         nursery.cancel_scope.cancel()
+
+
+@contextmanager
+def serve_threaded(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a loopback port from a thread; yields the base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.daemon_process import DaemonProcess
+from tests.loopback import serve_threaded
 from tests.reliability.conftest import command_of, descendants
 from tests.stub_search import PLUGINS, PREFIX
 from tuner.client import LIMITS
@@ -100,15 +100,8 @@ def empty_search_site() -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_threaded(Handler) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,15 @@ whose ``demo`` extractor checks playlists served on loopback by a thread here.""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.daemon_process import DaemonProcess
+from tests.loopback import serve_threaded
 from tests.web.chromium import wait_for
 from tests.web.test_client_browser import ARTIFACTS, PIN, browser, new_page, text
 
@@ -40,15 +40,8 @@ class _Playlists(BaseHTTPRequestHandler):
 @pytest.fixture
 def playlists() -> Iterator[str]:
     """A loopback server of two playlists (one live); yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Playlists)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serve_threaded(_Playlists) as url:
+        yield url
 
 
 def test_the_list_shows_live_streams_first_and_a_tap_plays_one(
