@@ -103,15 +103,7 @@
     return sentence(window.tunerPage.errorText(result, fallback));
   }
 
-  function clock24(seconds) {
-    seconds = Math.max(0, Math.floor(seconds));
-    var h = Math.floor(seconds / 3600);
-    var m = Math.floor(seconds / 60) % 60;
-    var s = seconds % 60;
-    var mm = h ? (m < 10 ? "0" : "") + m : String(m);
-    return (h ? h + ":" : "") + mm + ":" + (s < 10 ? "0" : "") + s;
-  }
-  window.tunerFormat = { duration: clock24, sentence: sentence };
+  var formatDuration = window.tunerPage.duration;
 
   /* ---------- The notice: an error as a sentence, with a retry ---------- */
 
@@ -459,8 +451,8 @@
 
   function renderTime() {
     if (shownPtsMs === null || !running(current)) return;
-    var text = clock24(shownPtsMs / 1000);
-    if (current.duration) text += " / " + clock24(current.duration);
+    var text = formatDuration(shownPtsMs / 1000);
+    if (current.duration) text += " / " + formatDuration(current.duration);
     if (el.time.textContent !== text) el.time.textContent = text;
   }
 

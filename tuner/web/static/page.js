@@ -1,5 +1,6 @@
-/* What the scripts beside app.js share (streams.js, queue.js): the page's one
- * /ws/events socket, and JSON requests with tuner's errors in words.
+/* What the page's scripts share (app.js, search.js, streams.js, queue.js): the page's
+ * one /ws/events socket, JSON requests with tuner's errors in words, and two small
+ * helpers for drawing lists.
  *
  * The socket is open while logged in (body[data-state] "home" or "player"), and opened
  * again with a growing backoff when it drops (the car's link does, in tunnels). On
@@ -10,6 +11,7 @@
  *   tunerPage.whileLoggedIn(function () { shown }, function () { hidden });
  *   tunerPage.send("POST", "/api/queue", {query: "..."})   -> {status, ok, data}
  *   tunerPage.errorText(result, fallback)                  "error: detail"
+ *   tunerPage.make("li", "card", "text"), tunerPage.duration(61) -> "1:01"
  *
  * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
  */
@@ -93,6 +95,24 @@ window.tunerPage = (function () {
     });
   }
 
+  // A node with a class and text: the lists of queue.js and search.js are made of them.
+  function make(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // Seconds as m:ss, or h:mm:ss from an hour on.
+  function duration(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var h = Math.floor(seconds / 3600);
+    var m = Math.floor(seconds / 60) % 60;
+    var s = seconds % 60;
+    var mm = h ? (m < 10 ? "0" : "") + m : String(m);
+    return (h ? h + ":" : "") + mm + ":" + (s < 10 ? "0" : "") + s;
+  }
+
   function errorText(result, fallback) {
     var data = result.data;
     if (!data || typeof data.error !== "string") return fallback || "HTTP " + result.status;
@@ -103,6 +123,8 @@ window.tunerPage = (function () {
   return {
     send: send,
     errorText: errorText,
+    make: make,
+    duration: duration,
     on: function (type, handler) { (handlers[type] = handlers[type] || []).push(handler); },
     whileLoggedIn: function (shown, hidden) {
       watchers.push({ shown: shown, hidden: hidden });

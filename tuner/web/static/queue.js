@@ -22,12 +22,7 @@
 
   /* ---------- the box's parts (made here, so index.html holds one line) ---------- */
 
-  function make(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var make = window.tunerPage.make;
 
   function button(className, text, label, onTap) {
     var b = make("button", className, text);

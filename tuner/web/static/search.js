@@ -22,18 +22,13 @@
   var state = { query: null, results: [], searching: false, generation: 0 };
   window.tunerSearch = state;
 
-  function make(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var make = window.tunerPage.make;
 
   function meta(result) {
     var words = [];
     if (result.channel) words.push(result.channel);
     if (!result.is_live && typeof result.duration === "number") {
-      words.push(window.tunerFormat.duration(result.duration));
+      words.push(window.tunerPage.duration(result.duration));
     }
     return words.join(" · ");
   }
