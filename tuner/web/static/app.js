@@ -116,7 +116,6 @@
     el.notice.hidden = !text;
   }
 
-  function showMessage(text) { notice(text, null); }
 
   el.retry.addEventListener("click", function () {
     var again = retryAction;
@@ -760,14 +759,12 @@
   setAction("pause", stop);
   setAction("stop", stop);
   setAction("nexttrack", null);
-  window.tunerMedia = { hasMediaSession: hasMediaSession };
 
   window.tunerApp = {
     start: start,
     notice: notice,
     withPicker: withPicker,
-    errorSentence: errorSentence,
-    showPlayer: showPlayer
+    errorSentence: errorSentence
   };
 
   /* ---------- Video socket ---------- */
@@ -876,7 +873,7 @@
   function onHello(hello) {
     if (hello.protocol !== PROTOCOL) {
       disconnect();
-      showMessage("This tuner speaks protocol " + hello.protocol + " and this page only " +
+      notice("This tuner speaks protocol " + hello.protocol + " and this page only " +
         PROTOCOL + ". Reload the page");
       return;
     }
