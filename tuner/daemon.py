@@ -56,7 +56,7 @@ from tuner.thumbnails import Thumbnails
 from tuner.web.app import create_app
 from tuner.web.context import WebContext
 from tuner.web.forwarded import ForwardedHeaders
-from tuner.web.keepalive import ShieldLastSend
+from tuner.web.keepalive import CloseAfterUnreadBody, ShieldLastSend
 from tuner.web.listen import abort_connections, make_listen_socket
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,9 @@ async def _serve(
     async def run_web(task_status: trio.TaskStatus[list[str]]) -> None:
         try:
             await hypercorn_serve(
-                ShieldLastSend(ForwardedHeaders(create_app(ctx), trusted_proxies)),
+                ShieldLastSend(
+                    CloseAfterUnreadBody(ForwardedHeaders(create_app(ctx), trusted_proxies))
+                ),
                 config,
                 shutdown_trigger=stop_web.wait,
                 task_status=task_status,
