@@ -252,17 +252,24 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
 
     page.route("**/*", http)
     page.route_web_socket("**/ws/video", video)
-    # When the page itself opened each video socket, on its own clock: the waits are
-    # the page's, not this process's (which a busy machine delays).
+    # When the page itself opened each video socket and saw it close, on its own clock:
+    # the backoff runs from a close to the next open, and the waits are the page's, not
+    # this process's (a busy machine delays this process, and the page's handling of
+    # the messages before each close).
     page.add_init_script(
         """(() => {
             const Real = window.WebSocket;
             window.videoSocketsAt = [];
+            window.videoSocketsClosedAt = [];
             window.WebSocket = function (url, protocols) {
+                const socket = protocols === undefined ? new Real(url) : new Real(url, protocols);
                 if (String(url).indexOf('/ws/video') >= 0) {
                     window.videoSocketsAt.push(performance.now());
+                    socket.addEventListener('close', function () {
+                        window.videoSocketsClosedAt.push(performance.now());
+                    });
                 }
-                return protocols === undefined ? new Real(url) : new Real(url, protocols);
+                return socket;
             };
             window.WebSocket.prototype = Real.prototype;
             window.WebSocket.OPEN = Real.OPEN;
@@ -289,10 +296,11 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
         page.wait_for_timeout(100)
     assert len(connected) == 3, f"the client reconnected {len(connected) - 1} times, not 2"
     opened = page.evaluate("window.videoSocketsAt")
+    closed = page.evaluate("window.videoSocketsClosedAt")
     assert len(opened) == 3, opened
-    first_wait, second_wait = (opened[1] - opened[0]) / 1000, (opened[2] - opened[1]) / 1000
-    assert 0.9 < first_wait < 1.8
-    assert 1.9 < second_wait < 3.0
+    first_wait, second_wait = (opened[1] - closed[0]) / 1000, (opened[2] - closed[1]) / 1000
+    assert 0.9 < first_wait < 1.9
+    assert 1.9 < second_wait < 3.5
     assert asked and all(json.loads(m) == {"type": "keyframe"} for m in asked), asked
     page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
