@@ -19,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+import attrs
 import trio
 
 from tuner.core.jobs import Progress
@@ -101,13 +102,8 @@ class YtdlpPreparer:
         self, query: Query, directory: Path, max_bytes: int, on_progress: OnProgress
     ) -> Path:
         """See :meth:`Preparer.download`."""
-        settings = DownloadSettings(
-            max_height=self._settings.max_height,
-            timeout=self._settings.timeout,
-            max_bytes=max_bytes,
-            ffmpeg=self._settings.ffmpeg,
-            cache_dir=self._settings.cache_dir,
-        )
+        # The daemon's settings (its egress proxy included), this job's size limit.
+        settings = attrs.evolve(self._settings, max_bytes=max_bytes)
         worker = command(DOWNLOAD, settings.to_argv(), python=self._python)
         request = {"target": query.target, "directory": str(directory)}
         async with trio.open_nursery() as nursery:
