@@ -22,7 +22,7 @@ resolve
 
 ffmpeg first frame
     The session's ffmpeg command for the resolved source (``source_command``, the
-    ``low`` preset, mono), with and without ``-http_proxy``: from spawn to the first
+    ``low`` preset, mono), with and without the proxy: from spawn to the first
     whole raw frame on its stdout.
 
 first frame path

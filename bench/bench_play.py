@@ -40,7 +40,7 @@ supersede: old ffmpeg gone
 ffmpeg alone: SIGTERM to exit
     The baseline for the figure above, taken in the first-frame baseline runs: right
     after its first frame, this script sends SIGTERM to the test card ffmpeg's group
-    (the first step of tuner's ``kill_process_group``) and waits for it to exit. If
+    (the first step of tuner's ``procs.kill_group``) and waits for it to exit. If
     the supersede figure were near ``KILL_GRACE_SECONDS`` (0.5 s), ffmpeg would be
     ignoring SIGTERM and dying only of the SIGKILL after the grace.
 
@@ -305,7 +305,7 @@ class FfmpegAlone:
 
 async def ffmpeg_alone(ffmpeg: str) -> FfmpegAlone:
     """Spawn the test card command, read its first whole raw frame, then SIGTERM its
-    group (as tuner's ``kill_process_group`` does) and wait for it to exit."""
+    group (as tuner's ``procs.kill_group`` does) and wait for it to exit."""
     read_fd, write_fd = os.pipe()
     try:
         started = time.perf_counter()

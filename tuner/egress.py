@@ -3,8 +3,9 @@
 yt-dlp and ffmpeg follow redirects and HLS playlists on their own, inside processes
 (and C code) the daemon cannot watch; checking the URL a person typed is not enough.
 So they are all pointed at this proxy, a task of the root nursery listening on
-127.0.0.1: ffmpeg (``-http_proxy`` and ``http_proxy``), yt-dlp (its ``proxy``
-option; the ffmpeg it runs inherits it), the extractors' HTTP client. For each
+127.0.0.1: ffmpeg (``http_proxy`` in its environment), yt-dlp (its ``proxy``
+option, which a worker gets in its environment; the ffmpeg it runs inherits it), the
+extractors' HTTP client. For each
 request (``CONNECT host:port`` for https, an absolute-form request for http) the
 proxy resolves the host itself, asks :class:`tuner.core.egress.Policy` about every
 address, and connects only to an address that passed, so a name that resolves
@@ -15,6 +16,10 @@ Each user of the proxy logs in with its own name (``session-<id>``, ``resolve-<n
 and the daemon's random password: the proxy keeps the last problem it met per name
 (a refusal, a name that does not resolve, a refused connection), so the one who
 asked can say why instead of ffmpeg's "Server returned 403 Forbidden".
+
+The password keeps other local users out of the proxy, so the URL that carries it
+never goes on a child's command line (``/proc/PID/cmdline`` is world-readable), only
+in its environment (``/proc/PID/environ`` is readable by the same user alone).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""``youtube_live`` against yt-dlp info dicts (no network), and its worker process."""
+"""``youtube_live`` against yt-dlp info dicts (no network), and its worker process
+(:mod:`tuner.ytdlp.live_probe`, whose own answers are tested in
+``tests/ytdlp/test_live_probe.py``)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,11 @@ from typing import Any
 import psutil
 import pytest
 import trio
-from yt_dlp.utils import DownloadError, ExtractorError, UserNotLive
 
 from tuner.extract import ExtractorError as TunerExtractorError
 from tuner.extract import PartialResultsError, SourceLimits, StreamKind
 from tuner.extract.youtube_live import YoutubeLiveExtractor, channel_live_url, info_to_record
-from tuner.extract.ytdlp_worker import probe, trim
+from tuner.ytdlp.live_probe import trim
 
 #: Trimmed from what yt-dlp returns for a channel's /live page while it broadcasts.
 LIVE_INFO: dict[str, Any] = {
@@ -65,62 +66,6 @@ def test_channel_live_urls() -> None:
     assert channel_live_url("@NASA") == "https://www.youtube.com/@NASA/live"
     assert channel_live_url("UC" + "x" * 22) == f"https://www.youtube.com/channel/UC{'x' * 22}/live"
     assert channel_live_url("https://www.youtube.com/@ESA/") == "https://www.youtube.com/@ESA/live"
-
-
-class FakeYoutubeDL:
-    """Stands in for yt_dlp.YoutubeDL in the worker: answers or raises as told."""
-
-    answer: Any = None
-    options: dict[str, Any] = {}
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        FakeYoutubeDL.options = options
-
-    def __enter__(self) -> FakeYoutubeDL:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def extract_info(self, url: str, download: bool) -> Any:
-        assert not download
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-def _download_error(cause: Exception) -> DownloadError:
-    return DownloadError(f"ERROR: {cause}", (type(cause), cause, None))
-
-
-@pytest.mark.parametrize(
-    ("answer", "expected"),
-    [
-        (LIVE_INFO, {"status": "live"}),
-        (
-            _download_error(UserNotLive(video_id="@NASA")),
-            {"status": "not_live"},
-        ),
-        (
-            _download_error(
-                ExtractorError("This live event will begin in 3 hours.", expected=True)
-            ),
-            {"status": "not_live", "detail": "This live event will begin in 3 hours."},
-        ),
-        (
-            _download_error(ExtractorError("Sign in to confirm you're not a bot")),
-            {"status": "error", "detail": "Sign in to confirm you're not a bot"},
-        ),
-        ({**LIVE_INFO, "is_live": False, "live_status": "was_live"}, {"status": "not_live"}),
-    ],
-)
-def test_the_worker_sorts_yt_dlp_answers(answer: Any, expected: dict[str, Any]) -> None:
-    FakeYoutubeDL.answer = answer
-    result = probe("https://www.youtube.com/@NASA/live", 7, FakeYoutubeDL)
-    assert {key: result[key] for key in expected} == expected
-    assert FakeYoutubeDL.options["socket_timeout"] == 7
-    if result["status"] == "live":
-        assert "formats" not in result["info"] and result["info"]["max_height"] == 1080
 
 
 def _fake_worker(script: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from tuner.client import LIMITS
 from tuner.config import Settings
 from tuner.credentials import Pin, ensure_state_dir
 from tuner.daemon import Serving, serve
-from tuner.play.ffmpeg import run_in_own_group
+from tuner.procs import run_in_own_group
 from tuner.web.auth import COOKIE_NAME
 
 PIN = "2468"

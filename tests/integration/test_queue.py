@@ -32,7 +32,7 @@ from tuner.core.control import decode_control
 
 def download_workers() -> list[psutil.Process]:
     """The daemon's download worker processes."""
-    return running_with("tuner.play.download_worker")
+    return running_with("tuner.ytdlp.download")
 
 
 async def queued(client: httpx.AsyncClient) -> dict[str, Any]:

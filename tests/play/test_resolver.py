@@ -16,7 +16,7 @@ from tests.stub_search import PREFIX, add_search, entry, search_path, stub_site
 from tuner.core.query import parse_query
 from tuner.play.resolver import ResolveError, Resolver, SearchError
 
-WORKER = "tuner.play.ytdlp_worker"
+WORKER = "tuner.ytdlp.resolve"
 
 
 def workers() -> list[psutil.Process]:

@@ -240,7 +240,7 @@ async def test_ytdlp_fault(tmp_path: Path, media: Media, fault: str) -> None:
 
                 # The worker that asked is gone; only the warm spare is left.
                 async def one_worker() -> bool | None:
-                    worker = "tuner.play.ytdlp_worker"
+                    worker = "tuner.ytdlp.resolve"
                     workers = [p for p in descendants(daemon) if worker in command_of(p)]
                     return len(workers) == 1 or None
 

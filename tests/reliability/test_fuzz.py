@@ -134,9 +134,11 @@ def _settle(daemon: DaemonProcess, cookie: str) -> None:
 
 
 def _session_children(daemon: DaemonProcess) -> list[list[str]]:
-    """The daemon's ffmpegs and downloads (its warm yt-dlp worker stays, by design)."""
+    """The daemon's ffmpegs and downloads (its warm yt-dlp worker stays, by design, and
+    so does each child's guard, tuner.procs's)."""
     commands = [command_of(child) for child in descendants(daemon)]
-    return [c[:3] for c in commands if c and "ytdlp_worker" not in " ".join(c)]
+    kept = ("tuner.ytdlp.resolve", "tuner-guard")
+    return [c[:3] for c in commands if c and not any(k in c for k in kept)]
 
 
 def _client(daemon: DaemonProcess, cookie: str) -> httpx.Client:

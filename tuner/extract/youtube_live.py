@@ -1,7 +1,7 @@
 """``youtube_live``: YouTube channels checked through yt-dlp for a live broadcast.
 
 Each channel's ``/live`` page is probed by yt-dlp in a child process
-(:mod:`tuner.extract.ytdlp_worker`), under a timeout, in a process group that is
+(:mod:`tuner.ytdlp.live_probe`), under a timeout, in a process group that is
 killed when the probe is cancelled: yt-dlp cannot be cancelled in a thread. Probes
 count against the per-source limits (source ``youtube``).
 """
@@ -9,8 +9,6 @@ count against the per-source limits (source ``youtube``).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from importlib.util import find_spec
@@ -25,9 +23,10 @@ from tuner.extract._records import (
     StreamKind,
     StreamRecord,
 )
-from tuner.play.ffmpeg import kill_process_group
+from tuner.procs import run_captured
+from tuner.ytdlp import LIVE_PROBE, command, environment
 
-WORKER = (sys.executable, "-m", "tuner.extract.ytdlp_worker")
+WORKER = tuple(command(LIVE_PROBE))
 #: The source name the probes count against in :class:`SourceLimits`.
 SOURCE = "youtube"
 
@@ -108,11 +107,10 @@ class YoutubeLiveExtractor:
         Raises:
             ExtractorError: the worker timed out, failed, or answered nonsense.
         """
-        command = [
+        probe = [
             *self._worker,
             "--socket-timeout",
             f"{self._socket_timeout:g}",
-            *(["--proxy", self._proxy] if self._proxy else []),
             # After "--": a URL is never read as an option.
             "--",
             channel_live_url(channel),
@@ -120,15 +118,8 @@ class YoutubeLiveExtractor:
         async with self._limits.slot(SOURCE):
             try:
                 with trio.fail_after(self._channel_timeout):
-                    done = await trio.run_process(
-                        command,
-                        stdin=subprocess.DEVNULL,
-                        capture_stdout=True,
-                        capture_stderr=True,
-                        check=False,
-                        start_new_session=True,
-                        deliver_cancel=kill_process_group,
-                    )
+                    # The proxy (and its password) in the environment: never in argv.
+                    done = await run_captured(probe, env=environment(self._proxy))
             except trio.TooSlowError:
                 raise ExtractorError(
                     f"{channel}: yt-dlp did not finish within {self._channel_timeout:g} s"

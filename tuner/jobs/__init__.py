@@ -8,7 +8,8 @@ The public face of the package; the modules with a leading underscore are privat
 - :class:`Store` is its database (stdlib ``sqlite3``, WAL, versioned schema).
 - :class:`MediaCache` is the bounded download cache in the state directory.
 - :class:`Preparer` is what jobs resolve and download with; :class:`YtdlpPreparer`
-  the real one (:mod:`tuner.play.download_worker` is its worker process).
+  the real one (:mod:`tuner.ytdlp.download` is its worker process, configured by
+  :class:`DownloadSettings`).
 
 The job life cycle itself is sans-IO, in :mod:`tuner.core.jobs`.
 """
@@ -39,7 +40,7 @@ from tuner.jobs._store import (
     Store,
     StoreError,
 )
-from tuner.play.download_worker import DownloadSettings
+from tuner.ytdlp import DownloadSettings
 
 __all__ = [
     "DATABASE_NAME",

@@ -4,13 +4,12 @@
 reaches a site, so tests give them fakes and run on an autojump clock.
 :class:`YtdlpPreparer` is the real one: resolutions go to the daemon's resolver (its
 warm yt-dlp worker processes); each download runs in a worker process of its own
-(:mod:`tuner.play.download_worker`) in the job's nursery, killed with its whole
+(:mod:`tuner.ytdlp.download`) in the job's nursery, killed with its whole
 process group when the job is cancelled, so a cancelled download leaves no process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import subprocess
@@ -20,15 +19,16 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+import attrs
 import trio
 
 from tuner.core.jobs import Progress
 from tuner.core.query import Query, QueryKind
 from tuner.core.source import Source
 from tuner.extract import source_of
-from tuner.play.download_worker import DownloadSettings
-from tuner.play.ffmpeg import run_in_own_group
 from tuner.play.resolver import Resolver
+from tuner.procs import LineReader, LineTooLongError, run_in_own_group, send_line
+from tuner.ytdlp import DOWNLOAD, DownloadSettings, command
 
 log = logging.getLogger(__name__)
 
@@ -102,24 +102,24 @@ class YtdlpPreparer:
         self, query: Query, directory: Path, max_bytes: int, on_progress: OnProgress
     ) -> Path:
         """See :meth:`Preparer.download`."""
-        settings = DownloadSettings(
-            max_height=self._settings.max_height,
-            timeout=self._settings.timeout,
-            max_bytes=max_bytes,
-            ffmpeg=self._settings.ffmpeg,
-            cache_dir=self._settings.cache_dir,
-        )
-        command = [self._python, "-m", "tuner.play.download_worker", settings.to_argv()]
+        # The daemon's settings (its egress proxy included), this job's size limit.
+        settings = attrs.evolve(self._settings, max_bytes=max_bytes)
+        worker = command(DOWNLOAD, settings.to_argv(), python=self._python)
         request = {"target": query.target, "directory": str(directory)}
         async with trio.open_nursery() as nursery:
             process: trio.Process = await nursery.start(
-                partial(run_in_own_group, command, stdin=subprocess.PIPE, stderr=None)
+                partial(
+                    run_in_own_group,
+                    worker,
+                    stdin=subprocess.PIPE,
+                    stderr=None,
+                    env=settings.environment(),
+                )
             )
             assert process.stdin is not None and process.stdout is not None
             try:
                 async with process.stdin:
-                    with contextlib.suppress(trio.BrokenResourceError):
-                        await process.stdin.send_all(json.dumps(request).encode() + b"\n")
+                    await send_line(process, request)
                 return await _follow(process.stdout, directory, on_progress)
             finally:
                 # Done, failed or cancelled: the worker's group goes (it has usually
@@ -131,24 +131,22 @@ class YtdlpPreparer:
 
 async def _follow(stdout: trio.abc.ReceiveStream, directory: Path, on_progress: OnProgress) -> Path:
     """Read the worker's lines until its last one; returns the downloaded file."""
-    buffer = b""
+    lines = LineReader(stdout, MAX_LINE_BYTES)
     while True:
-        chunk = await stdout.receive_some(65536)
-        if not chunk:
+        try:
+            line = await lines.receive_line()
+        except LineTooLongError:
+            raise DownloadError("the downloader's answer is too long") from None
+        if line is None:
             raise DownloadError("the downloader stopped without an answer (see the log)")
-        buffer += chunk
-        if len(buffer) > MAX_LINE_BYTES:
-            raise DownloadError("the downloader's answer is too long")
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            if line.strip():
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    raise DownloadError("the downloader sent a line that is not JSON") from None
-                done = await _take(message, directory, on_progress)
-                if done is not None:
-                    return done
+        if line.strip():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                raise DownloadError("the downloader sent a line that is not JSON") from None
+            done = await _take(message, directory, on_progress)
+            if done is not None:
+                return done
 
 
 async def _take(

@@ -68,17 +68,26 @@ def source_command(
     start_seconds: float = 0.0,
     proxy: str | None = None,
 ) -> list[str]:
-    """Play a resolved source from ``start_seconds`` (0 for live streams), fetching
-    through ``proxy`` (the egress proxy's URL) when given.
+    """Play a resolved source from ``start_seconds`` (0 for live streams).
+
+    ``proxy`` is the egress proxy's URL when the inputs are to be fetched through it.
+    It is not on the command line, where any local user could read its password
+    (``/proc/PID/cmdline``): the caller gives it to ffmpeg in its environment
+    (``http_proxy``, :func:`tuner.egress.child_environment`), which every request of
+    every input (redirects, playlists, segments, keys) honours; https goes to it as
+    ``CONNECT``.
 
     Raises:
-        ValueError: the source has neither video nor audio (a resolver bug).
+        ValueError: the source has neither video nor audio (a resolver bug), or
+            ``proxy`` is not an ``http://`` URL (ffmpeg would silently ignore it).
     """
     if not source.has_video and not source.has_audio:
         raise ValueError("a source needs video or audio")
+    if proxy is not None and not proxy.startswith("http://"):
+        raise ValueError("ffmpeg reaches a proxy by http:// only")
     command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
     for media in source.inputs:
-        command += ["-re", *_network_input(media, start_seconds, proxy)]
+        command += ["-re", *_network_input(media, start_seconds)]
     video_at = next((n for n, i in enumerate(source.inputs) if i.has_video), None)
     audio_at = next((n for n, i in enumerate(source.inputs) if i.has_audio), None)
 
@@ -195,15 +204,11 @@ def _audio_output(audio_fd: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _network_input(media: MediaInput, start_seconds: float, proxy: str | None) -> list[str]:
+def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
     if media.local:
         seek = ["-ss", f"{start_seconds:.3f}"] if start_seconds > 0 else []
         return ["-protocol_whitelist", "file", *seek, "-i", f"file:{media.url}"]
     args = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-rw_timeout", str(IO_TIMEOUT_US)]
-    if proxy:
-        # Every request of this input (redirects, playlists, segments, keys) goes
-        # through the egress proxy; ffmpeg's https sends CONNECT to it.
-        args += ["-http_proxy", proxy]
     headers = "".join(f"{name}: {value}\r\n" for name, value in media.headers if _safe(name, value))
     if headers:
         args += ["-headers", headers]
@@ -212,9 +217,10 @@ def _network_input(media: MediaInput, start_seconds: float, proxy: str | None) -
     return [*args, "-i", media.url]
 
 
-def probe_command(ffmpeg: str, media: MediaInput, *, proxy: str | None = None) -> list[str]:
-    """``ffmpeg -i URL`` with no output: it prints the input's streams and exits."""
-    return [ffmpeg, "-nostdin", "-hide_banner", *_network_input(media, 0.0, proxy)]
+def probe_command(ffmpeg: str, media: MediaInput) -> list[str]:
+    """``ffmpeg -i URL`` with no output: it prints the input's streams and exits (through
+    the egress proxy when its environment names it, as for :func:`source_command`)."""
+    return [ffmpeg, "-nostdin", "-hide_banner", *_network_input(media, 0.0)]
 
 
 def _safe(name: str, value: str) -> bool:

@@ -1,26 +1,18 @@
-"""Finding ffmpeg, building its command lines, and running it so that it never outlives
-its session.
+"""Finding ffmpeg (and ffprobe), and asking for its version.
 
-ffmpeg runs in a process group of its own (``start_new_session``): cancelling its
-task signals the whole group, SIGTERM and then, after a short grace, SIGKILL. That is
-the difference from ``trio.run_process``'s default, which kills only the direct child
-and only after 5 s.
+Its command lines are built in :mod:`tuner.play.command`; it runs, like every child of
+the daemon, through :mod:`tuner.procs`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
-from collections.abc import Mapping, Sequence
 
 import attrs
 import trio
 
-#: How long ffmpeg gets to exit on SIGTERM before its group gets SIGKILL.
-KILL_GRACE_SECONDS = 0.5
+from tuner.procs import run_captured
 
 
 class ToolNotFoundError(RuntimeError):
@@ -102,56 +94,13 @@ def version_sync(tool: Tool) -> str:
 
 
 async def version(tool: Tool) -> str:
-    """Run ``tool -version`` without blocking the event loop."""
+    """Run ``tool -version`` without blocking the event loop.
+
+    Raises:
+        OSError: it cannot be started.
+        subprocess.CalledProcessError: it exited with an error.
+    """
     with trio.fail_after(15):
-        done = await trio.run_process(
-            [tool.path, "-version"], capture_stdout=True, capture_stderr=True
-        )
+        done = await run_captured([tool.path, "-version"])
+    done.check_returncode()
     return parse_version(done.stdout.decode(errors="replace"))
-
-
-async def kill_process_group(process: trio.Process) -> None:
-    """``deliver_cancel`` for ffmpeg: SIGTERM its group, then SIGKILL after a grace.
-
-    trio runs this shielded and stops it as soon as the process has exited.
-    """
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        # A stopped process (SIGSTOP, a stalled ffmpeg) only acts on SIGTERM once it
-        # runs again.
-        os.killpg(process.pid, signal.SIGCONT)
-    except ProcessLookupError:
-        return
-    await trio.sleep(KILL_GRACE_SECONDS)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-async def run_in_own_group(
-    command: Sequence[str],
-    *,
-    pass_fds: Sequence[int] = (),
-    stdin: int = subprocess.DEVNULL,
-    stderr: int | None = subprocess.PIPE,
-    env: Mapping[str, str] | None = None,
-    task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED,
-) -> int:
-    """Run a child in its own process group; cancelling this kills the whole group.
-
-    Use with ``nursery.start``: it reports the :class:`trio.Process` (with a
-    ``stdout`` pipe, and the ``stdin``/``stderr`` pipes asked for, which the caller
-    must use and close) and returns the exit status.
-    """
-    completed = await trio.run_process(
-        list(command),
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        pass_fds=tuple(pass_fds),
-        env=env,
-        start_new_session=True,
-        deliver_cancel=kill_process_group,
-        check=False,
-        task_status=task_status,
-    )
-    return completed.returncode

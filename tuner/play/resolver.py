@@ -1,6 +1,6 @@
 """Resolving queries with yt-dlp, off the event loop and always cancellable.
 
-Each resolution runs in a worker process (:mod:`tuner.play.ytdlp_worker`) that is
+Each resolution runs in a worker process (:mod:`tuner.ytdlp.resolve`) that is
 killed, with its whole process group, when the resolution is cancelled or times out:
 unlike a thread, nothing keeps running after the caller lost interest. One worker is
 kept warm (yt-dlp already imported, about 0.6 s of CPU) so a play does not wait for
@@ -14,10 +14,8 @@ typed again (or a client that asks twice) do not run yt-dlp again.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -32,8 +30,8 @@ from tuner.core.query import Query
 from tuner.core.search import DEFAULT_PREFIX, SearchResult, search_target
 from tuner.core.source import Source, SourceError
 from tuner.egress import EgressProxy
-from tuner.play.ffmpeg import run_in_own_group
-from tuner.play.ytdlp_worker import WorkerSettings
+from tuner.procs import LineTooLongError, ask, run_in_own_group, signal_group
+from tuner.ytdlp import RESOLVE, Settings, command
 
 log = logging.getLogger(__name__)
 
@@ -233,16 +231,13 @@ class Resolver:
         """Send one request to a worker; its raw answer line, and its egress user.
         However this ends, the worker's process group is killed."""
         worker = await self._take_worker()
-        process = worker.process
-        assert process.stdin is not None and process.stdout is not None
         try:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await process.stdin.send_all(json.dumps(request).encode() + b"\n")
-            return await _read_line(process.stdout), worker.user
+            return await ask(worker.process, request, max_bytes=MAX_ANSWER_BYTES), worker.user
+        except LineTooLongError:
+            raise ResolveError("the resolver's answer is too large") from None
         finally:
             # Cancelled, timed out or answered: the worker has nothing more to do.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            signal_group(worker.process, signal.SIGKILL)
 
     async def _ask_worker(self, query: Query) -> Source:
         started = time.monotonic()
@@ -288,20 +283,20 @@ class Resolver:
     async def _run_worker(self, *, task_status: trio.TaskStatus[_Worker]) -> None:
         self._workers_started += 1
         user = f"resolve-{self._workers_started}"
-        settings = WorkerSettings(
+        settings = Settings(
             max_height=self.max_height,
             timeout=self.timeout,
             ffmpeg=self._ffmpeg,
             cache_dir=str(self._cache_dir) if self._cache_dir else None,
             proxy=self._egress.url(user) if self._egress else None,
         )
-        command = [self._python, "-m", "tuner.play.ytdlp_worker", settings.to_argv()]
         status = _WorkerStatus(task_status, user)
         try:
             await run_in_own_group(
-                command,
+                command(RESOLVE, settings.to_argv(), python=self._python),
                 stdin=subprocess.PIPE,
                 stderr=None,  # the worker's log lines go where ours go
+                env=settings.environment(),
                 task_status=status,  # type: ignore[arg-type]
             )
         finally:
@@ -330,18 +325,6 @@ class _WorkerStatus:
     def started(self, process: trio.Process) -> None:
         self.worker = _Worker(process, self._user)
         self._outer.started(self.worker)
-
-
-async def _read_line(stream: trio.abc.ReceiveStream) -> bytes:
-    data = bytearray()
-    while b"\n" not in data:
-        chunk = await stream.receive_some(65536)
-        if not chunk:
-            break
-        data += chunk
-        if len(data) > MAX_ANSWER_BYTES:
-            raise ResolveError("the resolver's answer is too large")
-    return bytes(data)
 
 
 def _answer_object(raw: bytes) -> dict[str, Any]:

@@ -39,8 +39,9 @@ from tuner.core.source import Source
 from tuner.egress import EgressProxy, child_environment
 from tuner.play.command import AAC_FRAME_SAMPLES, SAMPLE_RATE, source_command, testcard_command
 from tuner.play.fanout import Fanout
-from tuner.play.ffmpeg import Tool, run_in_own_group
+from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import ResolveError, Resolver
+from tuner.procs import run_in_own_group
 
 log = logging.getLogger(__name__)
 

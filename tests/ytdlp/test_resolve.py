@@ -10,7 +10,8 @@ import yt_dlp
 
 from tuner.core.diagnose import explain
 from tuner.core.source import Source, SourceError
-from tuner.play.ytdlp_worker import pick, ydl_options
+from tuner.ytdlp._worker import ydl_options
+from tuner.ytdlp.resolve import pick
 
 HEADERS = {"User-Agent": "Mozilla/5.0 (tuner test)", "Referer": "https://www.youtube.com/"}
 

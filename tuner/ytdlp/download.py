@@ -1,14 +1,13 @@
-"""The download worker process: one yt-dlp download into a directory, then exit.
+"""The download worker: one yt-dlp download into a directory, then exit.
 
-Like the resolver's worker (:mod:`tuner.play.ytdlp_worker`), yt-dlp runs here and
-never in the daemon: cancelling a download kills this process's group, which stops
-yt-dlp and any ffmpeg it started to merge, wherever they are. yt-dlp keeps a partial
-download as ``<name>.part`` and continues it when run again on the same directory
-(with an HTTP range request, where the server allows it).
+``python -m tuner.ytdlp.download SETTINGS``. Cancelling a download kills this
+process's group, which stops yt-dlp and any ffmpeg it started to merge, wherever they
+are. yt-dlp keeps a partial download as ``<name>.part`` and continues it when run
+again on the same directory (with an HTTP range request, where the server allows it).
 
-Settings: one JSON argument (:class:`DownloadSettings`). Request: one line
-``{"target", "directory"}`` on stdin. Answer: JSON lines on stdout, the last of
-which ends the download::
+Settings: one JSON argument (:class:`tuner.ytdlp.DownloadSettings`), the egress proxy
+in the environment. Request: one line ``{"target", "directory"}`` on stdin. Answer:
+JSON lines on stdout, the last of which ends the download::
 
     {"type": "progress", "done": bytes, "total": bytes or null, "speed": bytes/s or null}
     {"type": "done", "file": path}            complete, in the directory
@@ -19,29 +18,17 @@ which ends the download::
 from __future__ import annotations
 
 import json
-import logging
-import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-import attrs
-
-from tuner.core.diagnose import explain
-from tuner.play.ytdlp_worker import WorkerSettings, drop_proxy_variables, ydl_options
+from tuner.ytdlp import DownloadSettings
+from tuner.ytdlp._worker import answer_stream, failure, start_logging, take_proxy, ydl_options
 
 #: Progress lines at most this often: the daemon passes on fewer still.
 PROGRESS_INTERVAL = 0.1
-
-
-@attrs.frozen(kw_only=True)
-class DownloadSettings(WorkerSettings):
-    """What every download of a daemon shares: the resolver worker's settings, and
-    the largest file to download (the cache's size)."""
-
-    max_bytes: int
 
 
 def download_options(
@@ -126,8 +113,8 @@ def download(settings: DownloadSettings, request: dict[str, Any], out: _Reporter
                 return
             result = ydl.process_ie_result(info, download=True)
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as exc:
-        detail = str(exc)
-        out.send({"type": "error", "error": explain(detail, "cannot download"), "detail": detail})
+        error, detail = failure(exc, "cannot download")
+        out.send({"type": "error", "error": error, "detail": detail})
         return
     downloads = result.get("requested_downloads") or []
     path = downloads[0].get("filepath") if downloads else None
@@ -145,14 +132,9 @@ def _too_large(size: int | None, limit: int) -> str:
 
 def main() -> int:
     """Read one request, download, report."""
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    settings = DownloadSettings.from_argv(sys.argv[1])
-    if settings.proxy:
-        drop_proxy_variables()
-    # yt-dlp and ffmpeg may print; only the answer lines go to the real stdout.
-    out = _Reporter(os.fdopen(os.dup(1), "w"))
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    start_logging()
+    settings = DownloadSettings.from_argv(sys.argv[1], proxy=take_proxy())
+    out = _Reporter(answer_stream())
     line = sys.stdin.readline()
     if not line.strip():
         return 0

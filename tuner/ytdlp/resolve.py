@@ -1,34 +1,33 @@
-"""The resolver's worker process: one yt-dlp resolution, then exit.
+"""The resolve worker: one yt-dlp resolution or search, then exit.
 
-yt-dlp is synchronous and cannot be cancelled, so it never runs in the daemon: a
-worker process imports it ahead of time (a warm spare), reads one JSON request line on
-stdin, answers one JSON line on stdout and exits. Cancelling a resolution kills the
-worker's process group, which bounds it however yt-dlp is stuck.
+``python -m tuner.ytdlp.resolve SETTINGS``. The worker imports yt-dlp ahead of time
+(a warm spare), reads one JSON request line on stdin, answers one JSON line on stdout
+and exits. Cancelling a resolution kills the worker's process group, which bounds it
+however yt-dlp is stuck.
 
-Settings: one JSON argument (:class:`WorkerSettings`). Requests:
+Settings: one JSON argument (:class:`tuner.ytdlp.Settings`), the egress proxy in the
+environment. Requests:
 
 - ``{"target"}``: resolve; answers ``{"ok": true, "source": {...}}``.
 - ``{"search": "<prefix><limit>:<words>"}``: a flat search (one request to the site,
   no resolution of each entry); answers ``{"ok": true, "results": [{...}]}``
   (:class:`tuner.core.search.SearchResult`).
 
-A failure answers ``{"ok": false, "error": sentence, "detail": raw, "timeout": bool}``
-(``timeout``: the site did not answer in time).
+A failure answers ``{"ok": false, "error": sentence, "detail": yt-dlp's message,
+"timeout": bool}`` (``timeout``: the site did not answer in time).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
-from typing import Any, Self
+from typing import Any
 
 import attrs
 
-from tuner.core.diagnose import explain
-from tuner.core.egress import PROXY_VARIABLES, proxy_environment
+from tuner.core.egress import proxy_environment
 from tuner.core.search import SearchResult, result_from_entry
 from tuner.core.source import (
     Source,
@@ -38,39 +37,8 @@ from tuner.core.source import (
     streams_from_probe,
 )
 from tuner.play.command import probe_command
-
-
-def format_spec(max_height: int) -> str:
-    """yt-dlp's format selection: the best video-only format within the height cap with
-    the best audio (what sites like YouTube offer, and their best sound), else the best
-    file with both, else whatever plays (video with its own sound, the smallest video
-    above the cap, audio only)."""
-    cap = f"[height<=?{max_height}]"
-    return f"bv{cap}+ba/b{cap}/bv*{cap}/wv+ba/w/wv*/ba"
-
-
-def ydl_options(
-    max_height: int, timeout: float, cache_dir: str | None, proxy: str | None = None
-) -> dict[str, Any]:
-    """Options for a ``YoutubeDL`` that resolves without downloading anything, and
-    fetches through ``proxy`` (the egress proxy) when given."""
-    options = {
-        "format": format_spec(max_height),
-        "quiet": True,
-        "no_warnings": True,
-        "noprogress": True,
-        "noplaylist": True,
-        "skip_download": True,
-        "socket_timeout": timeout,
-        "cachedir": cache_dir or False,
-        "logger": logging.getLogger("yt-dlp"),
-        # Free text is always searched explicitly ("ytsearch1:"), never guessed.
-        "default_search": "error",
-    }
-    if proxy:
-        # Every request, and the ffmpeg yt-dlp runs (which it gives http_proxy).
-        options["proxy"] = proxy
-    return options
+from tuner.ytdlp import Settings
+from tuner.ytdlp._worker import answer_stream, failure, start_logging, take_proxy, ydl_options
 
 
 def pick(info: dict[str, Any]) -> Source:
@@ -88,7 +56,8 @@ def pick(info: dict[str, Any]) -> Source:
 
 
 def probe(ffmpeg: str, source: Source, timeout: float, proxy: str | None = None) -> Source:
-    """Fill in which streams each input has, where yt-dlp did not say (plain files).
+    """Fill in which streams each input has, where yt-dlp did not say (plain files),
+    with ffmpeg fetching through ``proxy`` (given in its environment).
 
     Raises:
         SourceError: an input has neither video nor audio, or cannot be opened.
@@ -101,7 +70,7 @@ def probe(ffmpeg: str, source: Source, timeout: float, proxy: str | None = None)
             continue
         try:
             done = subprocess.run(
-                probe_command(ffmpeg, media, proxy=proxy),
+                probe_command(ffmpeg, media),
                 env=proxy_environment(os.environ, proxy) if proxy else None,
                 capture_output=True,
                 text=True,
@@ -121,29 +90,7 @@ def probe(ffmpeg: str, source: Source, timeout: float, proxy: str | None = None)
     return attrs.evolve(source, inputs=tuple(inputs), duration=duration)
 
 
-@attrs.frozen
-class WorkerSettings:
-    """What every resolution of a daemon shares: given on the command line, so that a
-    spare worker can be fully ready before its request arrives."""
-
-    max_height: int
-    timeout: float
-    ffmpeg: str | None = None
-    cache_dir: str | None = None
-    #: The egress proxy (``tuner.egress``) every fetch goes through.
-    proxy: str | None = None
-
-    def to_argv(self) -> str:
-        """The one command-line argument that carries these settings."""
-        return json.dumps(attrs.asdict(self))
-
-    @classmethod
-    def from_argv(cls, argument: str) -> Self:
-        """The inverse of :meth:`to_argv`."""
-        return cls(**json.loads(argument))
-
-
-def resolve(ydl: Any, settings: WorkerSettings, target: str) -> Source:
+def resolve(ydl: Any, settings: Settings, target: str) -> Source:
     """Resolve one target (blocking: this is the worker's whole job)."""
     info = ydl.extract_info(target, download=False)
     if info is None:
@@ -170,7 +117,7 @@ def search(ydl: Any, target: str) -> list[SearchResult]:
     return [r for r in results if r is not None]
 
 
-def answer(ydl: Any, settings: WorkerSettings, request: dict[str, Any]) -> dict[str, Any]:
+def answer(ydl: Any, settings: Settings, request: dict[str, Any]) -> dict[str, Any]:
     """The JSON answer to a request: the source or the results, or a sentence saying
     why not."""
     import yt_dlp
@@ -183,16 +130,16 @@ def answer(ydl: Any, settings: WorkerSettings, request: dict[str, Any]) -> dict[
         source = resolve(ydl, settings, str(request["target"]))
         return {"ok": True, "source": source.to_json()}
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError, SourceError) as exc:
-        detail = str(exc)
+        error, detail = failure(exc, "cannot search" if searching else "cannot resolve")
         return {
             "ok": False,
-            "error": explain(detail, "cannot search" if searching else "cannot resolve"),
+            "error": error,
             "detail": detail,
             "timeout": "timed out" in detail.lower(),
         }
 
 
-def warm_up(settings: WorkerSettings) -> Any:
+def warm_up(settings: Settings) -> Any:
     """Do now what a request would wait for: import yt-dlp, compile every extractor's
     URL pattern (about 0.5 s of regex compiling) and make this worker's one
     ``YoutubeDL``. Returns it."""
@@ -204,23 +151,11 @@ def warm_up(settings: WorkerSettings) -> Any:
     return yt_dlp.YoutubeDL(options)
 
 
-def drop_proxy_variables() -> None:
-    """No proxy variables in this worker's environment, nor in the ffmpeg it runs:
-    only the egress proxy, and no ``no_proxy`` exceptions to it."""
-    for name in PROXY_VARIABLES:
-        os.environ.pop(name, None)
-
-
 def main() -> int:
     """Warm up, wait for one request, answer it."""
-    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
-    settings = WorkerSettings.from_argv(sys.argv[1])
-    if settings.proxy:
-        drop_proxy_variables()
-    # yt-dlp and ffmpeg may print; only the answer goes to the real stdout.
-    answers = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    start_logging()
+    settings = Settings.from_argv(sys.argv[1], proxy=take_proxy())
+    answers = answer_stream()
     with warm_up(settings) as ydl:
         line = sys.stdin.readline()
         if not line.strip():

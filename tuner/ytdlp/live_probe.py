@@ -1,8 +1,8 @@
-"""One yt-dlp probe, in a child process of its own: ``python -m tuner.extract.ytdlp_worker``.
+"""The live probe worker: is a channel live now? One yt-dlp probe, then exit.
 
-yt-dlp is synchronous and cannot be cancelled; in a thread it would keep running
-after its run timed out. In a process it is killed with its process group instead.
-The answer is one JSON line on stdout::
+``python -m tuner.ytdlp.live_probe [--socket-timeout S] -- URL`` (a channel's
+``/live`` page), the egress proxy in the environment. Cancelling a probe kills the
+worker's process group. The answer is one JSON line on stdout::
 
     {"status": "live", "info": {...}}       a live broadcast (a trimmed info dict)
     {"status": "not_live", "detail": "..."} the channel is not live now
@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tuner.core.egress import PROXY_VARIABLES
+from tuner.ytdlp._worker import answer_stream, clean, common_options, take_proxy
 
 #: What yt-dlp says when a channel's /live page has no live broadcast.
 NOT_LIVE = re.compile(
@@ -56,13 +55,6 @@ def trim(info: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _clean(message: str) -> str:
-    message = re.sub(r"\x1b\[[0-9;]*m", "", message)
-    # yt-dlp asks for bug reports on unexpected errors: not for a person watching a car.
-    message = message.split("; please report this issue")[0]
-    return message.removeprefix("ERROR: ").strip()
-
-
 def probe(
     url: str, socket_timeout: float, ydl_class: Any = None, proxy: str | None = None
 ) -> dict[str, Any]:
@@ -71,25 +63,16 @@ def probe(
     from yt_dlp import YoutubeDL
     from yt_dlp.utils import DownloadError, UserNotLive
 
-    options: dict[str, Any] = {
-        "quiet": True,
-        "no_warnings": True,
-        "skip_download": True,
-        "noplaylist": True,
-        "socket_timeout": socket_timeout,
-        # yt-dlp retries for minutes by default; one try, the poller tries again later.
-        "retries": 0,
-        "extractor_retries": 0,
-    }
-    if proxy:
-        options["proxy"] = proxy
+    options = common_options(socket_timeout, proxy)
+    # yt-dlp retries for minutes by default; one try, the poller tries again later.
+    options.update(retries=0, extractor_retries=0)
     try:
         # A new YoutubeDL per call: it keeps state (cookies, caches) between calls.
         with (ydl_class or YoutubeDL)(options) as ydl:
             info = ydl.extract_info(url, download=False)
     except DownloadError as exc:
         cause = exc.exc_info[1] if exc.exc_info else None
-        detail = _clean(str(exc))
+        detail = clean(str(exc))
         if isinstance(cause, UserNotLive) or NOT_LIVE.search(detail):
             return {"status": "not_live", "detail": detail}
         return {"status": "error", "detail": detail}
@@ -103,19 +86,18 @@ def probe(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Probe one URL and print the answer as one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m tuner.extract.ytdlp_worker")
+    parser = argparse.ArgumentParser(prog="python -m tuner.ytdlp.live_probe")
     parser.add_argument("--socket-timeout", type=float, default=15.0)
-    parser.add_argument("--proxy")
     parser.add_argument("url")
     args = parser.parse_args(argv)
-    if args.proxy:
-        for name in PROXY_VARIABLES:
-            os.environ.pop(name, None)
+    proxy = take_proxy()
+    answers = answer_stream()
     try:
-        answer = probe(args.url, args.socket_timeout, proxy=args.proxy)
+        answer = probe(args.url, args.socket_timeout, proxy=proxy)
     except Exception as exc:  # a yt-dlp bug: report it rather than a traceback
         answer = {"status": "error", "detail": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(answer), flush=True)
+    answers.write(json.dumps(answer) + "\n")
+    answers.flush()
     return 0
 
 
