@@ -13,7 +13,7 @@ URLs expire): a live stream resumes at its live edge, a video where it stopped.
 Clock: the session's media time is counted in ADTS frames of its sound (1024 samples
 at 48 kHz each), which flow without a break from attempt to attempt. Video frames are
 stamped on the same clock, so a listener's audio position maps to frame times by one
-offset (see ``AudioListener.start_ms`` in :mod:`tuner.play.supervisor`).
+offset (see ``AudioListener.start_ms`` in :mod:`tuner.play.stage`).
 """
 
 from __future__ import annotations
