@@ -11,6 +11,7 @@ from tuner.core.retry import (
     Next,
     RetryPolicy,
     Verdict,
+    Watch,
     after_attempt,
     after_resolve_error,
     failure,
@@ -267,32 +268,55 @@ def test_the_backoff_doubles_up_to_its_cap() -> None:
     assert [POLICY.backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 15, 15]
 
 
+SUSPECTED = "the stream has sent no frame for 2 s (tuner restarts it after 10 s without one)"
+
+
 @pytest.mark.parametrize(
-    ("now", "last_progress", "frames", "stalled", "wake_at"),
+    ("now", "last_progress", "frames", "expected"),
     [
-        pytest.param(105.0, 100.0, 0, None, 115.0, id="connecting: looks again a stall later"),
-        pytest.param(125.0, 100.0, 0, None, 130.0, id="connecting: at most until startup's end"),
+        pytest.param(105.0, 100.0, 0, Watch(107.0), id="connecting: never suspected"),
+        pytest.param(129.0, 100.0, 0, Watch(130.0), id="connecting: at most until startup's end"),
         pytest.param(
             130.0,
             100.0,
             0,
-            "the stream stalled (no first frame for 30 s)",
-            130.0,
+            Watch(130.0, stalled="the stream stalled (no first frame for 30 s)"),
             id="no first frame within startup_seconds",
         ),
-        pytest.param(101.0, 100.0, 5, None, 110.0, id="playing"),
+        pytest.param(101.0, 100.0, 5, Watch(102.0), id="playing: looks again at suspect_seconds"),
+        pytest.param(
+            102.0, 100.0, 5, Watch(104.0, suspected=SUSPECTED), id="no frame for 2 s: suspected"
+        ),
+        pytest.param(
+            109.0, 100.0, 5, Watch(110.0, suspected=SUSPECTED), id="still suspected, not given up"
+        ),
         pytest.param(
             110.0,
             100.0,
             5,
-            "the stream stalled (no frame for 10 s)",
-            110.0,
-            id="no frame for stall_seconds",
+            Watch(110.0, stalled="the stream stalled (no frame for 10 s)"),
+            id="no frame for stall_seconds: given up",
         ),
     ],
 )
-def test_the_watchdog(
-    now: float, last_progress: float, frames: int, stalled: str | None, wake_at: float
+def test_the_watchdog(now: float, last_progress: float, frames: int, expected: Watch) -> None:
+    assert watch(POLICY, now, last_progress, frames) == expected
+
+
+@pytest.mark.parametrize(
+    ("stall_seconds", "suspect_seconds", "sentence"),
+    [
+        (10.0, 2.0, "no frame for 2 s (tuner restarts it after 10 s without one)"),
+        (600.0, 2.0, "no frame for 2 s (tuner restarts it after 600 s without one)"),
+        (3.0, 1.5, "no frame for 1.5 s (tuner restarts it after 3 s without one)"),
+        (1.0, 0.5, "no frame for 0.5 s (tuner restarts it after 1 s without one)"),
+    ],
+)
+def test_a_stall_is_suspected_after_2_s_or_half_of_stall_seconds(
+    stall_seconds: float, suspect_seconds: float, sentence: str
 ) -> None:
-    look = watch(POLICY, now, last_progress, frames)
-    assert (look.stalled, look.wake_at) == (stalled, wake_at)
+    policy = RetryPolicy(stall_seconds=stall_seconds)
+    assert policy.suspect_seconds == suspect_seconds
+    look = watch(policy, 100.0 + suspect_seconds, 100.0, 1)
+    assert look.suspected == f"the stream has sent {sentence}"
+    assert watch(policy, 100.0 + suspect_seconds - 0.01, 100.0, 1).suspected is None

@@ -5,7 +5,8 @@ each. The shell measures (frames read, ffmpeg's exit, its last lines, the clock)
 functions here judge, from those plain facts alone:
 
 - :func:`watch`: while an attempt runs, whether it has stalled (the watchdog gives
-  it up);
+  it up) or is suspected of stalling (no frame for :attr:`RetryPolicy.suspect_seconds`:
+  said at once on ``/healthz`` and in ``/api/status``, before it is given up);
 - :func:`failure`: once it is over, why it failed, or ``None`` when its source
   simply ended;
 - :func:`after_attempt` and :func:`after_resolve_error`: what comes next: the end,
@@ -23,6 +24,10 @@ import attrs
 
 from tuner.core.diagnose import explain
 
+#: A playing stream with no frame for this long (or half of ``stall_seconds``, if
+#: shorter) is suspected of stalling.
+SUSPECT_SECONDS = 2.0
+
 
 @attrs.frozen
 class RetryPolicy:
@@ -37,6 +42,11 @@ class RetryPolicy:
     backoff_first: float = 0.5
     backoff_max: float = 15.0
 
+    @property
+    def suspect_seconds(self) -> float:
+        """No frame for this long while playing: the stream is suspected of stalling."""
+        return min(SUSPECT_SECONDS, self.stall_seconds / 2)
+
     def backoff(self, failures: int) -> float:
         """The pause before attempt ``failures + 1``: doubling, capped."""
         return float(min(self.backoff_max, self.backoff_first * 2 ** max(failures - 1, 0)))
@@ -50,17 +60,35 @@ class Watch:
     wake_at: float
     #: The attempt stalled: give it up, with this as the reason.
     stalled: str | None = None
+    #: No frame for a while, though not given up yet: a sentence for a person.
+    suspected: str | None = None
 
 
 def watch(policy: RetryPolicy, now: float, last_progress: float, frames: int) -> Watch:
     """Whether an attempt that showed ``frames`` frames, the last (or its start) at
-    ``last_progress``, has stalled at ``now``."""
-    limit = policy.stall_seconds if frames else policy.startup_seconds
-    due = last_progress + limit
+    ``last_progress``, has stalled, or is suspected of it, at ``now``.
+
+    Suspicion needs a first frame: before it the attempt is still connecting (the
+    status says ``resolving`` or ``reconnecting``) and has ``startup_seconds``.
+    """
+    if not frames:
+        due = last_progress + policy.startup_seconds
+        if now >= due:
+            return Watch(now, stalled=_stalled("no first frame", policy.startup_seconds))
+        # Not past ``due`` in one sleep: the limits shrink once the first frame is out.
+        return Watch(min(due, now + policy.suspect_seconds))
+    due = last_progress + policy.stall_seconds
     if now >= due:
-        return Watch(now, stalled=_stalled("no frame" if frames else "no first frame", limit))
-    # Not past ``due`` in one sleep: the limit shrinks once the first frame is out.
-    return Watch(min(due, now + policy.stall_seconds))
+        return Watch(now, stalled=_stalled("no frame", policy.stall_seconds))
+    suspect_at = last_progress + policy.suspect_seconds
+    if now < suspect_at:
+        return Watch(suspect_at)
+    suspected = (
+        f"the stream has sent no frame for {policy.suspect_seconds:g} s "
+        f"(tuner restarts it after {policy.stall_seconds:g} s without one)"
+    )
+    # Awake while suspected: frames may come back and stop again before ``due``.
+    return Watch(min(due, now + policy.suspect_seconds), suspected=suspected)
 
 
 def _stalled(what: str, limit: float) -> str:

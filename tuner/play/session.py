@@ -81,6 +81,9 @@ class Hooks:
     playing: Callable[[Source], None]
     #: The stream broke; the next attempt starts after ``delay`` seconds.
     reconnecting: Callable[[str, float], None]
+    #: The playing stream sent no frame for a while (a sentence), or (``None``) sends
+    #: frames again.
+    stalled: Callable[[str | None], None]
 
 
 class FrameSink:
@@ -160,6 +163,8 @@ class _Attempt:
     stopped_after_end: bool = False
     returncode: int | None = None
     stalled: str | None = None
+    #: The watchdog suspects a stall (and said so), until the next frame.
+    suspected: bool = False
     start_error: str | None = None
     stderr: collections.deque[str] = attrs.field(
         factory=lambda: collections.deque(maxlen=_STDERR_LINES)
@@ -310,11 +315,11 @@ async def _run_attempt(
         assert process.stdout is not None and process.stderr is not None
         first_frame = partial(hooks.playing, source)
         nursery.start_soon(
-            _read_video, process, session, attempt, first_frame, nursery.cancel_scope
+            _read_video, process, session, attempt, first_frame, hooks, nursery.cancel_scope
         )
         nursery.start_soon(_read_audio, audio_pipe, session)
         nursery.start_soon(_read_stderr, process.stderr, session.id, attempt.stderr)
-        nursery.start_soon(_watch, attempt, playback, nursery.cancel_scope)
+        nursery.start_soon(_watch, session.id, attempt, playback, hooks, nursery.cancel_scope)
     session.attempt_scope = None
     attempt.returncode = process.returncode
     return attempt
@@ -325,6 +330,7 @@ async def _read_video(
     session: Session,
     attempt: _Attempt,
     on_first_frame: Callable[[], None],
+    hooks: Hooks,
     attempt_scope: trio.CancelScope,
 ) -> None:
     cols, rows, fps, mode = attempt.preset.cols, attempt.preset.rows, attempt.fps, attempt.mode
@@ -354,6 +360,10 @@ async def _read_video(
                 attempt.last_progress = trio.current_time()
                 if attempt.frames == 1:
                     on_first_frame()
+                elif attempt.suspected:
+                    attempt.suspected = False
+                    log.info("session %s: frames again", session.id)
+                    hooks.stalled(None)
     attempt.video_ended = True
     # The picture is over: let ffmpeg finish the sound's tail, then end the attempt
     # (which kills ffmpeg if it is still at it, e.g. making silence for a silent video).
@@ -387,12 +397,23 @@ async def _read_stderr(
             tail.append(pending.decode(errors="replace").strip())
 
 
-async def _watch(attempt: _Attempt, playback: Playback, attempt_scope: trio.CancelScope) -> None:
-    """The stall watchdog: ffmpeg can stop producing without exiting."""
+async def _watch(
+    session_id: str,
+    attempt: _Attempt,
+    playback: Playback,
+    hooks: Hooks,
+    attempt_scope: trio.CancelScope,
+) -> None:
+    """The stall watchdog: ffmpeg can stop producing without exiting. A short gap is
+    said at once (:attr:`Hooks.stalled`); a long one ends the attempt."""
     while True:
         look = watch(playback, trio.current_time(), attempt.last_progress, attempt.frames)
         if look.stalled is not None:
             attempt.stalled = look.stalled
             attempt_scope.cancel()
             return
+        if look.suspected is not None and not attempt.suspected:
+            attempt.suspected = True
+            log.warning("session %s: %s", session_id, look.suspected)
+            hooks.stalled(look.suspected)
         await trio.sleep_until(look.wake_at)

@@ -23,7 +23,7 @@ from tuner.core.adts import ADTSSplitter
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryError, QueryKind, parse_query
 from tuner.core.source import Source
-from tuner.core.state import Status
+from tuner.core.state import State, Status
 from tuner.play.command import preroll_command
 from tuner.play.fanout import Subscriber
 from tuner.play.ffmpeg import Tool
@@ -254,6 +254,7 @@ class Supervisor:
         hooks = Hooks(
             playing=lambda source: self._on_playing(session, source),
             reconnecting=lambda reason, delay: self._on_reconnecting(session, reason),
+            stalled=lambda sentence: self._on_stalled(session, sentence),
         )
         with session.scope:
             try:
@@ -282,6 +283,10 @@ class Supervisor:
                 thumbnail=self._thumbnail_path(source.thumbnail),
                 channel=source.channel,
             )
+
+    def _on_stalled(self, session: Session, sentence: str | None) -> None:
+        if state.is_current(self.status, session.id) and self.status.state is State.PLAYING:
+            self.status = state.stalled(self.status, session.id, sentence)
 
     def _on_reconnecting(self, session: Session, reason: str) -> None:
         self.ffmpeg_restarts += 1
