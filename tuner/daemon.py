@@ -268,7 +268,7 @@ async def _serve(
         log.info("shutting down")
         ctx.shutting_down = True
         notifier.stopping()
-        supervisor.video.close_all(GOING_AWAY, "server shutting down", final=True)
+        supervisor.stage.close_viewers(GOING_AWAY, "server shutting down", final=True)
         events.close_all(GOING_AWAY, "server shutting down")
         supervisor.close()
         stop_web.set()
@@ -312,9 +312,9 @@ async def _watch_secret(ctx: WebContext, state_dir: Path) -> None:
         stamp = secret_stamp(state_dir)
         ctx.signer = TokenSigner(secret)
         log.warning("the cookie secret changed: every browser must log in again")
-        ctx.supervisor.video.close_all(LOGGED_OUT, "logged out")
+        ctx.supervisor.stage.close_viewers(LOGGED_OUT, "logged out")
         ctx.events.close_all(LOGGED_OUT, "logged out", final=False)
-        ctx.supervisor.close_listeners(LOGGED_OUT, "logged out")
+        ctx.supervisor.stage.close_listeners(LOGGED_OUT, "logged out")
 
 
 async def run_until_signalled(settings: Settings, pin: Pin) -> None:

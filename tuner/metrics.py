@@ -35,10 +35,10 @@ class _TunerCollector(Collector):
             "ffmpeg processes started again within a session (reconnects).",
             value=sup.ffmpeg_restarts,
         )
-        viewers = list(sup.video.subscribers)
+        viewers = list(sup.stage.video.subscribers)
         yield GaugeMetricFamily("tuner_viewers_connected", "Open /ws/video sockets.", len(viewers))
         yield GaugeMetricFamily(
-            "tuner_audio_listeners", "Open /audio streams.", sup.audio_listeners()
+            "tuner_audio_listeners", "Open /audio streams.", sup.stage.audio_listeners()
         )
         yield GaugeMetricFamily(
             "tuner_supervisor_alive", "1 while the session supervisor runs.", int(sup.alive)
@@ -106,12 +106,12 @@ class _TunerCollector(Collector):
         yield CounterMetricFamily(
             "tuner_frames_sent",
             "Frames sent to all viewers, including those gone.",
-            value=sup.video.delivered_total(),
+            value=sup.stage.video.delivered_total(),
         )
         yield CounterMetricFamily(
             "tuner_frames_dropped",
             "Frames skipped by all viewers, including those gone.",
-            value=sup.video.dropped_total(),
+            value=sup.stage.video.dropped_total(),
         )
 
 

@@ -73,3 +73,26 @@ def test_the_status_names_the_thumbnail_path_and_channel_while_playing() -> None
     # The next session starts without the last one's artwork.
     body = state.start("s2", "testcard", "low", 24, "mono").to_json()
     assert (body["thumbnail"], body["channel"]) == (None, None)
+
+
+def test_a_playing_stream_without_frames_is_said_to_stall_until_they_come_back() -> None:
+    playing = state.resolved(state.start("s1", "q", "low", 24, "mono"), "s1", "News", True)
+    assert playing.to_json()["stalled"] is None
+    why = "the stream has sent no frame for 2 s (tuner restarts it after 10 s without one)"
+    stalled = state.stalled(playing, "s1", why)
+    body = stalled.to_json()
+    # Still playing (the client keeps its picture); the sentence says why it is frozen.
+    assert (body["state"], body["stalled"]) == ("playing", why)
+    assert "error" not in body
+    assert state.describe(stalled) == f"playing News (live) at low 24 fps, mono: {why}"
+    assert state.stalled(stalled, "s1", None) == playing
+    # The watchdog gives up: reconnecting says why instead; a new frame ends it.
+    broken = state.reconnecting(stalled, "s1", "the stream stalled (no frame for 10 s)")
+    assert broken.stalled is None and "stalled" not in broken.to_json()
+    assert state.resolved(stalled, "s1", "News", True).stalled is None
+    assert state.failed(stalled, "s1", "gave up").stalled is None
+    # Only a playing session can stall; another session's word is a bug.
+    with pytest.raises(TransitionError):
+        state.stalled(state.start("s1", "q", "low", 24, "mono"), "s1", why)
+    with pytest.raises(TransitionError):
+        state.stalled(playing, "s2", why)

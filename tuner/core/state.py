@@ -49,10 +49,13 @@ class Status:
     #: and who published it: for the client's media session artwork and text.
     thumbnail: str | None = None
     channel: str | None = None
+    #: While playing: no frame came for a while (the watchdog suspects a stall), as
+    #: a sentence; ``None`` again once a frame comes or the stream is restarted.
+    stalled: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The status as ``/api/status`` shows it (``error`` only when failed or
-        reconnecting)."""
+        """The status as ``/api/status`` shows it (``stalled`` only when playing,
+        ``error`` only when failed or reconnecting)."""
         body: dict[str, Any] = {
             "state": self.state.value,
             "session_id": self.session_id,
@@ -67,6 +70,8 @@ class Status:
             "thumbnail": self.thumbnail,
             "channel": self.channel,
         }
+        if self.state is State.PLAYING:
+            body["stalled"] = self.stalled
         if self.state in (State.ERROR, State.RECONNECTING):
             body["error"] = self.error
         return body
@@ -83,7 +88,8 @@ def describe(status: Status) -> str:
     if status.state is State.RECONNECTING:
         return f"reconnecting {status.title}: {status.error}"
     live = " (live)" if status.is_live else ""
-    return f"playing {status.title}{live} at {status.preset} {status.fps} fps, {status.mode}"
+    playing = f"playing {status.title}{live} at {status.preset} {status.fps} fps, {status.mode}"
+    return f"{playing}: {status.stalled}" if status.stalled else playing
 
 
 def start(session_id: str, query: str, preset: str, fps: int, mode: str) -> Status:
@@ -123,19 +129,27 @@ def resolved(
         error=None,
         thumbnail=thumbnail,
         channel=channel,
+        stalled=None,
     )
+
+
+def stalled(status: Status, session_id: str, sentence: str | None) -> Status:
+    """The playing stream sent no frame for a while (``sentence`` says how long), or
+    (``None``) sends frames again. Only a playing session can be suspected."""
+    _expect(status, session_id, State.PLAYING)
+    return attrs.evolve(status, stalled=sentence)
 
 
 def reconnecting(status: Status, session_id: str, reason: str) -> Status:
     """The stream broke after playing; the session tries again."""
     _expect(status, session_id, State.PLAYING, State.RECONNECTING)
-    return attrs.evolve(status, state=State.RECONNECTING, error=reason)
+    return attrs.evolve(status, state=State.RECONNECTING, error=reason, stalled=None)
 
 
 def failed(status: Status, session_id: str, error: str) -> Status:
     """The session ended with an error a person can read."""
     _expect(status, session_id, State.RESOLVING, State.PLAYING, State.RECONNECTING)
-    return attrs.evolve(status, state=State.ERROR, error=error)
+    return attrs.evolve(status, state=State.ERROR, error=error, stalled=None)
 
 
 def stopped() -> Status:

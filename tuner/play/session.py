@@ -13,7 +13,7 @@ URLs expire): a live stream resumes at its live edge, a video where it stopped.
 Clock: the session's media time is counted in ADTS frames of its sound (1024 samples
 at 48 kHz each), which flow without a break from attempt to attempt. Video frames are
 stamped on the same clock, so a listener's audio position maps to frame times by one
-offset (see ``AudioListener.start_ms`` in :mod:`tuner.play.supervisor`).
+offset (see ``AudioListener.start_ms`` in :mod:`tuner.play.stage`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,18 @@ import trio
 
 from tuner.core.adts import ADTSSplitter
 from tuner.core.codec import Encoder, is_empty_delta
-from tuner.core.diagnose import explain
 from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.pacing import Pacer
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryKind
+from tuner.core.retry import (
+    AttemptEnd,
+    Next,
+    RetryPolicy,
+    after_attempt,
+    after_resolve_error,
+    watch,
+)
 from tuner.core.source import Source
 from tuner.egress import EgressProxy, child_environment
 from tuner.play.command import AAC_FRAME_SAMPLES, SAMPLE_RATE, source_command, testcard_command
@@ -59,23 +66,12 @@ class SessionError(Exception):
 
 
 @attrs.frozen
-class Playback:
-    """How a session watches and heals its ffmpeg."""
+class Playback(RetryPolicy):
+    """How a session watches and heals its ffmpeg (the limits and backoff of
+    :class:`~tuner.core.retry.RetryPolicy`), and where its fetches go."""
 
-    #: No frame for this long while ffmpeg runs: the attempt is stalled.
-    stall_seconds: float = 10.0
-    #: The first frame of an attempt may take this long (connecting, probing).
-    startup_seconds: float = 30.0
-    #: Attempts in a row without a frame before the session gives up.
-    reconnect_attempts: int = 5
-    backoff_first: float = 0.5
-    backoff_max: float = 15.0
     #: Where ffmpeg's fetches go (and are checked); ``None`` fetches directly (tests).
     egress: EgressProxy | None = None
-
-    def backoff(self, failures: int) -> float:
-        """The pause before attempt ``failures + 1``: doubling, capped."""
-        return float(min(self.backoff_max, self.backoff_first * 2 ** max(failures - 1, 0)))
 
 
 @attrs.frozen
@@ -86,6 +82,9 @@ class Hooks:
     playing: Callable[[Source], None]
     #: The stream broke; the next attempt starts after ``delay`` seconds.
     reconnecting: Callable[[str, float], None]
+    #: The playing stream sent no frame for a while (a sentence), or (``None``) sends
+    #: frames again.
+    stalled: Callable[[str | None], None]
 
 
 class FrameSink:
@@ -165,6 +164,8 @@ class _Attempt:
     stopped_after_end: bool = False
     returncode: int | None = None
     stalled: str | None = None
+    #: The watchdog suspects a stall (and said so), until the next frame.
+    suspected: bool = False
     start_error: str | None = None
     stderr: collections.deque[str] = attrs.field(
         factory=lambda: collections.deque(maxlen=_STDERR_LINES)
@@ -174,6 +175,20 @@ class _Attempt:
     def fps(self) -> int:
         """This run's frame rate."""
         return self.preset.fps
+
+    def ended(self, played: float, egress_problem: str | None) -> AttemptEnd:
+        """How the run ended, for the retry verdict; the source is at ``played`` s."""
+        return AttemptEnd(
+            frames=self.frames,
+            played=played,
+            returncode=self.returncode,
+            video_ended=self.video_ended,
+            stopped_after_end=self.stopped_after_end,
+            stalled=self.stalled,
+            start_error=self.start_error,
+            stderr=tuple(self.stderr),
+            egress_problem=egress_problem,
+        )
 
 
 async def run_session(
@@ -201,9 +216,7 @@ async def run_session(
             session.retuning = False
         except ResolveError as exc:
             log.warning("session %s: %s (%s)", session.id, exc.message, exc.detail)
-            if session.frames == 0:
-                raise SessionError(exc.message) from None
-            reason = exc.message
+            verdict = after_resolve_error(playback, failures, exc.message, shown=session.frames > 0)
         else:
             was_live = session.source is not None and session.source.is_live
             if was_live and not source.is_live:
@@ -211,33 +224,35 @@ async def run_session(
                 return
             session.source = source
             attempt = await _run_attempt(session, ffmpeg, source, position, playback, hooks)
-            # ffmpeg says only "403 Forbidden" when the egress proxy refused it: what the
-            # proxy met during this attempt (taken now, so it never outlives it).
-            problem = playback.egress.problem(_egress_user(session)) if playback.egress else None
             position = attempt.start_seconds + attempt.frames / attempt.fps
-            if attempt.frames:
-                failures = 0
-            if session.retuning:
-                log.info("session %s: %s in %s from %.1f s", session.id,
-                         session.preset.name, session.mode, position)  # fmt: skip
-                continue
-            failure = _failure(attempt, source, position)
-            if failure is not None and problem is not None:
-                failure = problem
-            if failure is None and not source.is_live:
-                return
-            if session.frames == 0:
-                raise SessionError(failure or "the source ended before its first frame")
-            reason = failure or "the live stream stopped"
-        failures += 1
-        if failures > playback.reconnect_attempts:
-            raise SessionError(f"{reason} (gave up after {failures - 1} reconnects)")
-        delay = playback.backoff(failures)
-        log.warning("session %s: %s; reconnecting in %.1f s", session.id, reason, delay)
+            # What the egress proxy met during this attempt (taken now, so it never
+            # outlives it).
+            problem = playback.egress.problem(_egress_user(session)) if playback.egress else None
+            verdict = after_attempt(
+                playback,
+                failures,
+                attempt.ended(position, problem),
+                is_live=source.is_live,
+                duration=source.duration,
+                shown=session.frames > 0,
+                retuning=session.retuning,
+            )
+        failures = verdict.failures
+        if verdict.next is Next.END:
+            return
+        if verdict.next is Next.RETUNE:
+            log.info("session %s: %s in %s from %.1f s", session.id,
+                     session.preset.name, session.mode, position)  # fmt: skip
+            continue
+        assert verdict.reason is not None
+        if verdict.next is Next.GIVE_UP:
+            raise SessionError(verdict.reason)
+        log.warning("session %s: %s; reconnecting in %.1f s",
+                    session.id, verdict.reason, verdict.delay)  # fmt: skip
         if resolver is not None:
             resolver.forget(session.query)
-        hooks.reconnecting(reason, delay)
-        await trio.sleep(delay)
+        hooks.reconnecting(verdict.reason, verdict.delay)
+        await trio.sleep(verdict.delay)
 
 
 async def _resolve(session: Session, resolver: Resolver | None) -> Source:
@@ -254,24 +269,6 @@ async def _resolve(session: Session, resolver: Resolver | None) -> Source:
 def _egress_user(session: Session) -> str:
     """The name this session's ffmpeg uses at the egress proxy."""
     return f"session-{session.id}"
-
-
-def _failure(attempt: _Attempt, source: Source, played: float) -> str | None:
-    """Why an attempt failed, or ``None`` when its source simply ended."""
-    if attempt.start_error:
-        return attempt.start_error
-    if attempt.stalled:
-        return attempt.stalled
-    tail = "\n".join(attempt.stderr)
-    clean = attempt.returncode == 0 or attempt.stopped_after_end
-    if attempt.video_ended and clean:
-        if source.duration and not source.is_live and played < source.duration - 5:
-            # A dropped connection can look like the end of the file to ffmpeg.
-            return explain(tail, "the stream broke") if tail else "the stream broke off"
-        return None
-    if attempt.returncode is not None and attempt.returncode < 0 and not tail:
-        return f"ffmpeg was killed by signal {-attempt.returncode}"
-    return explain(tail, "ffmpeg failed") if tail else "ffmpeg stopped without a word"
 
 
 async def _run_attempt(
@@ -319,11 +316,11 @@ async def _run_attempt(
         assert process.stdout is not None and process.stderr is not None
         first_frame = partial(hooks.playing, source)
         nursery.start_soon(
-            _read_video, process, session, attempt, first_frame, nursery.cancel_scope
+            _read_video, process, session, attempt, first_frame, hooks, nursery.cancel_scope
         )
         nursery.start_soon(_read_audio, audio_pipe, session)
         nursery.start_soon(_read_stderr, process.stderr, session.id, attempt.stderr)
-        nursery.start_soon(_watch, attempt, playback, nursery.cancel_scope)
+        nursery.start_soon(_watch, session.id, attempt, playback, hooks, nursery.cancel_scope)
     session.attempt_scope = None
     attempt.returncode = process.returncode
     return attempt
@@ -334,6 +331,7 @@ async def _read_video(
     session: Session,
     attempt: _Attempt,
     on_first_frame: Callable[[], None],
+    hooks: Hooks,
     attempt_scope: trio.CancelScope,
 ) -> None:
     cols, rows, fps, mode = attempt.preset.cols, attempt.preset.rows, attempt.fps, attempt.mode
@@ -363,6 +361,10 @@ async def _read_video(
                 attempt.last_progress = trio.current_time()
                 if attempt.frames == 1:
                     on_first_frame()
+                elif attempt.suspected:
+                    attempt.suspected = False
+                    log.info("session %s: frames again", session.id)
+                    hooks.stalled(None)
     attempt.video_ended = True
     # The picture is over: let ffmpeg finish the sound's tail, then end the attempt
     # (which kills ffmpeg if it is still at it, e.g. making silence for a silent video).
@@ -396,15 +398,23 @@ async def _read_stderr(
             tail.append(pending.decode(errors="replace").strip())
 
 
-async def _watch(attempt: _Attempt, playback: Playback, attempt_scope: trio.CancelScope) -> None:
-    """The stall watchdog: ffmpeg can stop producing without exiting."""
+async def _watch(
+    session_id: str,
+    attempt: _Attempt,
+    playback: Playback,
+    hooks: Hooks,
+    attempt_scope: trio.CancelScope,
+) -> None:
+    """The stall watchdog: ffmpeg can stop producing without exiting. A short gap is
+    said at once (:attr:`Hooks.stalled`); a long one ends the attempt."""
     while True:
-        limit = playback.stall_seconds if attempt.frames else playback.startup_seconds
-        due = attempt.last_progress + limit
-        if trio.current_time() >= due:
-            what = "no frame" if attempt.frames else "no first frame"
-            attempt.stalled = f"the stream stalled ({what} for {limit:.0f} s)"
+        look = watch(playback, trio.current_time(), attempt.last_progress, attempt.frames)
+        if look.stalled is not None:
+            attempt.stalled = look.stalled
             attempt_scope.cancel()
             return
-        # Not past ``due`` in one sleep: the limit shrinks once the first frame is out.
-        await trio.sleep_until(min(due, trio.current_time() + playback.stall_seconds))
+        if look.suspected is not None and not attempt.suspected:
+            attempt.suspected = True
+            log.warning("session %s: %s", session_id, look.suspected)
+            hooks.stalled(look.suspected)
+        await trio.sleep_until(look.wake_at)

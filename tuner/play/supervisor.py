@@ -3,46 +3,35 @@
 Request handlers call :meth:`Supervisor.play` and :meth:`Supervisor.stop`, which
 return at once; the sessions themselves run in the supervisor's nursery, which the
 root nursery owns. Superseding a session is cancelling its scope.
+
+The supervisor keeps lifetimes (which session runs, its status, adaptive quality);
+what viewers and listeners see of it is its :class:`~tuner.play.stage.Stage`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import subprocess
 import time
 from collections.abc import Callable
 
-import attrs
 import trio
 
 from tuner.core import state
 from tuner.core.adapt import Adapter, Report
 from tuner.core.adts import ADTSSplitter
-from tuner.core.codec import PROTOCOL_VERSION
-from tuner.core.control import encode_control
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryError, QueryKind, parse_query
 from tuner.core.source import Source
-from tuner.core.state import Status
+from tuner.core.state import State, Status
 from tuner.play.command import preroll_command
-from tuner.play.fanout import Control, Fanout, Subscriber
+from tuner.play.fanout import Subscriber
 from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import Resolver
-from tuner.play.session import (
-    AUDIO_FRAME_MS,
-    FrameSink,
-    Hooks,
-    Playback,
-    Session,
-    SessionError,
-    run_session,
-)
+from tuner.play.session import Hooks, Playback, Session, SessionError, run_session
+from tuner.play.stage import Stage
 
 log = logging.getLogger(__name__)
-
-#: Per-listener audio queue, in ADTS frames (1024 samples each: ~2.7 s at 48 kHz).
-AUDIO_QUEUE_FRAMES = 128
 
 
 class PlayError(ValueError):
@@ -58,7 +47,7 @@ class NothingPlayingError(LookupError):
 
 
 class Supervisor:
-    """Owns the current session and everything viewers see of it."""
+    """Owns the current session's lifetime; :attr:`stage` is what viewers see of it."""
 
     def __init__(
         self,
@@ -77,13 +66,8 @@ class Supervisor:
         self._ffmpeg_problem = ffmpeg_problem
         self._resolver = resolver
         self._playback = playback or Playback()
-        #: Each audio listener's clock: its token, and the ``audio`` control message.
-        self._audio_clocks: dict[str, Control] = {}
-        #: ADTS frames every listener gets first (see ``preroll_command``).
-        self._preroll: tuple[bytes, ...] = ()
-        self.video: Fanout[bytes] = Fanout(viewer_queue)
-        self._next_audio: Fanout[bytes] = Fanout(AUDIO_QUEUE_FRAMES)
-        self._hello: Control | None = None
+        #: What viewers and listeners see of the current session.
+        self.stage = Stage(viewer_queue)
         self._current: Session | None = None
         #: Adaptive quality for the current session (None when switched off).
         self._adapter: Adapter | None = None
@@ -129,7 +113,7 @@ class Supervisor:
         systemd watchdog stops) instead of taking the web server down with it.
         """
         if self._ffmpeg is not None:
-            self._preroll = await make_preroll(self._ffmpeg)
+            self.stage.preroll = await make_preroll(self._ffmpeg)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -144,7 +128,7 @@ class Supervisor:
             self._nursery = None
             if self._current is not None:
                 self._current.end("shutting down")
-            self._next_audio.close_all(1001, "shutting down", final=True)
+            self.stage.refuse_listeners(1001, "shutting down")
 
     def play(
         self, query: str, preset: Preset, mode: Mode, *, prepared: Source | None = None
@@ -160,9 +144,8 @@ class Supervisor:
         if self._nursery is None:
             raise UnavailableError("the session supervisor is not running")
         parsed = self.check_query(query)
-        session = Session(parsed, preset, mode, FrameSink(self.video), self._next_audio)
+        session = Session(parsed, preset, mode, *self.stage.feeds())
         session.prepared = prepared
-        self._next_audio = Fanout(AUDIO_QUEUE_FRAMES)
         if self._current is not None:
             log.info("session %s superseded by %s", self._current.id, session.id)
             self._current.end("superseded")
@@ -171,7 +154,7 @@ class Supervisor:
         if self._adapter is not None:
             self._adapter.settle(trio.current_time())
         self.status = state.start(session.id, parsed.text, preset.name, preset.fps, mode.value)
-        self._publish_hello(session, clear=True)
+        self.stage.enter(session, chosen=self._chosen(preset), adaptive=self._adapter is not None)
         self.sessions_started += 1
         self._nursery.start_soon(self._run, session, name=f"session {session.id}")
         return self.status
@@ -241,32 +224,15 @@ class Supervisor:
         session.retune(preset, mode)
         if self._adapter is not None:
             self._adapter.settle(trio.current_time())
-        chosen = self._adapter.chosen if self._adapter is not None else preset
+        chosen = self._chosen(preset)
         self.status = state.retuned(
             self.status, session.id, preset.name, preset.fps, mode.value, chosen.name
         )
-        self._publish_hello(session)
+        self.stage.retuned(session, chosen=chosen, adaptive=self._adapter is not None)
 
-    def _publish_hello(self, session: Session, *, clear: bool = False) -> None:
-        """Tell every viewer the session's grid (again, after a retune)."""
-        preset = session.preset
-        chosen = self._adapter.chosen if self._adapter is not None else preset
-        self._hello = Control(
-            encode_control(
-                "hello",
-                protocol=PROTOCOL_VERSION,
-                session_id=session.id,
-                cols=preset.cols,
-                rows=preset.rows,
-                fps=preset.fps,
-                mode=session.mode.value,
-                preset=preset.name,
-                chosen_preset=chosen.name,
-                adaptive=self._adapter is not None,
-                audio_frame_ms=AUDIO_FRAME_MS,
-            )
-        )
-        self.video.publish_control(self._hello, clear=clear)
+    def _chosen(self, preset: Preset) -> Preset:
+        """What was asked for: the top of adaptive quality's ladder, else ``preset``."""
+        return self._adapter.chosen if self._adapter is not None else preset
 
     def close(self) -> None:
         """Shut down: end the session (killing its ffmpeg) and refuse new ones.
@@ -283,60 +249,12 @@ class Supervisor:
             log.info("session %s stopped", self._current.id)
             self._finish(self._current, None, reason="stopped")
 
-    def subscribe_video(self) -> Subscriber[bytes]:
-        """A new viewer, told about the current session first if there is one, and
-        about the clock of every audio listener."""
-        viewer = self.video.subscribe()
-        if self._hello is not None:
-            viewer.put_control(self._hello)
-        for clock in self._audio_clocks.values():
-            viewer.put_control(clock)
-        if self._current is not None:
-            # The picture now, rather than at the next frame (which may be a while
-            # when the session is reconnecting).
-            with contextlib.suppress(LookupError):  # no frame yet
-                viewer.put(self._current.encoder.keyframe())
-                viewer.needs_keyframe = False
-        return viewer
-
-    def subscribe_audio(self) -> AudioListener:
-        """A listener on the current session's sound (or the next session's, when idle).
-
-        The subscription ends with that session.
-        """
-        if self._current is not None:
-            current = self._current
-            return AudioListener(current.audio.subscribe(), current.audio_frames, self._preroll)
-        return AudioListener(self._next_audio.subscribe(), 0, self._preroll)
-
-    def close_listeners(self, code: int, reason: str) -> None:
-        """End every ``/audio`` stream now (they may come back)."""
-        if self._current is not None:
-            self._current.audio.close_all(code, reason)
-        self._next_audio.close_all(code, reason)
-
-    def publish_audio_clock(self, token: str, listener: AudioListener) -> None:
-        """Tell every viewer where the listener ``token``'s sound starts on the session's
-        clock (again whenever it skipped frames)."""
-        start_ms = listener.start_ms()
-        clock = Control(encode_control("audio", listener=token, start_ms=round(start_ms, 3)))
-        self._audio_clocks[token] = clock
-        self.video.publish_control(clock)
-
-    def forget_audio_clock(self, token: str) -> None:
-        """A listener left: new viewers need not hear of it."""
-        self._audio_clocks.pop(token, None)
-
-    def audio_listeners(self) -> int:
-        """How many ``/audio`` listeners there are now."""
-        current = len(self._current.audio.subscribers) if self._current is not None else 0
-        return current + len(self._next_audio.subscribers)
-
     async def _run(self, session: Session) -> None:
         started = time.monotonic()
         hooks = Hooks(
             playing=lambda source: self._on_playing(session, source),
             reconnecting=lambda reason, delay: self._on_reconnecting(session, reason),
+            stalled=lambda sentence: self._on_stalled(session, sentence),
         )
         with session.scope:
             try:
@@ -366,6 +284,10 @@ class Supervisor:
                 channel=source.channel,
             )
 
+    def _on_stalled(self, session: Session, sentence: str | None) -> None:
+        if state.is_current(self.status, session.id) and self.status.state is State.PLAYING:
+            self.status = state.stalled(self.status, session.id, sentence)
+
     def _on_reconnecting(self, session: Session, reason: str) -> None:
         self.ffmpeg_restarts += 1
         if state.is_current(self.status, session.id):
@@ -377,37 +299,14 @@ class Supervisor:
             return
         self._current = None
         self._adapter = None
-        self._hello = None
         if error is None:
             self.status = state.stopped()
         else:
             self.status = state.failed(self.status, session.id, error)
-        self.video.publish_control(
-            Control(encode_control("end", session_id=session.id, reason=reason, error=error)),
-            clear=True,
-        )
+        self.stage.exit(session, reason, error)
         if reason == "ended":
             for hook in self.on_ended:
                 hook(session)
-
-
-@attrs.define
-class AudioListener:
-    """An ``/audio`` subscription: the preroll to send first, then the session's
-    ADTS frames from ``first_frame`` on."""
-
-    subscriber: Subscriber[bytes]
-    first_frame: int
-    preroll: tuple[bytes, ...] = ()
-
-    def start_ms(self) -> float:
-        """Where this stream starts on the session's clock (the start of its preroll).
-
-        A session's first ADTS frame carries the encoder's priming, so its frame ``k``
-        starts at ``(k - 1)`` frames; frames the listener skipped move the rest later.
-        """
-        first = self.first_frame + self.subscriber.dropped - 1 - len(self.preroll)
-        return first * AUDIO_FRAME_MS
 
 
 async def make_preroll(ffmpeg: Tool) -> tuple[bytes, ...]:

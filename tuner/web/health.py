@@ -36,7 +36,8 @@ class Health:
 
     Attributes:
         status: ``ok``; ``degraded`` (200: something broke that heals by itself or
-            by the next play: a stream reconnecting or failed, an extractor failing);
+            by the next play: a stream stalled, reconnecting or failed, an extractor
+            failing);
             ``unhealthy`` (503: it cannot do its job until someone acts or it heals:
             a dead task, the queue's database unwritable, no extractor run for long).
         components: a word per component, nothing private (no query, title or path).
@@ -67,6 +68,11 @@ def check(ctx: WebContext) -> Health:
     session = sup.status.state
     components["playback"] = session.value if session in _BROKEN_SESSION else "ok"
     degraded = session in _BROKEN_SESSION
+    # No frame for a while: said at once, long before the watchdog restarts ffmpeg
+    # (``stalled`` in /api/status says for how long).
+    if session is State.PLAYING and sup.status.stalled is not None:
+        components["playback"] = "stalled"
+        degraded = True
     # The poller is unhealthy when no run succeeded for twice its interval: the
     # list of live streams is then out of date. Its detail is in /api/extractors.
     if ctx.poller is not None:

@@ -46,13 +46,13 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             return error_response(401, "login required", "POST /api/login with the PIN")
         await websocket.accept()
         most = ctx.settings.max_viewers
-        if len(ctx.supervisor.video.subscribers) >= most:
+        if ctx.supervisor.stage.viewers() >= most:
             # Accepted first so that the page can show why (a refused handshake
             # reaches a browser's script as a bare failure).
             log.warning("refused a viewer from %s: already %d", websocket.remote_addr, most)
             await websocket.close(TRY_AGAIN_LATER, f"too many viewers: at most {most} at once")
             return None
-        viewer = ctx.supervisor.subscribe_video()
+        viewer = ctx.supervisor.stage.subscribe_video()
         log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
 
         def on_message(message: dict[str, Any]) -> None:
@@ -101,14 +101,14 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
                 400, "bad listener token", "listener must be 1 to 64 letters, digits, - or _"
             )
         most = ctx.settings.max_listeners
-        if ctx.supervisor.audio_listeners() >= most:
+        if ctx.supervisor.stage.audio_listeners() >= most:
             log.warning("refused a listener from %s: already %d", request.remote_addr, most)
             response = error_response(
                 503, "too many listeners", f"at most {most} audio streams at once"
             )
             response.headers["Retry-After"] = "10"
             return response
-        listener = ctx.supervisor.subscribe_audio()
+        listener = ctx.supervisor.stage.subscribe_audio()
         subscriber = listener.subscriber
 
         async def body() -> AsyncIterator[bytes]:
@@ -117,7 +117,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
                 if token is not None:
                     # Before the first byte: the browser may start playing at once.
                     told_dropped = subscriber.dropped
-                    ctx.supervisor.publish_audio_clock(token, listener)
+                    ctx.supervisor.stage.publish_audio_clock(token, listener)
                 for frame in listener.preroll:
                     yield frame
                 while True:
@@ -127,14 +127,14 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
                     if token is not None and subscriber.dropped != told_dropped:
                         # The client maps its audio clock to frame times with this.
                         told_dropped = subscriber.dropped
-                        ctx.supervisor.publish_audio_clock(token, listener)
+                        ctx.supervisor.stage.publish_audio_clock(token, listener)
                     yield item
             except SubscriberClosed:
                 return
             finally:
                 subscriber.leave()
                 if token is not None:
-                    ctx.supervisor.forget_audio_clock(token)
+                    ctx.supervisor.stage.forget_audio_clock(token)
 
         response = Response(
             body(),

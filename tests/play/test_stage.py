@@ -1,0 +1,112 @@
+"""The stage: what viewers and listeners see of a session (trio, no sockets, no ffmpeg).
+
+The supervisor and the web routes drive it for real in tests/integration; these pin
+down what a newcomer is told, and where an idle listener's sound comes from.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tuner.core.modes import MODE_SPECS, frame_view, render
+from tuner.core.presets import PRESETS, Mode
+from tuner.core.query import parse_query
+from tuner.play.fanout import Control, SubscriberClosed
+from tuner.play.session import AUDIO_FRAME_MS, Session
+from tuner.play.stage import Stage
+
+LOW = PRESETS["low"]
+
+
+def _session(stage: Stage) -> Session:
+    return Session(parse_query("testcard"), LOW, Mode.MONO, *stage.feeds())
+
+
+def _control(item: object) -> dict[str, object]:
+    assert isinstance(item, Control), item
+    message: dict[str, object] = json.loads(item.text)
+    return message
+
+
+def _draw_a_frame(session: Session) -> None:
+    spec = MODE_SPECS[Mode.MONO]
+    pixels = bytes(spec.frame_bytes(LOW.cols, LOW.rows))
+    grid = render(Mode.MONO, frame_view(Mode.MONO, pixels, LOW.cols, LOW.rows))
+    session.encoder.encode(grid, 0, 0)
+
+
+async def test_a_late_viewer_is_told_the_session_the_listeners_clocks_and_the_picture() -> None:
+    stage = Stage(viewer_queue=8)
+    stage.preroll = (b"p1", b"p2")
+    session = _session(stage)
+    stage.enter(session, chosen=PRESETS["high"], adaptive=True)
+    listener = stage.subscribe_audio()
+    stage.publish_audio_clock("car", listener)
+    _draw_a_frame(session)
+
+    viewer = stage.subscribe_video()
+    hello = _control(await viewer.get())
+    assert (hello["type"], hello["session_id"], hello["preset"], hello["chosen_preset"]) == (
+        "hello", session.id, "low", "high",
+    )  # fmt: skip
+    assert hello["adaptive"] is True and hello["audio_frame_ms"] == AUDIO_FRAME_MS
+    clock = _control(await viewer.get())
+    # The listener came when the session had sent no sound: its stream starts with
+    # the preroll, before the session's first frame (which holds the priming).
+    assert (clock["type"], clock["listener"]) == ("audio", "car")
+    assert clock["start_ms"] == pytest.approx((0 - 1 - 2) * AUDIO_FRAME_MS, abs=1e-3)
+    assert await viewer.get() == session.encoder.keyframe()
+    assert stage.viewers() == 1
+
+    # A listener gone is not told to later viewers.
+    stage.forget_audio_clock("car")
+    later = stage.subscribe_video()
+    assert _control(await later.get())["type"] == "hello"
+    assert await later.get() == session.encoder.keyframe()
+
+
+async def test_a_listener_who_came_while_idle_hears_the_next_session() -> None:
+    stage = Stage(viewer_queue=8)
+    early = stage.subscribe_audio()
+    assert (early.first_frame, stage.audio_listeners()) == (0, 1)
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    session.audio.publish(b"adts")
+    assert await early.subscriber.get() == b"adts"
+    # One that comes now joins the session where its clock is.
+    session.audio_frames = 7
+    late = stage.subscribe_audio()
+    assert late.first_frame == 7 and stage.audio_listeners() == 2
+    assert late.subscriber in session.audio.subscribers
+    stage.close_listeners(1008, "logged out")
+    with pytest.raises(SubscriberClosed):
+        await early.subscriber.get()
+
+
+async def test_an_exit_tells_the_viewers_and_a_superseded_session_tells_nothing() -> None:
+    stage = Stage(viewer_queue=8)
+    first = _session(stage)
+    stage.enter(first, chosen=LOW, adaptive=False)
+    viewer = stage.subscribe_video()
+    assert _control(await viewer.get())["session_id"] == first.id
+
+    second = _session(stage)
+    stage.enter(second, chosen=LOW, adaptive=False)
+    stage.exit(first, "superseded", None)  # the old session's own end: nothing to say
+    assert _control(await viewer.get())["session_id"] == second.id
+
+    stage.exit(second, "error", "ffmpeg failed: x")
+    end = _control(await viewer.get())
+    assert (end["type"], end["session_id"], end["reason"], end["error"]) == (
+        "end", second.id, "error", "ffmpeg failed: x",
+    )  # fmt: skip
+    # Nothing plays: a newcomer is told nothing, and an idle listener waits apart.
+    newcomer = stage.subscribe_video()
+    stage.close_viewers(1001, "shutting down", final=True)
+    with pytest.raises(SubscriberClosed):
+        await newcomer.get()
+    stage.refuse_listeners(1001, "shutting down")
+    with pytest.raises(SubscriberClosed):
+        await stage.subscribe_audio().subscriber.get()
