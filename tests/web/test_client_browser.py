@@ -296,3 +296,81 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     assert asked and all(json.loads(m) == {"type": "keyframe"} for m in asked), asked
     page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_both_sockets_come_back_at_once_when_the_browser_is_online_again(browser: Any) -> None:
+    """Out of a tunnel, neither socket waits out its backoff: the page's one reconnecting
+    socket (page.js) answers the browser's ``online`` event for the events socket as for
+    the video socket.
+
+    The server here is Playwright's: each socket is dropped three times at once, so the
+    next try waits 4 s; the page is told it is online while it waits.
+    """
+    errors: list[str] = []
+    page = new_page(browser, errors)
+    playing = {"state": "playing", "session_id": "abc123", "title": "Fake", "mode": "mono"}
+
+    def http(route: Any) -> None:
+        path = urlsplit(route.request.url).path
+        if path == "/":
+            route.fulfill(path=STATIC / "index.html")
+        elif path.startswith("/static/"):
+            route.fulfill(path=STATIC / path.removeprefix("/static/"))
+        elif path == "/api/status":
+            route.fulfill(json=playing)
+        else:
+            route.fulfill(status=404, json={"error": "not found", "detail": None})
+
+    connected = {"events": 0, "video": 0}
+
+    def dropped_three_times(name: str) -> Any:
+        def handle(ws: Any) -> None:
+            connected[name] += 1
+            if connected[name] <= 3:
+                ws.close(code=1001, reason="going away")
+
+        return handle
+
+    page.route("**/*", http)
+    page.route_web_socket("**/ws/events", dropped_three_times("events"))
+    page.route_web_socket("**/ws/video", dropped_three_times("video"))
+    # Counts the sockets the page opens, by path, on its own side.
+    page.add_init_script(
+        """(() => {
+            const Real = window.WebSocket;
+            window.socketsOpened = {events: 0, video: 0};
+            window.WebSocket = function (url, protocols) {
+                const path = new URL(String(url)).pathname;
+                if (path === '/ws/events') window.socketsOpened.events++;
+                if (path === '/ws/video') window.socketsOpened.video++;
+                return protocols === undefined ? new Real(url) : new Real(url, protocols);
+            };
+            window.WebSocket.prototype = Real.prototype;
+            window.WebSocket.OPEN = Real.OPEN;
+        })();"""
+    )
+    page.goto("http://tuner.test/")
+    page.wait_for_selector("body[data-state=player]", state="attached")
+    # In one turn of the page's own loop, once both wait after their third drop: the
+    # online event, and how many sockets each opened by the time it returned.
+    opened = page.evaluate(
+        """async () => {
+            const opened = window.socketsOpened;
+            const waiting = () => opened.events === 3 && opened.video === 3 &&
+                window.tunerPage.state.socket === null &&
+                window.tunerStats.socketState === 'waiting';
+            const deadline = performance.now() + 30000;
+            while (!waiting()) {
+                if (performance.now() > deadline) return {timedOut: opened};
+                await new Promise((done) => setTimeout(done, 20));
+            }
+            window.dispatchEvent(new Event('online'));
+            return {events: opened.events, video: opened.video};
+        }"""
+    )
+    assert opened == {"events": 4, "video": 4}, opened
+    wait_for(page, "window.tunerStats.socketState === 'open'")
+    events = "window.tunerPage.state.socket"
+    wait_for(page, f"{events} && {events}.readyState === 1")
+    page.context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
