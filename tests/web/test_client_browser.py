@@ -180,6 +180,42 @@ def header(version: int, kind: int, seq: int, base: int = 0, cols: int = 4, rows
     return struct.pack(">BBBBIIIHH", version, kind, 1, 0, seq, seq * 40, base, cols, rows)
 
 
+#: Records, on the page's own clock, when the page created each socket, by path (the
+#: waits measured are the page's, not this process's, which a busy machine delays).
+SOCKETS_AT = """(() => {
+    const Real = window.WebSocket;
+    window.socketsAt = {};
+    window.WebSocket = function (url, protocols) {
+        const path = new URL(String(url)).pathname;
+        (window.socketsAt[path] = window.socketsAt[path] || []).push(performance.now());
+        return protocols === undefined ? new Real(url) : new Real(url, protocols);
+    };
+    window.WebSocket.prototype = Real.prototype;
+    window.WebSocket.OPEN = Real.OPEN;
+})();"""
+
+
+def fake_tuner(page: Any, answers: dict[str, Any]) -> None:
+    """Serve ``page`` as a fake tuner (Playwright's routes): the static files from disk,
+    ``answers`` (JSON by path), 404 for the rest; and note its sockets (SOCKETS_AT).
+    Called after ``route_web_socket``: Playwright's stand-in for ``WebSocket`` is put
+    in by an init script too, and the one put in last is the one the page calls."""
+
+    def http(route: Any) -> None:
+        path = urlsplit(route.request.url).path
+        if path == "/":
+            route.fulfill(path=STATIC / "index.html")
+        elif path.startswith("/static/"):
+            route.fulfill(path=STATIC / path.removeprefix("/static/"))
+        elif path in answers:
+            route.fulfill(json=answers[path])
+        else:
+            route.fulfill(status=404, json={"error": "not found", "detail": None})
+
+    page.route("**/*", http)
+    page.add_init_script(SOCKETS_AT)
+
+
 def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     """Bad messages are dropped, unknown ones ignored, and the socket comes back with backoff.
 
@@ -204,17 +240,6 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
         "default_preset": "low",
         "default_mode": "mono",
     }
-
-    def http(route: Any) -> None:
-        path = urlsplit(route.request.url).path
-        if path == "/":
-            route.fulfill(path=STATIC / "index.html")
-        elif path.startswith("/static/"):
-            route.fulfill(path=STATIC / path.removeprefix("/static/"))
-        elif path in ("/api/status", "/api/presets"):
-            route.fulfill(json=playing if path == "/api/status" else presets)
-        else:
-            route.fulfill(status=404, json={"error": "not found", "detail": None})
 
     connected: list[float] = []
     asked: list[str] = []
@@ -250,24 +275,9 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
         if len(connected) < 3:
             ws.close(code=1001, reason="going away")
 
-    page.route("**/*", http)
     page.route_web_socket("**/ws/video", video)
-    # When the page itself opened each video socket, on its own clock: the waits are
-    # the page's, not this process's (which a busy machine delays).
-    page.add_init_script(
-        """(() => {
-            const Real = window.WebSocket;
-            window.videoSocketsAt = [];
-            window.WebSocket = function (url, protocols) {
-                if (String(url).indexOf('/ws/video') >= 0) {
-                    window.videoSocketsAt.push(performance.now());
-                }
-                return protocols === undefined ? new Real(url) : new Real(url, protocols);
-            };
-            window.WebSocket.prototype = Real.prototype;
-            window.WebSocket.OPEN = Real.OPEN;
-        })();"""
-    )
+    # When the page itself opened each video socket, on its own clock (SOCKETS_AT).
+    fake_tuner(page, {"/api/status": playing, "/api/presets": presets})
     page.goto("http://tuner.test/")
     page.wait_for_selector("body[data-state=player]", state="attached")
     wait_for(page, "window.tunerStats.socketState === 'open'")
@@ -288,7 +298,7 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     while len(connected) < 3 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert len(connected) == 3, f"the client reconnected {len(connected) - 1} times, not 2"
-    opened = page.evaluate("window.videoSocketsAt")
+    opened = page.evaluate("window.socketsAt['/ws/video']")
     assert len(opened) == 3, opened
     first_wait, second_wait = (opened[1] - opened[0]) / 1000, (opened[2] - opened[1]) / 1000
     assert 0.9 < first_wait < 1.8
@@ -310,17 +320,6 @@ def test_both_sockets_come_back_at_once_when_the_browser_is_online_again(browser
     page = new_page(browser, errors)
     playing = {"state": "playing", "session_id": "abc123", "title": "Fake", "mode": "mono"}
 
-    def http(route: Any) -> None:
-        path = urlsplit(route.request.url).path
-        if path == "/":
-            route.fulfill(path=STATIC / "index.html")
-        elif path.startswith("/static/"):
-            route.fulfill(path=STATIC / path.removeprefix("/static/"))
-        elif path == "/api/status":
-            route.fulfill(json=playing)
-        else:
-            route.fulfill(status=404, json={"error": "not found", "detail": None})
-
     connected = {"events": 0, "video": 0}
 
     def dropped_three_times(name: str) -> Any:
@@ -331,41 +330,29 @@ def test_both_sockets_come_back_at_once_when_the_browser_is_online_again(browser
 
         return handle
 
-    page.route("**/*", http)
     page.route_web_socket("**/ws/events", dropped_three_times("events"))
     page.route_web_socket("**/ws/video", dropped_three_times("video"))
-    # Counts the sockets the page opens, by path, on its own side.
-    page.add_init_script(
-        """(() => {
-            const Real = window.WebSocket;
-            window.socketsOpened = {events: 0, video: 0};
-            window.WebSocket = function (url, protocols) {
-                const path = new URL(String(url)).pathname;
-                if (path === '/ws/events') window.socketsOpened.events++;
-                if (path === '/ws/video') window.socketsOpened.video++;
-                return protocols === undefined ? new Real(url) : new Real(url, protocols);
-            };
-            window.WebSocket.prototype = Real.prototype;
-            window.WebSocket.OPEN = Real.OPEN;
-        })();"""
-    )
+    fake_tuner(page, {"/api/status": playing})
     page.goto("http://tuner.test/")
     page.wait_for_selector("body[data-state=player]", state="attached")
     # In one turn of the page's own loop, once both wait after their third drop: the
     # online event, and how many sockets each opened by the time it returned.
     opened = page.evaluate(
         """async () => {
-            const opened = window.socketsOpened;
-            const waiting = () => opened.events === 3 && opened.video === 3 &&
+            const opened = () => ({
+                events: (window.socketsAt['/ws/events'] || []).length,
+                video: (window.socketsAt['/ws/video'] || []).length
+            });
+            const waiting = () => opened().events === 3 && opened().video === 3 &&
                 window.tunerPage.state.socket === null &&
                 window.tunerStats.socketState === 'waiting';
             const deadline = performance.now() + 30000;
             while (!waiting()) {
-                if (performance.now() > deadline) return {timedOut: opened};
+                if (performance.now() > deadline) return {timedOut: opened()};
                 await new Promise((done) => setTimeout(done, 20));
             }
             window.dispatchEvent(new Event('online'));
-            return {events: opened.events, video: opened.video};
+            return opened();
         }"""
     )
     assert opened == {"events": 4, "video": 4}, opened
