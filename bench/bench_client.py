@@ -22,7 +22,7 @@ to the player (body[data-state=player]), as a reload while something plays does.
 First frame
     ``--runs`` times, a fresh browser context (no cache, no cookies but the session
     one) opens ``/``, and the page's own clock says when the first frame was drawn:
-    an init script sets ``window.tunerHooks.onDraw`` (app.js calls it after each
+    an init script sets ``window.tunerHooks.onDraw`` (player.js calls it after each
     draw) and records ``performance.now()`` at its first call; times are from
     navigation start (``performance.timeOrigin``). The same init script wraps
     ``WebSocket`` to stamp when ``/ws/video`` was created, opened, said hello and
@@ -59,7 +59,7 @@ loads, 63 s in all)::
                                          median      min      max   median from the row above
       document response                    15.3     12.3     30.1      +15.3
       scripts loaded (the last one)       271.8    231.1    416.9     +254.3
-      /api/status asked (by app.js)       301.5    258.2    524.2      +30.1
+      /api/status asked (at boot)         301.5    258.2    524.2      +30.1
       /api/status answered                313.2    270.2    542.3      +17.1
       DOMContentLoaded                    322.1    267.7    534.2       -4.0
       /ws/video created                   391.1    344.5    656.8      +74.3
@@ -249,7 +249,7 @@ SERIES_KEYS = ("t", "used_bytes", "nodes", "listeners", "drawn", "late", "preset
 SPLIT = (
     ("document response", "responseEnd"),
     ("scripts loaded (the last one)", "scriptsEnd"),
-    ("/api/status asked (by app.js)", "statusStart"),
+    ("/api/status asked (at boot)", "statusStart"),
     ("/api/status answered", "statusEnd"),
     ("DOMContentLoaded", "domContentLoaded"),
     ("/ws/video created", "wsCreated"),

@@ -190,7 +190,7 @@ async def test_a_cancel_that_lands_while_the_worker_finishes_stays_cancelled(
         cancelled = await queue.cancel(item.id)
         assert cancelled.job.state is JobState.CANCELLED
         with trio.fail_after(10):
-            while item.id in queue._scopes:  # the worker has run to its end
+            while queue._runner.running(item.id):  # the worker has run to its end
                 await trio.sleep(0.01)
         await trio.testing.wait_all_tasks_blocked()
         assert queue.item(item.id).job.state is JobState.CANCELLED
@@ -287,7 +287,7 @@ async def test_a_storage_fault_refuses_edits_until_a_write_works_again(
 ) -> None:
     async with running_queue(tmp_path, FakeSources(), db_in_thread=False) as queue:
         first = await queue.add("testcard")
-        store = queue._store
+        store = queue._db.store
         assert store is not None
         store._db.execute("PRAGMA query_only = ON")  # as a read-only file system would
         with pytest.raises(QueueUnavailableError, match="read-only: make it writable"):

@@ -10,7 +10,8 @@ import pytest
 
 from tuner.core.jobs import CacheEntry, Job, JobState
 from tuner.jobs import SCHEMA_VERSION, CachedFile, QueueItem, Store, StoreError
-from tuner.jobs._store import MIGRATIONS, storage_fault
+from tuner.jobs._schema import MIGRATIONS
+from tuner.jobs._store import storage_fault
 
 
 def _item(item_id: str, query: str = "testcard") -> QueueItem:

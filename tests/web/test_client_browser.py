@@ -180,6 +180,51 @@ def header(version: int, kind: int, seq: int, base: int = 0, cols: int = 4, rows
     return struct.pack(">BBBBIIIHH", version, kind, 1, 0, seq, seq * 40, base, cols, rows)
 
 
+#: Records, on the page's own clock, when the page created each socket and when it saw
+#: it close, by path: a backoff runs from a close to the next open, and the waits
+#: measured are the page's, not this process's (a busy machine delays this process,
+#: and the page's handling of the messages before a close).
+SOCKETS_AT = """(() => {
+    const Real = window.WebSocket;
+    window.socketsAt = {};
+    window.socketsClosedAt = {};
+    window.WebSocket = function (url, protocols) {
+        const path = new URL(String(url)).pathname;
+        (window.socketsAt[path] = window.socketsAt[path] || []).push(performance.now());
+        const socket = protocols === undefined ? new Real(url) : new Real(url, protocols);
+        socket.addEventListener('close', function () {
+            const closed = (window.socketsClosedAt[path] = window.socketsClosedAt[path] || []);
+            closed.push(performance.now());
+        });
+        return socket;
+    };
+    window.WebSocket.prototype = Real.prototype;
+    window.WebSocket.OPEN = Real.OPEN;
+})();"""
+
+
+def fake_tuner(page: Any, answers: dict[str, Any]) -> None:
+    """Serve ``page`` as a fake tuner (Playwright's routes): the static files from disk,
+    ``answers`` (JSON by path), 404 for the rest; and note when each of its sockets
+    opened and closed, on the page's own clock (SOCKETS_AT).
+    Called after ``route_web_socket``: Playwright's stand-in for ``WebSocket`` is put
+    in by an init script too, and the one put in last is the one the page calls."""
+
+    def http(route: Any) -> None:
+        path = urlsplit(route.request.url).path
+        if path == "/":
+            route.fulfill(path=STATIC / "index.html")
+        elif path.startswith("/static/"):
+            route.fulfill(path=STATIC / path.removeprefix("/static/"))
+        elif path in answers:
+            route.fulfill(json=answers[path])
+        else:
+            route.fulfill(status=404, json={"error": "not found", "detail": None})
+
+    page.route("**/*", http)
+    page.add_init_script(SOCKETS_AT)
+
+
 def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     """Bad messages are dropped, unknown ones ignored, and the socket comes back with backoff.
 
@@ -204,17 +249,6 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
         "default_preset": "low",
         "default_mode": "mono",
     }
-
-    def http(route: Any) -> None:
-        path = urlsplit(route.request.url).path
-        if path == "/":
-            route.fulfill(path=STATIC / "index.html")
-        elif path.startswith("/static/"):
-            route.fulfill(path=STATIC / path.removeprefix("/static/"))
-        elif path in ("/api/status", "/api/presets"):
-            route.fulfill(json=playing if path == "/api/status" else presets)
-        else:
-            route.fulfill(status=404, json={"error": "not found", "detail": None})
 
     connected: list[float] = []
     asked: list[str] = []
@@ -250,31 +284,9 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
         if len(connected) < 3:
             ws.close(code=1001, reason="going away")
 
-    page.route("**/*", http)
     page.route_web_socket("**/ws/video", video)
-    # When the page itself opened each video socket and saw it close, on its own clock:
-    # the backoff runs from a close to the next open, and the waits are the page's, not
-    # this process's (a busy machine delays this process, and the page's handling of
-    # the messages before each close).
-    page.add_init_script(
-        """(() => {
-            const Real = window.WebSocket;
-            window.videoSocketsAt = [];
-            window.videoSocketsClosedAt = [];
-            window.WebSocket = function (url, protocols) {
-                const socket = protocols === undefined ? new Real(url) : new Real(url, protocols);
-                if (String(url).indexOf('/ws/video') >= 0) {
-                    window.videoSocketsAt.push(performance.now());
-                    socket.addEventListener('close', function () {
-                        window.videoSocketsClosedAt.push(performance.now());
-                    });
-                }
-                return socket;
-            };
-            window.WebSocket.prototype = Real.prototype;
-            window.WebSocket.OPEN = Real.OPEN;
-        })();"""
-    )
+    # When the page itself opened and closed each video socket (SOCKETS_AT).
+    fake_tuner(page, {"/api/status": playing, "/api/presets": presets})
     page.goto("http://tuner.test/")
     page.wait_for_selector("body[data-state=player]", state="attached")
     wait_for(page, "window.tunerStats.socketState === 'open'")
@@ -295,12 +307,67 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     while len(connected) < 3 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
     assert len(connected) == 3, f"the client reconnected {len(connected) - 1} times, not 2"
-    opened = page.evaluate("window.videoSocketsAt")
-    closed = page.evaluate("window.videoSocketsClosedAt")
+    opened = page.evaluate("window.socketsAt['/ws/video']")
+    closed = page.evaluate("window.socketsClosedAt['/ws/video']")
     assert len(opened) == 3, opened
     first_wait, second_wait = (opened[1] - closed[0]) / 1000, (opened[2] - closed[1]) / 1000
     assert 0.9 < first_wait < 1.9
     assert 1.9 < second_wait < 3.5
     assert asked and all(json.loads(m) == {"type": "keyframe"} for m in asked), asked
+    page.context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def test_both_sockets_come_back_at_once_when_the_browser_is_online_again(browser: Any) -> None:
+    """Out of a tunnel, neither socket waits out its backoff: the page's one reconnecting
+    socket (page.js) answers the browser's ``online`` event for the events socket as for
+    the video socket.
+
+    The server here is Playwright's: each socket is dropped three times at once, so the
+    next try waits 4 s; the page is told it is online while it waits.
+    """
+    errors: list[str] = []
+    page = new_page(browser, errors)
+    playing = {"state": "playing", "session_id": "abc123", "title": "Fake", "mode": "mono"}
+
+    connected = {"events": 0, "video": 0}
+
+    def dropped_three_times(name: str) -> Any:
+        def handle(ws: Any) -> None:
+            connected[name] += 1
+            if connected[name] <= 3:
+                ws.close(code=1001, reason="going away")
+
+        return handle
+
+    page.route_web_socket("**/ws/events", dropped_three_times("events"))
+    page.route_web_socket("**/ws/video", dropped_three_times("video"))
+    fake_tuner(page, {"/api/status": playing})
+    page.goto("http://tuner.test/")
+    page.wait_for_selector("body[data-state=player]", state="attached")
+    # In one turn of the page's own loop, once both wait after their third drop: the
+    # online event, and how many sockets each opened by the time it returned.
+    opened = page.evaluate(
+        """async () => {
+            const opened = () => ({
+                events: (window.socketsAt['/ws/events'] || []).length,
+                video: (window.socketsAt['/ws/video'] || []).length
+            });
+            const waiting = () => opened().events === 3 && opened().video === 3 &&
+                window.tunerPage.state.socket === null &&
+                window.tunerStats.socketState === 'waiting';
+            const deadline = performance.now() + 30000;
+            while (!waiting()) {
+                if (performance.now() > deadline) return {timedOut: opened()};
+                await new Promise((done) => setTimeout(done, 20));
+            }
+            window.dispatchEvent(new Event('online'));
+            return opened();
+        }"""
+    )
+    assert opened == {"events": 4, "video": 4}, opened
+    wait_for(page, "window.tunerStats.socketState === 'open'")
+    events = "window.tunerPage.state.socket"
+    wait_for(page, f"{events} && {events}.readyState === 1")
     page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

@@ -13,7 +13,8 @@ flush costs nothing anyone notices.
 The schema is versioned with ``PRAGMA user_version`` and migrated on open, one step
 at a time, each step in the transaction that also sets the new version. A file that
 cannot be used (not a database, corrupt, or made by a newer tuner) is moved aside,
-kept, and replaced by an empty database; :attr:`Store.recovered` says so.
+kept, and replaced by an empty database; :attr:`Store.recovered` says so (the
+schema and the opening: :mod:`tuner.jobs._schema`).
 """
 
 from __future__ import annotations
@@ -31,52 +32,14 @@ from typing import Any
 import attrs
 
 from tuner.core.jobs import CacheEntry, Job, JobState
+from tuner.jobs._schema import SCHEMA_VERSION as SCHEMA_VERSION
+from tuner.jobs._schema import SchemaError, connect, move_aside
+
+# SCHEMA_VERSION is re-exported ("as"): tuner.jobs has it from this module.
 
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "queue.db"
-
-#: Each step takes the schema from version ``n`` to ``n + 1`` (the list's index + 1).
-MIGRATIONS: tuple[str, ...] = (
-    # 1: the queue, its order, the autoplay switch and what was played.
-    """
-    CREATE TABLE items (
-        id TEXT PRIMARY KEY,
-        query TEXT NOT NULL,
-        title TEXT,
-        position INTEGER NOT NULL,
-        added_at REAL NOT NULL,
-        state TEXT NOT NULL DEFAULT 'pending',
-        error TEXT
-    );
-    CREATE INDEX items_by_position ON items (position);
-    CREATE TABLE history (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        query TEXT NOT NULL,
-        title TEXT,
-        played_at REAL NOT NULL
-    );
-    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # 2: the download cache: what each item is (for a file played with no network) and
-    # the index of complete downloads, least recently used first.
-    """
-    ALTER TABLE items ADD COLUMN is_live INTEGER;
-    ALTER TABLE items ADD COLUMN duration REAL;
-    ALTER TABLE items ADD COLUMN note TEXT;
-    CREATE TABLE cache (
-        key TEXT PRIMARY KEY,
-        file TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        last_used REAL NOT NULL,
-        title TEXT NOT NULL,
-        duration REAL,
-        has_video INTEGER NOT NULL,
-        has_audio INTEGER NOT NULL
-    );
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreError(Exception):
@@ -187,12 +150,12 @@ class Store:
         """
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return cls(_connect(path), path, None)
+            return cls(connect(path), path, None)
         except sqlite3.OperationalError as exc:
             # Cannot open or lock it (permissions, another tuner): not the file's fault.
             raise StoreError(f"cannot open the queue database {path}: {exc}") from None
-        except (sqlite3.DatabaseError, _SchemaError) as exc:
-            kept = _move_aside(path)
+        except (sqlite3.DatabaseError, SchemaError) as exc:
+            kept = move_aside(path)
             recovered = (
                 f"the queue database {path} could not be used ({exc}); it was kept as "
                 f"{kept} and the queue starts empty"
@@ -201,8 +164,8 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot open the queue database {path}: {exc}") from None
         try:
-            return cls(_connect(path), path, recovered)
-        except (sqlite3.Error, _SchemaError, OSError) as exc:
+            return cls(connect(path), path, recovered)
+        except (sqlite3.Error, SchemaError, OSError) as exc:
             raise StoreError(f"cannot create the queue database {path}: {exc}") from None
 
     def close(self) -> None:
@@ -422,60 +385,6 @@ def _dir_state(path: Path) -> str | None:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return "full"
     return None
-
-
-class _SchemaError(Exception):
-    """The file is a database, but not one this tuner can use."""
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: no implicit transactions; _transaction says BEGIN itself.
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    try:
-        check = db.execute("PRAGMA quick_check").fetchone()
-        if check is None or check[0] != "ok":
-            raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else 'no answer'}")
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            # Before anything writes to it: the newer tuner may still want it as it is.
-            raise _SchemaError(
-                f"its schema is version {version}, made by a newer tuner (this one knows "
-                f"{SCHEMA_VERSION})"
-            )
-        db.execute("PRAGMA journal_mode = WAL")
-        # FULL, not NORMAL: an acknowledged edit must survive a power cut (see above).
-        db.execute("PRAGMA synchronous = FULL")
-        _migrate(db, version)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def _migrate(db: sqlite3.Connection, version: int) -> None:
-    for number in range(version + 1, SCHEMA_VERSION + 1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in MIGRATIONS[number - 1].split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {number}")
-        except BaseException:
-            db.rollback()
-            raise
-        db.commit()
-        if version:
-            log.info("queue database migrated to schema version %d", number)
-
-
-def _move_aside(path: Path) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    kept = path.with_name(f"{path.name}.unusable-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        part = Path(f"{path}{suffix}")
-        if part.exists():
-            part.replace(f"{kept}{suffix}")
-    return kept
 
 
 def _renumber(db: sqlite3.Cursor, order: Sequence[str]) -> None:

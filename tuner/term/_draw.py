@@ -29,23 +29,6 @@ from tuner.core.grid import BRAILLE_BASE, UPPER_HALF_BLOCK, Grid
 from tuner.core.modes import MONO_RAMP
 from tuner.core.presets import Mode
 
-__all__ = [
-    "ENTER_SCREEN",
-    "LEAVE_SCREEN",
-    "Action",
-    "Cells",
-    "ColorDepth",
-    "Painter",
-    "actions_of",
-    "cells_of",
-    "color_keys",
-    "cycle",
-    "detect_color_depth",
-    "fit_size",
-    "status_text",
-    "xterm_256_index",
-]
-
 #: The alternate screen, cursor hidden, screen cleared.
 ENTER_SCREEN = "\x1b[?1049h\x1b[?25l\x1b[0m\x1b[2J"
 #: Back: attributes reset, cursor shown, the main screen as it was.

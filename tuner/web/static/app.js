@@ -4,44 +4,34 @@
  * optional chaining, no ??, no modules; newer APIs are feature-detected (fullscreen,
  * media session, its position state) and the page works without them.
  *
- * Three screens, named by body[data-state]: "login" (the PIN keypad), "home"
- * (search, streams, queue and history: search.js, streams.js, queue.js) and "player"
- * (the canvas and its controls). The video socket is open only while the player is
- * shown; the sound goes on behind the home screen, as in any music app.
+ * The client is four scripts, loaded in this order after page.js (what every script
+ * of the page shares), each adding its part to window.tunerApp:
  *
- * Frames arrive as protocol v2 keyframes and deltas (codec.js), wait in a queue for
- * the audio clock (sync.js), and are drawn by renderer.js, which redraws only the
- * cells that changed. Every message is decoded in order, also those that are never
- * drawn (late ones): a delta applies only on top of the one before it.
+ *   app.js      this one: the status the page shows (from /api/status and "session"
+ *               events), the notice, the pickers, starting and stopping, Next
+ *   sound.js    .sound: the <audio> element (the master clock) and the media session
+ *   player.js   .player: the video socket, the canvas, the elapsed time, full screen
+ *   screens.js  .screens: login, home and player, and the boot
  *
- * What the other scripts use: window.tunerApp.start(method, path, body, what) starts
- * a session (and shows the player), .notice(text, retry) shows an error with a
- * retry, .withPicker(body) adds the chosen preset and mode.
+ * A part calls another's functions when something happens, never while the scripts
+ * load (the later ones are not there yet); screens.js, the last, boots the page.
+ *
+ * What the home screen's scripts use (search.js, streams.js, queue.js):
+ * tunerApp.start(method, path, body, what) starts a session (and shows the player),
+ * .notice(text, retry) shows an error with a retry, .withPicker(body) adds the chosen
+ * preset and mode, .errorSentence(result, fallback) says an answer's error.
  */
 (function () {
   "use strict";
 
-  var PROTOCOL = window.TunerCodec.VERSION;
-  var BACKOFF_FIRST_MS = 1000;
-  var BACKOFF_MAX_MS = 15000;
-  // Only a socket that stayed open this long resets the backoff, so a server that accepts
-  // and drops at once is not hammered every second.
-  var SOCKET_HEALTHY_MS = 5000;
   // The events socket brings every change; this poll only catches what it cannot say
   // (a login that expired) and costs the LTE link little.
   var STATUS_POLL_MS = 15000;
-  var AUDIO_RETRY_MS = 2000;
-  var AUDIO_RETRIES = 3;
-  // How often the server hears how drawing keeps up (adaptive quality).
-  var REPORT_MS = 2000;
   // After the page was hidden (no drawing at all), frames pile up: not a slow client.
   var REPORT_PAUSE_AFTER_HIDDEN_MS = 3000;
-  // At most one keyframe request this often: the first answer fixes every later delta.
-  var KEYFRAME_ASK_MS = 1000;
-  var ARTWORK = "/static/icon.png";
   var EXPIRED = "Your login expired. Enter the PIN again.";
 
-  function $(id) { return document.getElementById(id); }
+  var $ = window.tunerPage.$;
 
   var el = {
     login: $("login"), loginForm: $("login-form"), pin: $("pin"), keypad: $("keypad"),
@@ -76,14 +66,29 @@
   };
   window.tunerStats = stats;
 
-  var clock = new window.TunerSync.Clock(function () { return window.performance.now(); });
-  // Frames that leave the queue unseen are decoded all the same (see the top).
-  var queue = new window.TunerSync.FrameQueue(decodeFrame);
-  stats.sync.offsets = queue.offsets;
-
-  var screenName = null;
-  // The last status, from /api/status or a "session" event.
-  var current = { state: "idle", session_id: null };
+  var app = window.tunerApp = {
+    el: el,
+    stats: stats,
+    // The last status, from /api/status or a "session" event.
+    current: { state: "idle", session_id: null },
+    // The screen shown (screens.js sets it), null until the page booted.
+    screen: null,
+    running: running,
+    formatDuration: window.tunerPage.duration,
+    sentence: sentence,
+    errorSentence: errorSentence,
+    notice: notice,
+    renderStatus: renderStatus,
+    refreshStatus: refreshStatus,
+    startStatusPolling: startStatusPolling,
+    stopStatusPolling: stopStatusPolling,
+    setVideoProblem: setVideoProblem,
+    loadPresets: loadPresets,
+    withPicker: withPicker,
+    start: start,
+    stop: stop,
+    replayLast: replayLast
+  };
 
   /* ---------- HTTP and words ---------- */
 
@@ -103,8 +108,6 @@
     return sentence(window.tunerPage.errorText(result, fallback));
   }
 
-  var formatDuration = window.tunerPage.duration;
-
   /* ---------- The notice: an error as a sentence, with a retry ---------- */
 
   var retryAction = null;
@@ -116,7 +119,6 @@
     el.notice.hidden = !text;
   }
 
-
   el.retry.addEventListener("click", function () {
     var again = retryAction;
     notice("");
@@ -124,117 +126,7 @@
   });
   el.dismiss.addEventListener("click", function () { notice(""); });
 
-  /* ---------- Screens ---------- */
-
-  function setScreen(name) {
-    screenName = name;
-    el.login.hidden = name !== "login";
-    el.home.hidden = name !== "home";
-    el.player.hidden = name !== "player";
-    el.fatal.hidden = true;
-    document.body.setAttribute("data-state", name);
-  }
-
-  function showLogin(message) {
-    disconnect();
-    stopAudio();
-    stopStatusPolling();
-    notice("");
-    setScreen("login");
-    el.loginMessage.textContent = message || "";
-    el.pin.value = "";
-    el.pin.focus();
-  }
-
-  function showHome() {
-    var was = screenName;
-    setScreen("home");
-    disconnect();
-    loadPresets();
-    startStatusPolling();
-    renderStatus(current);
-    if (was !== "player") el.query.focus();
-  }
-
-  function showPlayer() {
-    setScreen("player");
-    loadPresets();
-    startStatusPolling();
-    renderStatus(current);
-    layout();
-    connect();
-  }
-
   function running(s) { return s.state !== "idle" && s.state !== "error"; }
-
-  async function boot() {
-    var result;
-    try {
-      result = await api("GET", "/api/status");
-    } catch (e) {
-      el.fatal.textContent = "Cannot reach tuner. Trying again…";
-      el.fatal.hidden = false;
-      setTimeout(boot, 3000);
-      return;
-    }
-    if (result.status === 401) {
-      showLogin();
-    } else if (result.ok && result.data) {
-      current = result.data;
-      // Opened while something plays (a reload, a second device): straight to the picture.
-      if (running(current)) showPlayer(); else showHome();
-    } else {
-      el.fatal.textContent = errorSentence(result, "tuner answered HTTP " + result.status);
-      el.fatal.hidden = false;
-      setTimeout(boot, 5000);
-    }
-  }
-
-  /* ---------- Login: the keypad ---------- */
-
-  el.keypad.addEventListener("click", function (event) {
-    var key = event.target && event.target.getAttribute ? event.target.getAttribute("data-key") : null;
-    if (!key) return;
-    if (key === "back") el.pin.value = el.pin.value.slice(0, -1);
-    else if (key === "clear") el.pin.value = "";
-    else if (el.pin.value.length < 64) el.pin.value += key;
-    el.loginMessage.textContent = "";
-  });
-
-  el.loginForm.addEventListener("submit", async function (event) {
-    event.preventDefault();
-    var pin = el.pin.value.trim();
-    if (!pin) {
-      el.loginMessage.textContent = "Type the PIN first.";
-      return;
-    }
-    el.loginButton.disabled = true;
-    el.loginMessage.textContent = "";
-    try {
-      var result = await api("POST", "/api/login", { pin: pin });
-      if (result.status === 204) {
-        el.pin.value = "";
-        boot();
-      } else if (result.status === 401) {
-        el.loginMessage.textContent = "Wrong PIN";
-        el.pin.value = "";
-      } else {
-        el.loginMessage.textContent = errorSentence(result, "Login failed (HTTP " + result.status + ")");
-      }
-    } catch (e) {
-      el.loginMessage.textContent = "Cannot reach tuner. Check the connection and try again.";
-    } finally {
-      el.loginButton.disabled = false;
-    }
-  });
-
-  el.logout.addEventListener("click", async function () {
-    try { await api("POST", "/api/logout"); } catch (e) { /* forget the session here anyway */ }
-    showLogin();
-  });
-
-  el.now.addEventListener("click", showPlayer);
-  el.back.addEventListener("click", showHome);
 
   /* ---------- Presets and modes ---------- */
 
@@ -260,12 +152,12 @@
   // During a session a new preset or mode applies at once, from where the picture is.
   function pickerChanged(key, select) {
     store(key, select.value);
-    if (!running(current)) return;
+    if (!running(app.current)) return;
     var body = {};
     body[key === PRESET_KEY ? "preset" : "mode"] = select.value;
     api("POST", "/api/tune", body).then(function (result) {
       if (result.ok && result.data) renderStatus(result.data);
-      else if (result.status === 401) showLogin(EXPIRED);
+      else if (result.status === 401) app.screens.showLogin(EXPIRED);
       else if (result.status !== 409) {
         notice(errorSentence(result, "Could not change it"), function () { pickerChanged(key, select); });
       }
@@ -303,7 +195,7 @@
     }), PRESET_KEY, data.default_preset);
     fillPicker(el.mode, data.modes.map(function (m) { return { value: m, label: m }; }),
       MODE_KEY, data.default_mode);
-    if (running(current)) showPickers(current);
+    if (running(app.current)) showPickers(app.current);
   }
 
   // The pickers show what plays (also when another device chose it).
@@ -334,11 +226,11 @@
   }
 
   async function refreshStatus() {
-    if (statusInFlight || screenName === "login" || screenName === null) return;
+    if (statusInFlight || app.screen === "login" || app.screen === null) return;
     statusInFlight = true;
     try {
       var result = await api("GET", "/api/status");
-      if (result.status === 401) showLogin(EXPIRED);
+      if (result.status === 401) app.screens.showLogin(EXPIRED);
       else if (result.ok && result.data) renderStatus(result.data);
     } catch (e) {
       el.status.textContent = "offline: cannot reach tuner";
@@ -360,8 +252,8 @@
       if (s.session_id === pendingSession || Date.now() > pendingUntil) pendingSession = null;
       else return;
     }
-    var previous = current;
-    current = s;
+    var previous = app.current;
+    app.current = s;
     if (s.query && s.state !== "idle") lastPlayed = { query: s.query, title: s.title || s.query };
     var text = String(s.state);
     if (s.state === "error") {
@@ -385,7 +277,7 @@
     el.stop.hidden = !on;
     el.replay.hidden = on || !lastPlayed;
     showStageText();
-    if (!on) { el.time.textContent = ""; shownPtsMs = null; }
+    if (!on) app.player.clearTime();
     if (on) showPickers(s);
 
     if (s.state === "error" && s.session_id !== toldError) {
@@ -394,9 +286,9 @@
         lastPlayed ? replayLast : null);
     }
     if (on && previous.session_id !== s.session_id) notice("");
-    if (on && s.session_id) startAudio(s.session_id);
-    if (!on && audioSession !== null) stopAudio();
-    updateMediaSession(s);
+    if (on && s.session_id) app.sound.start(s.session_id);
+    if (!on && app.sound.session !== null) app.sound.stop();
+    app.sound.showSession(s);
   }
 
   // What keeps the picture away (the video socket's last close), if anything.
@@ -408,7 +300,7 @@
   }
 
   function showStageText() {
-    el.stageStatus.textContent = running(current) && videoProblem ? videoProblem : stageText(current);
+    el.stageStatus.textContent = running(app.current) && videoProblem ? videoProblem : stageText(app.current);
   }
 
   function stageText(s) {
@@ -433,40 +325,18 @@
     el.quality.textContent = text;
   }
 
-  // Elapsed time is the session's own clock: the shown frame's pts, and between frames
-  // (a still picture sends none) the sync clock.
-  var shownPtsMs = null;
-
-  function advanceTime(ms) {
-    if (ms === null || (shownPtsMs !== null && ms <= shownPtsMs)) return;
-    shownPtsMs = ms;
-    renderTime();
-  }
-
-  setInterval(function () {
-    if (screenName !== "player" || !shownInSession || !running(current)) return;
-    advanceTime(clock.read({ state: audioState, currentTime: el.audio.currentTime }, queue.firstPts()));
-  }, 500);
-
-  function renderTime() {
-    if (shownPtsMs === null || !running(current)) return;
-    var text = formatDuration(shownPtsMs / 1000);
-    if (current.duration) text += " / " + formatDuration(current.duration);
-    if (el.time.textContent !== text) el.time.textContent = text;
-  }
-
   document.addEventListener("visibilitychange", function () {
     if (!document.hidden) {
       refreshStatus();
-      pauseReports(REPORT_PAUSE_AFTER_HIDDEN_MS);
+      app.player.pauseReports(REPORT_PAUSE_AFTER_HIDDEN_MS);
     }
   });
 
   window.tunerPage.on("session", function (s) {
-    if (screenName !== "home" && screenName !== "player") return;
+    if (app.screen !== "home" && app.screen !== "player") return;
     renderStatus(s);
     // A new events socket (after a drop) starts with this snapshot.
-    resumeAudio();
+    app.sound.resume();
   });
 
   /* ---------- Starting and stopping ---------- */
@@ -488,12 +358,12 @@
       return null;
     }
     if (result.status === 401) {
-      showLogin(EXPIRED);
+      app.screens.showLogin(EXPIRED);
     } else if (result.status === 202 && result.data) {
       pendingSession = result.data.session_id;
       pendingUntil = Date.now() + 5000;
-      showPlayer();
-      startAudio(result.data.session_id);
+      app.screens.showPlayer();
+      app.sound.start(result.data.session_id);
       refreshStatus();
     } else {
       notice("Cannot " + what + ": " + errorSentence(result, "HTTP " + result.status), attempt);
@@ -522,11 +392,11 @@
   el.replay.addEventListener("click", replayLast);
 
   async function stop() {
-    stopAudio();
+    app.sound.stop();
     try {
       var result = await api("POST", "/api/stop");
       if (result.status === 401) {
-        showLogin(EXPIRED);
+        app.screens.showLogin(EXPIRED);
         return;
       }
       if (!result.ok) notice(errorSentence(result, "Stop failed (HTTP " + result.status + ")"), stop);
@@ -548,7 +418,7 @@
     for (var i = 0; i < items.length; i++) if (items[i].id === q.next) nextItem = items[i];
     el.next.disabled = !nextItem;
     el.next.title = nextItem ? "Next: " + nextItem.title : "Nothing queued";
-    setAction("nexttrack", nextItem ? playNext : null);
+    app.sound.setAction("nexttrack", nextItem ? playNext : null);
   });
 
   function playNext() {
@@ -558,534 +428,4 @@
   }
 
   el.next.addEventListener("click", playNext);
-
-  /* ---------- Full screen (where the browser has it) ---------- */
-
-  var fullscreen = (function () {
-    var d = document;
-    var p = el.player;
-    if (d.fullscreenEnabled && p.requestFullscreen) {
-      return {
-        active: function () { return !!d.fullscreenElement; },
-        enter: function () { return p.requestFullscreen(); },
-        exit: function () { return d.exitFullscreen(); },
-        event: "fullscreenchange"
-      };
-    }
-    if (d.webkitFullscreenEnabled && p.webkitRequestFullscreen) {
-      return {
-        active: function () { return !!d.webkitFullscreenElement; },
-        enter: function () { return p.webkitRequestFullscreen(); },
-        exit: function () { return d.webkitExitFullscreen(); },
-        event: "webkitfullscreenchange"
-      };
-    }
-    return null;
-  })();
-
-  if (fullscreen) {
-    el.fullscreen.hidden = false;
-    el.fullscreen.addEventListener("click", function () {
-      try {
-        var done = fullscreen.active() ? fullscreen.exit() : fullscreen.enter();
-        if (done && typeof done.catch === "function") {
-          done.catch(function () { notice("This browser refused full screen."); });
-        }
-      } catch (e) { notice("This browser refused full screen."); }
-    });
-    document.addEventListener(fullscreen.event, function () {
-      el.fullscreen.textContent = fullscreen.active() ? "Exit full screen" : "Full screen";
-      layout();
-    });
-  }
-
-  /* ---------- Sound ---------- */
-
-  var audioSession = null;
-  var audioRetriesLeft = AUDIO_RETRIES;
-  // "playing" (its clock leads the picture), "loading" (about to), or "off".
-  var audioState = "off";
-  // The stream failed or ended while its session goes on: to be asked for again.
-  var audioBroken = false;
-
-  // Names this page's audio stream, so the server can say where it starts.
-  var listenerToken = null;
-
-  function setAudioState(state) {
-    audioState = state;
-    scheduleDraw();
-  }
-
-  function startAudio(sessionId) {
-    if (!sessionId || sessionId === audioSession) return;
-    audioSession = sessionId;
-    audioRetriesLeft = AUDIO_RETRIES;
-    loadAudio();
-  }
-
-  // Back from a drop (a tunnel, a daemon restart) that broke the stream (a short one
-  // Chromium bridges itself): the same session's sound again. Not a pause: that is
-  // the car's (a phone call), and not ours to undo.
-  function resumeAudio() {
-    if (audioSession === null || !audioBroken || audioSession !== current.session_id) return;
-    audioRetriesLeft = AUDIO_RETRIES;
-    loadAudio();
-  }
-
-  function loadAudio() {
-    // A new URL per session: /audio ends with its session and must be asked for again.
-    listenerToken = Math.random().toString(36).slice(2, 14) || "l";
-    audioBroken = false;
-    stats.audioLoads++;
-    clock.audioLoading();
-    setAudioState("loading");
-    el.audio.src = "/audio?session=" + encodeURIComponent(audioSession) +
-      "&listener=" + encodeURIComponent(listenerToken);
-    playAudio();
-  }
-
-  function playAudio() {
-    var promise;
-    try {
-      promise = el.audio.play();
-    } catch (e) {
-      el.sound.hidden = false;
-      return;
-    }
-    if (promise && typeof promise.then === "function") {
-      promise.then(function () {
-        el.sound.hidden = true;
-      }, function (err) {
-        // AbortError only means a newer src or a pause replaced this play().
-        if (!err || err.name !== "AbortError") {
-          el.sound.hidden = false;
-          setAudioState("off");
-        }
-      });
-    }
-  }
-
-  function stopAudio() {
-    audioSession = null;
-    listenerToken = null;
-    audioBroken = false;
-    setAudioState("off");
-    el.sound.hidden = true;
-    el.audio.pause();
-    // Without a src the element drops its connection to /audio.
-    el.audio.removeAttribute("src");
-    el.audio.load();
-  }
-
-  el.sound.addEventListener("click", playAudio);
-  el.audio.addEventListener("playing", function () {
-    el.sound.hidden = true;
-    audioRetriesLeft = AUDIO_RETRIES;
-    audioBroken = false;
-    setAudioState("playing");
-    setPlaybackState("playing");
-  });
-  // Out of data (a tunnel) or paused: its clock stands still, so the wall clock runs.
-  el.audio.addEventListener("waiting", function () {
-    if (audioState === "playing") setAudioState("off");
-  });
-  el.audio.addEventListener("pause", function () { setAudioState("off"); });
-
-  // The stream can break (an LTE tunnel) while its session goes on: ask for it again,
-  // a few times at once; after that, when a socket comes back (resumeAudio).
-  function audioInterrupted() {
-    var sessionId = audioSession;
-    if (!sessionId) return;
-    audioBroken = true;
-    if (audioRetriesLeft <= 0) return;
-    audioRetriesLeft--;
-    setTimeout(function () {
-      if (sessionId === audioSession && sessionId === current.session_id && audioBroken) loadAudio();
-    }, AUDIO_RETRY_MS);
-  }
-  el.audio.addEventListener("error", function () {
-    // Without a src (stopAudio) the element reports an error too: not a break.
-    if (!el.audio.hasAttribute("src")) return;
-    setAudioState("off");
-    audioInterrupted();
-  });
-  el.audio.addEventListener("ended", function () { setAudioState("off"); audioInterrupted(); });
-
-  window.addEventListener("online", function () { resumeAudio(); });
-
-  /* ---------- Media session: the car's own controls ---------- */
-
-  var hasMediaSession = "mediaSession" in navigator && !!window.MediaMetadata;
-  var mediaKey = null;
-
-  function setAction(action, handler) {
-    if (!hasMediaSession || !navigator.mediaSession.setActionHandler) return;
-    // An action this browser does not know throws: the others still work.
-    try { navigator.mediaSession.setActionHandler(action, handler); } catch (e) { /* unknown */ }
-  }
-
-  function setPlaybackState(state) {
-    if (!hasMediaSession) return;
-    try { navigator.mediaSession.playbackState = state; } catch (e) { /* older browser */ }
-  }
-
-  function updateMediaSession(s) {
-    if (!hasMediaSession) return;
-    var on = running(s);
-    setPlaybackState(on ? (audioState === "playing" ? "playing" : "paused") : "none");
-    var title = on ? (s.title || s.query || "tuner") : "tuner";
-    var artist = on ? (s.channel || (s.is_live ? "Live" : "tuner")) : "";
-    var art = on && s.thumbnail ? s.thumbnail : ARTWORK;
-    var key = title + "\n" + artist + "\n" + art;
-    if (key === mediaKey) return;
-    mediaKey = key;
-    try {
-      navigator.mediaSession.metadata = new window.MediaMetadata({
-        title: title, artist: artist, album: "tuner",
-        artwork: [{ src: new URL(art, location.href).href, sizes: "256x256" }]
-      });
-    } catch (e) { /* metadata is a nicety */ }
-  }
-
-  // Play plays again what stopped (or resumes held sound); pause and stop stop the
-  // session, which saves the car's data: tuner streams, it does not buffer ahead.
-  setAction("play", function () {
-    if (running(current)) {
-      if (audioBroken) resumeAudio(); else playAudio();
-    } else {
-      replayLast();
-    }
-  });
-  setAction("pause", stop);
-  setAction("stop", stop);
-  setAction("nexttrack", null);
-
-  window.tunerApp = {
-    start: start,
-    notice: notice,
-    withPicker: withPicker,
-    errorSentence: errorSentence
-  };
-
-  /* ---------- Video socket ---------- */
-
-  var socket = null;
-  var wantSocket = false;
-  var backoffMs = BACKOFF_FIRST_MS;
-  var reconnectTimer = null;
-  var activeSession = null;
-  var statusOnFirstFrame = false;
-
-  function setSocketState(state) { stats.socketState = state; }
-
-  function connect() {
-    if (screenName !== "player") return;
-    wantSocket = true;
-    if (socket || reconnectTimer !== null) return;
-    var scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    var ws;
-    try {
-      ws = new WebSocket(scheme + "//" + location.host + "/ws/video");
-    } catch (e) {
-      scheduleReconnect();
-      return;
-    }
-    ws.binaryType = "arraybuffer";
-    socket = ws;
-    setSocketState("connecting");
-    var openedAt = null;
-    ws.onopen = function () {
-      if (socket !== ws) return;
-      openedAt = Date.now();
-      setSocketState("open");
-      setVideoProblem("");
-    };
-    ws.onmessage = function (event) {
-      if (socket !== ws) return;
-      if (typeof event.data === "string") onControl(event.data);
-      else onFrame(event.data);
-    };
-    ws.onclose = function (event) {
-      if (socket !== ws) return;
-      socket = null;
-      setSocketState("closed");
-      if (!wantSocket) return;
-      if (openedAt !== null && Date.now() - openedAt >= SOCKET_HEALTHY_MS) {
-        backoffMs = BACKOFF_FIRST_MS;
-      }
-      scheduleReconnect();
-      if (event.code === 1001) {
-        // Going away: a status call now would only fail; the next poll or hello updates it.
-        setVideoProblem("tuner is restarting; reconnecting…");
-      } else if (event.code === 1013) {
-        // The daemon is at its limit of viewers; the reason says how many.
-        setVideoProblem("Cannot show the picture: " + event.reason + ". Retrying…");
-      } else {
-        setVideoProblem("Connection lost; reconnecting…");
-        // A refused handshake (expired login) also looks like a close; the status call tells.
-        refreshStatus();
-      }
-    };
-  }
-
-  function scheduleReconnect() {
-    var delay = backoffMs;
-    backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
-    setSocketState("waiting");
-    reconnectTimer = setTimeout(function () {
-      reconnectTimer = null;
-      if (wantSocket) connect();
-    }, delay);
-  }
-
-  function disconnect() {
-    wantSocket = false;
-    if (reconnectTimer !== null) clearTimeout(reconnectTimer);
-    reconnectTimer = null;
-    if (socket) {
-      var ws = socket;
-      socket = null;
-      ws.close(1000);
-    }
-    activeSession = null;
-    setSocketState("closed");
-  }
-
-  // Out of a tunnel: do not wait out the backoff.
-  window.addEventListener("online", function () {
-    if (wantSocket && reconnectTimer !== null) {
-      clearTimeout(reconnectTimer);
-      reconnectTimer = null;
-      backoffMs = BACKOFF_FIRST_MS;
-      connect();
-    }
-  });
-
-  function onControl(text) {
-    var message;
-    try { message = JSON.parse(text); } catch (e) { return; }
-    if (!message || typeof message.type !== "string") return;
-    if (message.type === "hello") onHello(message);
-    else if (message.type === "end") onEnd(message);
-    else if (message.type === "audio") onAudioClock(message);
-  }
-
-  function onHello(hello) {
-    if (hello.protocol !== PROTOCOL) {
-      disconnect();
-      notice("This tuner speaks protocol " + hello.protocol + " and this page only " +
-        PROTOCOL + ". Reload the page");
-      return;
-    }
-    stats.lastHello = hello;
-    if (hello.session_id !== activeSession) {
-      // A new session starts its own clock: nothing of the old one may be shown. Its
-      // first frame is a keyframe.
-      queue.clear();
-      clock.reset();
-      // The sound of this session may be loading already (a page opened while it
-      // plays asks for it at once): the picture waits for it, as for any start.
-      if (audioSession === hello.session_id && audioState === "loading") clock.audioLoading();
-      shownInSession = false;
-      shownPtsMs = null;
-      el.time.textContent = "";
-      statusOnFirstFrame = true;
-    }
-    // Also a retune (the same session at another preset or mode): its frames come
-    // after a keyframe; the report window starts again with the new grid.
-    activeSession = hello.session_id;
-    resetReport();
-    startAudio(hello.session_id);
-    resumeAudio();
-    refreshStatus();
-  }
-
-  function onAudioClock(message) {
-    if (message.listener === listenerToken && typeof message.start_ms === "number") {
-      clock.setAudioStart(message.start_ms);
-      scheduleDraw();
-    }
-  }
-
-  function onEnd(end) {
-    if (end.session_id === activeSession) activeSession = null;
-    refreshStatus();
-  }
-
-  /* ---------- Frames and the canvas ---------- */
-
-  var renderer = new window.TunerRenderer.Renderer(el.canvas, {});
-  var decoder = new window.TunerCodec.Decoder();
-  stats.renderer = renderer.stats;
-  var shown = null;
-  var shownInSession = false;
-  var drawScheduled = false;
-  // After a refused message, deltas cannot apply until a keyframe comes.
-  var awaitingKeyframe = false;
-  var keyframeAskedAt = -Infinity;
-
-  function onFrame(buffer) {
-    if (!(buffer instanceof ArrayBuffer)) return;
-    var bytes = new Uint8Array(buffer);
-    var info;
-    try {
-      info = window.TunerCodec.parseHeader(bytes);
-    } catch (e) {
-      decodeFailed(e);
-      return;
-    }
-    stats.framesReceived++;
-    stats.bytesReceived += bytes.length;
-    stats.lastSeq = info.seq;
-    if (info.kind === "keyframe") stats.keyframes++;
-    if (statusOnFirstFrame) {
-      // The first picture means the session left "resolving": show that now, not at the next poll.
-      statusOnFirstFrame = false;
-      refreshStatus();
-    }
-    // Frames wait in the queue for the clock to reach them (see sync.js).
-    var frame = {
-      seq: info.seq,
-      ptsMs: info.ptsMs,
-      kind: info.kind,
-      mode: info.mode,
-      cols: info.cols,
-      rows: info.rows,
-      message: bytes,
-      decoded: false
-    };
-    queue.push(frame);
-    // For measurements (tests/web/avprobe.js): when each frame arrived.
-    var hooks = window.tunerHooks;
-    if (hooks && typeof hooks.onFrame === "function") hooks.onFrame(frame);
-    scheduleDraw();
-  }
-
-  // Apply a frame's message to the decoder's grid, once, in arrival order.
-  function decodeFrame(frame) {
-    if (frame.decoded) return;
-    frame.decoded = true;
-    if (awaitingKeyframe && frame.kind !== "keyframe") return;
-    try {
-      decoder.decode(frame.message);
-      awaitingKeyframe = false;
-    } catch (e) {
-      decodeFailed(e);
-    }
-    frame.message = null; // the grid has it now
-  }
-
-  function decodeFailed(error) {
-    stats.decodeErrors++;
-    awaitingKeyframe = true;
-    var now = window.performance.now();
-    if (now - keyframeAskedAt < KEYFRAME_ASK_MS) return;
-    keyframeAskedAt = now;
-    if (sendControl({ type: "keyframe" })) stats.keyframesAsked++;
-    if (window.console) window.console.warn("tuner: " + error.message + "; asked for a keyframe");
-  }
-
-  function sendControl(message) {
-    if (!socket || socket.readyState !== 1) return false;
-    try { socket.send(JSON.stringify(message)); } catch (e) { return false; }
-    return true;
-  }
-
-  function scheduleDraw() {
-    if (drawScheduled) return;
-    drawScheduled = true;
-    window.requestAnimationFrame(drawDue);
-  }
-
-  function drawDue() {
-    drawScheduled = false;
-    var audio = { state: audioState, currentTime: el.audio.currentTime };
-    var t = clock.read(audio, queue.firstPts());
-    var frame = queue.take(t);
-    var source = clock.source;
-    if (!frame && !shownInSession && queue.frames.length) {
-      // Waiting for the sound: hold the session's first picture rather than a blank.
-      frame = queue.frames[0];
-      source = "held";
-    }
-    stats.sync.source = clock.source;
-    stats.sync.clockMs = t;
-    stats.sync.late = queue.late;
-    stats.sync.audioStartMs = clock.audioStartMs;
-    if (frame && frame !== shown) {
-      shown = frame;
-      advanceTime(frame.ptsMs);
-      decodeFrame(frame);
-      if (decoder.planes && !awaitingKeyframe) {
-        shownInSession = true;
-        var started = window.performance.now();
-        renderer.draw(decoder, false);
-        report.drawMs.push(window.performance.now() - started);
-        placeCanvas();
-        stats.framesDrawn++;
-        var hooks = window.tunerHooks;
-        if (hooks && typeof hooks.onDraw === "function") hooks.onDraw(frame, t, source, decoder);
-      }
-    }
-    if (queue.frames.length) scheduleDraw();
-  }
-
-  function placeCanvas() {
-    var l = renderer.layout;
-    if (!l) return;
-    el.canvas.style.left = l.left + "px";
-    el.canvas.style.top = l.top + "px";
-  }
-
-  function layout() {
-    if (screenName !== "player") return;
-    var box = el.stage.getBoundingClientRect();
-    if (box.width < 1 || box.height < 1) return;
-    renderer.fit(box.width, box.height, window.devicePixelRatio || 1);
-    placeCanvas();
-  }
-
-  if (window.ResizeObserver) {
-    new window.ResizeObserver(function () { layout(); }).observe(el.stage);
-  } else {
-    window.addEventListener("resize", layout);
-  }
-
-  /* ---------- Adaptive quality: how drawing keeps up ---------- */
-
-  // One report window: draw times, and the late count when it started.
-  var report = { drawMs: [], late: 0, pausedUntil: 0 };
-
-  function resetReport() {
-    report.drawMs = [];
-    report.late = queue.late;
-  }
-
-  function pauseReports(ms) {
-    report.pausedUntil = window.performance.now() + ms;
-    resetReport();
-  }
-
-  function percentile(values, share) {
-    if (!values.length) return 0;
-    var sorted = values.slice().sort(function (a, b) { return a - b; });
-    return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
-  }
-
-  setInterval(function () {
-    var late = queue.late - report.late;
-    var drawn = report.drawMs.length;
-    var quiet = document.hidden || window.performance.now() < report.pausedUntil;
-    if (!quiet && activeSession !== null && drawn + late > 0) {
-      var message = { type: "stats", frames: drawn, late: late,
-        render_ms: Math.round(percentile(report.drawMs, 0.9) * 100) / 100 };
-      if (sendControl(message)) {
-        stats.reportsSent++;
-        stats.lastReport = message;
-      }
-    }
-    resetReport();
-  }, REPORT_MS);
-
-  boot();
 })();

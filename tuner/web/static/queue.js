@@ -12,13 +12,12 @@
 (function () {
   "use strict";
 
-  function $(id) { return document.getElementById(id); }
+  var $ = window.tunerPage.$;
 
   var el = { box: $("queue"), historyBox: $("history"), add: $("queue-add"), query: $("query") };
   if (!el.box || !el.add || !el.historyBox) return;
 
   var state = { items: [], autoplay: true, next: null, history: [], notice: null };
-  window.tunerQueue = state;
 
   /* ---------- the box's parts (made here, so index.html holds one line) ---------- */
 

@@ -11,7 +11,7 @@
 
   var LIMIT = 8;
 
-  function $(id) { return document.getElementById(id); }
+  var $ = window.tunerPage.$;
 
   var el = {
     form: $("search-form"), query: $("query"), search: $("search"), box: $("results"),
@@ -20,7 +20,6 @@
   if (!el.form || !el.list) return;
 
   var state = { query: null, results: [], searching: false, generation: 0 };
-  window.tunerSearch = state;
 
   var make = window.tunerPage.make;
 

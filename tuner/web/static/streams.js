@@ -11,7 +11,7 @@
   // Ages shown ("5 min ago") are redrawn this often between events.
   var REDRAW_MS = 30000;
 
-  function $(id) { return document.getElementById(id); }
+  var $ = window.tunerPage.$;
 
   var el = {
     box: $("streams"), summary: $("streams-summary"), list: $("streams-list"),
@@ -22,7 +22,6 @@
   var state = {
     streams: [], streamsAt: 0, extractors: null, extractorsAt: 0, redrawTimer: null, active: false
   };
-  window.tunerStreams = state;
 
   /* ---------- words ---------- */
 

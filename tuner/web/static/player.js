@@ -1,0 +1,367 @@
+/* The picture: the video socket, frames drawn on the canvas when the audio clock
+ * reaches them, the elapsed time, full screen, and the reports that let the server
+ * adapt the quality. Part of the client (app.js says how the parts share
+ * window.tunerApp); this one is tunerApp.player.
+ *
+ * Frames arrive as protocol v2 keyframes and deltas (codec.js), wait in a queue for
+ * the audio clock (sync.js), and are drawn by renderer.js, which redraws only the
+ * cells that changed. Every message is decoded in order, also those that are never
+ * drawn (late ones): a delta applies only on top of the one before it. The video
+ * socket is open only while the player is shown.
+ *
+ * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
+ */
+(function () {
+  "use strict";
+
+  var PROTOCOL = window.TunerCodec.VERSION;
+  // How often the server hears how drawing keeps up (adaptive quality).
+  var REPORT_MS = 2000;
+  // At most one keyframe request this often: the first answer fixes every later delta.
+  var KEYFRAME_ASK_MS = 1000;
+
+  var app = window.tunerApp;
+  var el = app.el;
+  var stats = app.stats;
+  var sound = app.sound;
+
+  var clock = new window.TunerSync.Clock(function () { return window.performance.now(); });
+  // Frames that leave the queue unseen are decoded all the same (see the top).
+  var queue = new window.TunerSync.FrameQueue(decodeFrame);
+  stats.sync.offsets = queue.offsets;
+
+  app.player = {
+    clock: clock,
+    connect: connect,
+    disconnect: disconnect,
+    layout: layout,
+    scheduleDraw: scheduleDraw,
+    clearTime: clearTime,
+    pauseReports: pauseReports
+  };
+
+  /* ---------- Elapsed time ---------- */
+
+  // Elapsed time is the session's own clock: the shown frame's pts, and between frames
+  // (a still picture sends none) the sync clock.
+  var shownPtsMs = null;
+
+  function advanceTime(ms) {
+    if (ms === null || (shownPtsMs !== null && ms <= shownPtsMs)) return;
+    shownPtsMs = ms;
+    renderTime();
+  }
+
+  function clearTime() {
+    el.time.textContent = "";
+    shownPtsMs = null;
+  }
+
+  setInterval(function () {
+    if (app.screen !== "player" || !shownInSession || !app.running(app.current)) return;
+    advanceTime(clock.read({ state: sound.state, currentTime: el.audio.currentTime }, queue.firstPts()));
+  }, 500);
+
+  function renderTime() {
+    if (shownPtsMs === null || !app.running(app.current)) return;
+    var text = app.formatDuration(shownPtsMs / 1000);
+    if (app.current.duration) text += " / " + app.formatDuration(app.current.duration);
+    if (el.time.textContent !== text) el.time.textContent = text;
+  }
+
+  /* ---------- Full screen (where the browser has it) ---------- */
+
+  var fullscreen = (function () {
+    var d = document;
+    var p = el.player;
+    if (d.fullscreenEnabled && p.requestFullscreen) {
+      return {
+        active: function () { return !!d.fullscreenElement; },
+        enter: function () { return p.requestFullscreen(); },
+        exit: function () { return d.exitFullscreen(); },
+        event: "fullscreenchange"
+      };
+    }
+    if (d.webkitFullscreenEnabled && p.webkitRequestFullscreen) {
+      return {
+        active: function () { return !!d.webkitFullscreenElement; },
+        enter: function () { return p.webkitRequestFullscreen(); },
+        exit: function () { return d.webkitExitFullscreen(); },
+        event: "webkitfullscreenchange"
+      };
+    }
+    return null;
+  })();
+
+  if (fullscreen) {
+    el.fullscreen.hidden = false;
+    el.fullscreen.addEventListener("click", function () {
+      try {
+        var done = fullscreen.active() ? fullscreen.exit() : fullscreen.enter();
+        if (done && typeof done.catch === "function") {
+          done.catch(function () { app.notice("This browser refused full screen."); });
+        }
+      } catch (e) { app.notice("This browser refused full screen."); }
+    });
+    document.addEventListener(fullscreen.event, function () {
+      el.fullscreen.textContent = fullscreen.active() ? "Exit full screen" : "Full screen";
+      layout();
+    });
+  }
+
+  /* ---------- Video socket ---------- */
+
+  var activeSession = null;
+  var statusOnFirstFrame = false;
+
+  var socket = window.tunerPage.socket("/ws/video", {
+    binary: "arraybuffer",
+    onState: function (state) { stats.socketState = state; },
+    onOpen: function () { app.setVideoProblem(""); },
+    onMessage: function (event) {
+      if (typeof event.data === "string") onControl(event.data);
+      else onFrame(event.data);
+    },
+    onDrop: function (event) {
+      if (event.code === 1001) {
+        // Going away: a status call now would only fail; the next poll or hello updates it.
+        app.setVideoProblem("tuner is restarting; reconnecting…");
+      } else if (event.code === 1013) {
+        // The daemon is at its limit of viewers; the reason says how many.
+        app.setVideoProblem("Cannot show the picture: " + event.reason + ". Retrying…");
+      } else {
+        app.setVideoProblem("Connection lost; reconnecting…");
+        // A refused handshake (expired login) also looks like a close; the status call tells.
+        app.refreshStatus();
+      }
+    }
+  });
+
+  function connect() {
+    if (app.screen === "player") socket.open();
+  }
+
+  function disconnect() {
+    socket.close(1000);
+    activeSession = null;
+  }
+
+  function onControl(text) {
+    var message;
+    try { message = JSON.parse(text); } catch (e) { return; }
+    if (!message || typeof message.type !== "string") return;
+    if (message.type === "hello") onHello(message);
+    else if (message.type === "end") onEnd(message);
+    else if (message.type === "audio") onAudioClock(message);
+  }
+
+  function onHello(hello) {
+    if (hello.protocol !== PROTOCOL) {
+      disconnect();
+      app.notice("This tuner speaks protocol " + hello.protocol + " and this page only " +
+        PROTOCOL + ". Reload the page");
+      return;
+    }
+    stats.lastHello = hello;
+    if (hello.session_id !== activeSession) {
+      // A new session starts its own clock: nothing of the old one may be shown. Its
+      // first frame is a keyframe.
+      queue.clear();
+      clock.reset();
+      // The sound of this session may be loading already (a page opened while it
+      // plays asks for it at once): the picture waits for it, as for any start.
+      if (sound.session === hello.session_id && sound.state === "loading") clock.audioLoading();
+      shownInSession = false;
+      clearTime();
+      statusOnFirstFrame = true;
+    }
+    // Also a retune (the same session at another preset or mode): its frames come
+    // after a keyframe; the report window starts again with the new grid.
+    activeSession = hello.session_id;
+    resetReport();
+    sound.start(hello.session_id);
+    sound.resume();
+    app.refreshStatus();
+  }
+
+  function onAudioClock(message) {
+    if (message.listener === sound.listener && typeof message.start_ms === "number") {
+      clock.setAudioStart(message.start_ms);
+      scheduleDraw();
+    }
+  }
+
+  function onEnd(end) {
+    if (end.session_id === activeSession) activeSession = null;
+    app.refreshStatus();
+  }
+
+  /* ---------- Frames and the canvas ---------- */
+
+  var renderer = new window.TunerRenderer.Renderer(el.canvas, {});
+  var decoder = new window.TunerCodec.Decoder();
+  stats.renderer = renderer.stats;
+  var shown = null;
+  var shownInSession = false;
+  var drawScheduled = false;
+  // After a refused message, deltas cannot apply until a keyframe comes.
+  var awaitingKeyframe = false;
+  var keyframeAskedAt = -Infinity;
+
+  function onFrame(buffer) {
+    if (!(buffer instanceof ArrayBuffer)) return;
+    var bytes = new Uint8Array(buffer);
+    var info;
+    try {
+      info = window.TunerCodec.parseHeader(bytes);
+    } catch (e) {
+      decodeFailed(e);
+      return;
+    }
+    stats.framesReceived++;
+    stats.bytesReceived += bytes.length;
+    stats.lastSeq = info.seq;
+    if (info.kind === "keyframe") stats.keyframes++;
+    if (statusOnFirstFrame) {
+      // The first picture means the session left "resolving": show that now, not at the next poll.
+      statusOnFirstFrame = false;
+      app.refreshStatus();
+    }
+    // Frames wait in the queue for the clock to reach them (see sync.js).
+    var frame = {
+      seq: info.seq,
+      ptsMs: info.ptsMs,
+      kind: info.kind,
+      mode: info.mode,
+      cols: info.cols,
+      rows: info.rows,
+      message: bytes,
+      decoded: false
+    };
+    queue.push(frame);
+    // For measurements (tests/web/avprobe.js): when each frame arrived.
+    var hooks = window.tunerHooks;
+    if (hooks && typeof hooks.onFrame === "function") hooks.onFrame(frame);
+    scheduleDraw();
+  }
+
+  // Apply a frame's message to the decoder's grid, once, in arrival order.
+  function decodeFrame(frame) {
+    if (frame.decoded) return;
+    frame.decoded = true;
+    if (awaitingKeyframe && frame.kind !== "keyframe") return;
+    try {
+      decoder.decode(frame.message);
+      awaitingKeyframe = false;
+    } catch (e) {
+      decodeFailed(e);
+    }
+    frame.message = null; // the grid has it now
+  }
+
+  function decodeFailed(error) {
+    stats.decodeErrors++;
+    awaitingKeyframe = true;
+    var now = window.performance.now();
+    if (now - keyframeAskedAt < KEYFRAME_ASK_MS) return;
+    keyframeAskedAt = now;
+    if (socket.send(JSON.stringify({ type: "keyframe" }))) stats.keyframesAsked++;
+    if (window.console) window.console.warn("tuner: " + error.message + "; asked for a keyframe");
+  }
+
+  function scheduleDraw() {
+    if (drawScheduled) return;
+    drawScheduled = true;
+    window.requestAnimationFrame(drawDue);
+  }
+
+  function drawDue() {
+    drawScheduled = false;
+    var audio = { state: sound.state, currentTime: el.audio.currentTime };
+    var t = clock.read(audio, queue.firstPts());
+    var frame = queue.take(t);
+    var source = clock.source;
+    if (!frame && !shownInSession && queue.frames.length) {
+      // Waiting for the sound: hold the session's first picture rather than a blank.
+      frame = queue.frames[0];
+      source = "held";
+    }
+    stats.sync.source = clock.source;
+    stats.sync.clockMs = t;
+    stats.sync.late = queue.late;
+    stats.sync.audioStartMs = clock.audioStartMs;
+    if (frame && frame !== shown) {
+      shown = frame;
+      advanceTime(frame.ptsMs);
+      decodeFrame(frame);
+      if (decoder.planes && !awaitingKeyframe) {
+        shownInSession = true;
+        var started = window.performance.now();
+        renderer.draw(decoder, false);
+        report.drawMs.push(window.performance.now() - started);
+        placeCanvas();
+        stats.framesDrawn++;
+        var hooks = window.tunerHooks;
+        if (hooks && typeof hooks.onDraw === "function") hooks.onDraw(frame, t, source, decoder);
+      }
+    }
+    if (queue.frames.length) scheduleDraw();
+  }
+
+  function placeCanvas() {
+    var l = renderer.layout;
+    if (!l) return;
+    el.canvas.style.left = l.left + "px";
+    el.canvas.style.top = l.top + "px";
+  }
+
+  function layout() {
+    if (app.screen !== "player") return;
+    var box = el.stage.getBoundingClientRect();
+    if (box.width < 1 || box.height < 1) return;
+    renderer.fit(box.width, box.height, window.devicePixelRatio || 1);
+    placeCanvas();
+  }
+
+  if (window.ResizeObserver) {
+    new window.ResizeObserver(function () { layout(); }).observe(el.stage);
+  } else {
+    window.addEventListener("resize", layout);
+  }
+
+  /* ---------- Adaptive quality: how drawing keeps up ---------- */
+
+  // One report window: draw times, and the late count when it started.
+  var report = { drawMs: [], late: 0, pausedUntil: 0 };
+
+  function resetReport() {
+    report.drawMs = [];
+    report.late = queue.late;
+  }
+
+  function pauseReports(ms) {
+    report.pausedUntil = window.performance.now() + ms;
+    resetReport();
+  }
+
+  function percentile(values, share) {
+    if (!values.length) return 0;
+    var sorted = values.slice().sort(function (a, b) { return a - b; });
+    return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))];
+  }
+
+  setInterval(function () {
+    var late = queue.late - report.late;
+    var drawn = report.drawMs.length;
+    var quiet = document.hidden || window.performance.now() < report.pausedUntil;
+    if (!quiet && activeSession !== null && drawn + late > 0) {
+      var message = { type: "stats", frames: drawn, late: late,
+        render_ms: Math.round(percentile(report.drawMs, 0.9) * 100) / 100 };
+      if (socket.send(JSON.stringify(message))) {
+        stats.reportsSent++;
+        stats.lastReport = message;
+      }
+    }
+    resetReport();
+  }, REPORT_MS);
+})();
