@@ -44,6 +44,7 @@ SLOW_PATHS = (
     "term/test_remote_cli.py",
     "term/test_watch.py",
     "test_cli.py",
+    "test_procs.py",
 )
 #: Fixtures that start a process: ffmpeg (which makes the clips), a daemon, a browser.
 SLOW_FIXTURES = frozenset(
