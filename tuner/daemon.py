@@ -322,7 +322,7 @@ async def _watch_secret(ctx: WebContext, state_dir: Path) -> None:
             ctx.supervisor.close_listeners(LOGGED_OUT, "logged out")
     finally:
         # Cancelled at shutdown: the last uses since the last write are kept.
-        if ctx.logins.table.unsaved:
+        if ctx.logins.pending:
             ctx.logins.save()
 
 

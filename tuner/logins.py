@@ -128,19 +128,20 @@ def _store_error(path: Path, exc: OSError) -> LoginStoreError:
     return LoginStoreError(f"cannot save the logins in {path}: {reason}", reason)
 
 
-def _move_aside(path: Path, why: LoginsFileError) -> None:
-    kept = path.with_name(f"{path.name}.unusable-{time.strftime('%Y%m%d-%H%M%S')}")
+def _move_aside(path: Path, why: LoginsFileError, then: str) -> None:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = path.with_name(f"{path.name}.unusable-{stamp}")
+    n = 1
+    while kept.exists():
+        n += 1
+        kept = path.with_name(f"{path.name}.unusable-{stamp}-{n}")
     try:
         path.replace(kept)
     except OSError as exc:
         log.error("the logins file %s cannot be used (%s) nor moved aside: %s", path, why, exc)
         return
     log.error(
-        "the logins file %s could not be used (%s); it was kept as %s, and every browser "
-        "must log in again",
-        path,
-        why,
-        kept,
+        "the logins file %s could not be used (%s); it was kept as %s, %s", path, why, kept, then
     )
 
 
@@ -166,12 +167,20 @@ class LoginStore:
         self._stamp: Stamp | None = None
         #: A change that could not be written yet (a logout on a full disk).
         self._must_write = False
+        #: The file was damaged and moved aside: what is held is the truth until written.
+        self._file_lost = False
         #: Why the last write failed (said once, not at every retry).
         self._problem: str | None = None
         self._streams: dict[str, set[Closable]] = {}
 
     @classmethod
-    def open(cls, state_dir: Path, **kwargs: object) -> LoginStore:
+    def open(
+        cls,
+        state_dir: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        save_every: float = SAVE_SEEN_EVERY,
+    ) -> LoginStore:
         """The store with the logins saved in ``state_dir``.
 
         A file that cannot be used is renamed to ``logins.json.unusable-<time>``
@@ -180,11 +189,11 @@ class LoginStore:
         Raises:
             ConfigError: the file cannot be read (permissions).
         """
-        store = cls(state_dir, **kwargs)  # type: ignore[arg-type]
+        store = cls(state_dir, clock=clock, save_every=save_every)
         try:
             saved = _read(store.path)
         except LoginsFileError as exc:
-            _move_aside(store.path, exc)
+            _move_aside(store.path, exc, "and every browser must log in again")
             saved = {}
         except OSError as exc:
             raise ConfigError(f"state_dir: cannot read {store.path}: {exc.strerror}") from None
@@ -259,14 +268,16 @@ class LoginStore:
             saved = _read(self.path)
         except LoginsFileError as exc:
             # Edited by hand, or damaged: what this daemon holds is written back.
-            _move_aside(self.path, exc)
-            self._must_write = True
-            self._stamp = None
+            self._lost(exc)
             return []
         except OSError as exc:
             self._report(_store_error(self.path, exc))
             return []
         self._stamp = stamp
+        return self._merge(saved)
+
+    def _merge(self, saved: dict[str, Login]) -> list[Login]:
+        """Merge the file's logins into ours; end at once those gone from it."""
         gone = self.table.merge(saved)
         for login in gone:
             log.warning(
@@ -277,6 +288,11 @@ class LoginStore:
             )
         self.close_streams([login.id for login in gone])
         return gone
+
+    @property
+    def pending(self) -> bool:
+        """Whether something held is not in the file yet (last uses, a logout)."""
+        return self._must_write or self.table.unsaved
 
     def save_if_due(self) -> None:
         """Write the last uses out when they are old enough (or a change is pending)."""
@@ -292,12 +308,14 @@ class LoginStore:
     def _change(self, change: Callable[[LoginTable], T]) -> T:
         try:
             with _locked(self.state_dir):
+                saved: dict[str, Login] | None = None
                 try:
-                    saved = _read(self.path)
+                    if not self._file_lost:
+                        saved = _read(self.path)
                 except LoginsFileError as exc:
-                    _move_aside(self.path, exc)
-                    saved = None
-                gone = self.table.merge(saved) if saved is not None else []
+                    self._lost(exc)
+                if saved is not None:
+                    self._merge(saved)
                 result = change(self.table)
                 replace_private(self.path, encode(self.table.records(self._clock())))
                 self._stamp = _stamp(self.path)
@@ -306,12 +324,16 @@ class LoginStore:
             self._report(error)
             raise error from None
         self.table.mark_saved()
-        self._must_write = False
+        self._must_write = self._file_lost = False
         if self._problem is not None:
             log.info("the logins file %s can be written again", self.path)
             self._problem = None
-        self.close_streams([login.id for login in gone])
         return result
+
+    def _lost(self, why: LoginsFileError) -> None:
+        _move_aside(self.path, why, "and the logins this daemon holds are written back")
+        self._file_lost = self._must_write = True
+        self._stamp = None
 
     def _report(self, error: LoginStoreError) -> None:
         if error.reason != self._problem:

@@ -122,10 +122,12 @@ def is_this_machine(address: str | None, header_names: Iterable[str]) -> bool:
     (the command line, a browser on the machine), by its address and the names of
     the headers it sent."""
     try:
-        loopback = ipaddress.ip_address(address or "").is_loopback
+        ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
-    return loopback and not is_relayed(header_names)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack socket's view of 127.0.0.1
+    return ip.is_loopback and not is_relayed(header_names)
 
 
 def set_session_cookie(ctx: WebContext, response: Response, login_id: str) -> None:
