@@ -217,7 +217,9 @@ async def test_tuner_sessions_revoke_all_logs_everyone_out_at_once(
             assert revoked.stdout.decode().count("logged out ") == 2
             assert await close_code(phone_events, timeout=5) == 1008
             assert await close_code(car_video, timeout=5) == 1008
-            assert trio.current_time() - done < REVOKED_WITHIN
+            closed_after = trio.current_time() - done
+            print(f"\nrevoked --all: both sockets closed {closed_after * 1000:.0f} ms after")
+            assert closed_after < REVOKED_WITHIN
         for client in (phone, car):
             assert (await client.get("/api/status")).status_code == 401
         assert await _listed(daemon.state_dir) == {}
@@ -378,7 +380,9 @@ async def test_a_trusted_proxy_decides_scheme_and_host_and_no_one_else_does(
         async with running.client() as proxy:
             response = await proxy.post("/api/login", json={"pin": PIN}, headers=relayed)
             assert response.status_code == 204
-            assert "secure" in response.headers["set-cookie"].lower()
+            set_cookies = response.headers.get_list("set-cookie")
+            assert len(set_cookies) == 2  # the session cookie and the device mark
+            assert all("secure" in header.lower() for header in set_cookies)
             cookie = {"Cookie": f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"}
             response = await proxy.post(
                 "/api/stop", headers={**relayed, **cookie, "Origin": public}
@@ -389,7 +393,7 @@ async def test_a_trusted_proxy_decides_scheme_and_host_and_no_one_else_does(
         async with httpx.AsyncClient(base_url=running.url, transport=transport) as stranger:
             response = await stranger.post("/api/login", json={"pin": PIN}, headers=relayed)
             assert response.status_code == 204
-            assert "secure" not in response.headers["set-cookie"].lower()
+            assert not any("secure" in h.lower() for h in response.headers.get_list("set-cookie"))
             cookie = {"Cookie": f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"}
             response = await stranger.post(
                 "/api/stop", headers={**relayed, **cookie, "Origin": public}
