@@ -316,6 +316,7 @@ async def _watch_secret(ctx: WebContext, state_dir: Path) -> None:
                 continue
             stamp = secret_stamp(state_dir)
             ctx.signer = TokenSigner(secret)
+            ctx.logins.revoke_all()
             log.warning("the cookie secret changed: every browser must log in again")
             ctx.supervisor.video.close_all(LOGGED_OUT, "logged out")
             ctx.events.close_all(LOGGED_OUT, "logged out", final=False)

@@ -258,6 +258,15 @@ class LoginStore:
         self._change(lambda table: table.remove(login_id))
         return ended
 
+    def revoke_all(self) -> None:
+        """End every login now (the cookie secret changed: their cookies are void),
+        so that ``tuner sessions`` lists none of them; a failed write is retried."""
+        ended = self.table.records(self._clock())
+        for login in ended:
+            self.table.remove(login.id)
+        self.close_streams([login.id for login in ended])
+        self.save()
+
     def refresh(self) -> list[Login]:
         """Take in a change another process made to the file (``tuner sessions
         revoke``); returns the logins it ended, whose streams are then closed."""

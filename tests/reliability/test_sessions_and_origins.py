@@ -323,6 +323,23 @@ def test_logins_survive_a_restart_and_a_kill_9_and_revoked_ones_stay_revoked(
     assert not list(daemon.state_dir.glob(".logins.json.*")), "no file left half-written"
 
 
+async def test_a_deleted_secret_ends_every_session(daemon: RunningDaemon) -> None:
+    """However the secret changes (here: deleted by hand), the sessions signed with it
+    end with it, and ``tuner sessions`` lists none of them."""
+    async with daemon.client() as phone:
+        cookie = await _login_as(daemon, phone, PHONE)
+        assert set(await _listed(daemon.state_dir)) == {"Chrome on Android"}
+        async with open_websocket_url(
+            daemon.ws_url + "/ws/video", extra_headers=_ws_headers(cookie)
+        ) as video:
+            (daemon.state_dir / "secret").unlink()
+            assert await close_code(video, timeout=5) == 1008
+        assert await _listed(daemon.state_dir) == {}
+        assert (await phone.get("/api/status")).status_code == 401
+        await daemon.login(phone)
+        assert (await phone.get("/api/status")).status_code == 200
+
+
 async def test_requests_from_another_site_are_refused(daemon: RunningDaemon) -> None:
     async with daemon.client() as client:
         cookie = await daemon.login(client)
