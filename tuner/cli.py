@@ -1,5 +1,5 @@
 """The ``tuner`` command: ``serve``, ``doctor``, ``queue``, ``play``, ``stop``, ``status``,
-``watch``, ``rotate-secret``, ``--version``."""
+``watch``, ``sessions``, ``rotate-secret``, ``--version``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     rotate.add_argument("--config", type=Path, help="TOML config file")
     rotate.add_argument("--state-dir", type=Path, help="where the PIN and cookie secret live")
 
+    _add_sessions_parser(commands)
+
     doctor = commands.add_parser("doctor", help="check what tuner needs and say what to fix")
     doctor.add_argument("--config", type=Path, help="TOML config file")
     queue_cli.add_parser(commands)
@@ -62,6 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--url", help="the daemon's address (default: from the config)")
     watch.add_argument("--config", type=Path, help="TOML config file")
     return parser
+
+
+def _add_sessions_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sessions = commands.add_parser(
+        "sessions",
+        help="list who is logged in; 'sessions revoke ID' (or --all) logs them out at once",
+    )
+    revoke = sessions.add_subparsers(dest="action", metavar="ACTION").add_parser(
+        "revoke", help="end a login (or every login): its cookie is refused, its streams close"
+    )
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", metavar="ID", help="the login's id (or its start)")
+    which.add_argument("--all", action="store_true", help="end every login")
+    for parser, default in ((sessions, None), (revoke, argparse.SUPPRESS)):
+        # On both, so that they may come before or after 'revoke'.
+        parser.add_argument("--config", type=Path, default=default, help="TOML config file")
+        parser.add_argument(
+            "--state-dir", type=Path, default=default, help="tuner serve's state directory"
+        )
 
 
 def _setup_logging(level: str) -> None:
@@ -108,12 +130,15 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _rotate_secret(args: argparse.Namespace) -> int:
     from tuner.credentials import rotate_secret
+    from tuner.logins import LoginStoreError, revoke_logins
 
     try:
         settings = load_settings(args.config, flags={"state_dir": args.state_dir})
         ensure_state_dir(settings.state_dir)
         rotate_secret(settings.state_dir)
-    except ConfigError as exc:
+        # Their cookies are dead: so are their logins (tuner sessions lists none).
+        revoke_logins(settings.state_dir, None)
+    except (ConfigError, LoginStoreError) as exc:
         print(f"tuner: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     print(
@@ -121,6 +146,55 @@ def _rotate_secret(args: argparse.Namespace) -> int:
         "(a running daemon closes their streams within a few seconds)"
     )
     return 0
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from tuner.logins import LoginStoreError, list_logins, revoke_logins
+
+    try:
+        settings = load_settings(args.config, flags={"state_dir": args.state_dir})
+        if args.action == "revoke":
+            ended = revoke_logins(settings.state_dir, None if args.all else args.id)
+        else:
+            logins = list_logins(settings.state_dir)
+    except (ConfigError, LoginStoreError, LookupError) as exc:
+        message = exc.args[0] if isinstance(exc, LookupError) else exc
+        print(f"tuner: {message}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.action == "revoke":
+        if not ended:
+            print("tuner: no one is logged in")
+        for login in ended:
+            print(f"tuner: logged out {login.id} ({login.device}, {login.address})")
+        if ended:
+            print("tuner: a running daemon refuses their cookies and closes their streams now")
+        return 0
+    if not logins:
+        print("no one is logged in")
+        return 0
+    now = time.time()
+    rows = [("ID", "DEVICE", "ADDRESS", "LAST SEEN")] + [
+        (login.id, login.device, login.address, _when(login.last_seen, now)) for login in logins
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        padded = (cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        print("  ".join([*padded, row[3]]))
+    return 0
+
+
+def _when(at: float, now: float) -> str:
+    """A time as the local clock says it, and how long ago."""
+    ago = max(0, int(now - at))
+    if ago < 60:
+        relative = "just now"
+    elif ago < 3600:
+        relative = f"{ago // 60} min ago"
+    elif ago < 86400:
+        relative = f"{ago // 3600} h ago"
+    else:
+        relative = f"{ago // 86400} days ago"
+    return f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(at))} ({relative})"
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -149,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _watch(args)
     if args.command == "rotate-secret":
         return _rotate_secret(args)
+    if args.command == "sessions":
+        return _sessions(args)
     if args.command == "doctor":
         from tuner.doctor import run_doctor
 

@@ -11,6 +11,7 @@ into one sentence. This module is that shared part, with a blocking
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import sys
 from collections.abc import Callable
@@ -104,7 +105,12 @@ def run_logged_in(
         settings = load_settings(config)
         with open_client(settings, url) as client:
             login(client, settings)
-            return action(client)
+            try:
+                return action(client)
+            finally:
+                # A login per command, ended with it: `tuner sessions` lists people.
+                with contextlib.suppress(httpx.HTTPError):
+                    client.post("/api/logout")
     except (CommandError, ConfigError) as exc:
         print(f"tuner: {exc}", file=sys.stderr)
         return 1

@@ -1,12 +1,17 @@
-"""The PIN and the cookie-signing secret: where they come from and how they are kept.
+"""The PIN, the cookie-signing secret and the device key: where they come from and
+how they are kept.
 
 The PIN comes from ``TUNER_PIN``, else a PIN file (``pin_file`` in the config), else
 the state directory, where a random one is made on first start (mode 0600) and
-printed once. The secret is random, kept in the state directory, and never leaves it.
+printed once. The secret (``secret``, signs session cookies) and the device key
+(``device_key``, signs device marks) are random, kept in the state directory, and
+never leave it. ``tuner rotate-secret`` replaces the secret only: browsers that
+logged in before stay known devices (see :mod:`tuner.core.throttle`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -44,7 +49,48 @@ def _write_private(path: Path, data: bytes) -> None:
     # O_EXCL: never clobber a file another process wrote meanwhile; 0600 from birth.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
+        give_to_directory_owner(f.fileno(), path.parent)
         f.write(data)
+        f.flush()
+        # On the disk before anyone relies on it (a key that a power cut loses would
+        # silently invalidate every cookie signed with it).
+        os.fsync(f.fileno())
+
+
+def give_to_directory_owner(fd: int, directory: Path) -> None:
+    """Give a file root makes (``sudo tuner sessions revoke``) to the state directory's
+    owner, so that the daemon, running as that user, can still read it."""
+    if os.geteuid() != 0:
+        return
+    owner = os.stat(directory)
+    if owner.st_uid != 0:
+        os.fchown(fd, owner.st_uid, owner.st_gid)
+
+
+def replace_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` (mode 0600) so that a reader, a crash or a
+    ``kill -9`` at any moment finds the old content or the new, never a mix.
+
+    The new content is written aside, flushed to the disk, renamed over the old file,
+    and the directory flushed, so that the rename itself survives a power cut.
+
+    Raises:
+        OSError: it cannot be written (nothing was changed then).
+    """
+    aside = path.with_name(f".{path.name}.{os.getpid()}.new")
+    try:
+        aside.unlink(missing_ok=True)
+        _write_private(aside, data)
+        os.replace(aside, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            aside.unlink()
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _read_pin(path: Path, source: str) -> str:
@@ -104,8 +150,26 @@ def load_secret(state_dir: Path) -> bytes:
     """The cookie-signing secret, made on first use.
 
     Replacing it (``tuner rotate-secret``) or deleting it logs every browser out.
+
+    Raises:
+        ConfigError: it cannot be read or made, or is too short.
     """
-    path = state_dir / "secret"
+    return _load_key(state_dir / "secret")
+
+
+def load_device_key(state_dir: Path) -> bytes:
+    """The key that signs device marks, made on first use.
+
+    ``tuner rotate-secret`` leaves it alone; deleting it (and restarting) makes every
+    browser an unknown client again until its next login.
+
+    Raises:
+        ConfigError: it cannot be read or made, or is too short.
+    """
+    return _load_key(state_dir / "device_key")
+
+
+def _load_key(path: Path) -> bytes:
     try:
         secret = path.read_bytes()
     except FileNotFoundError:
@@ -114,6 +178,8 @@ def load_secret(state_dir: Path) -> bytes:
             _write_private(path, secret)
         except FileExistsError:
             secret = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"state_dir: cannot write {path}: {exc.strerror}") from None
     except OSError as exc:
         raise ConfigError(f"state_dir: cannot read {path}: {exc.strerror}") from None
     if len(secret) < SECRET_BYTES:
@@ -131,13 +197,9 @@ def rotate_secret(state_dir: Path) -> None:
         ConfigError: the state directory cannot be written.
     """
     path = state_dir / "secret"
-    aside = state_dir / f".secret.{os.getpid()}.new"
     try:
-        aside.unlink(missing_ok=True)
-        _write_private(aside, secrets.token_bytes(SECRET_BYTES))
-        os.replace(aside, path)
+        replace_private(path, secrets.token_bytes(SECRET_BYTES))
     except OSError as exc:
-        aside.unlink(missing_ok=True)
         raise ConfigError(f"state_dir: cannot write a new {path}: {exc.strerror}") from None
 
 

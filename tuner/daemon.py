@@ -40,12 +40,13 @@ from tuner.core.egress import Policy
 from tuner.core.forwarded import parse_networks
 from tuner.core.state import describe
 from tuner.core.thumbnails import ThumbnailTokens
-from tuner.core.tokens import TokenSigner
-from tuner.credentials import Pin, load_secret, secret_stamp
+from tuner.core.tokens import DeviceMarker, TokenSigner
+from tuner.credentials import Pin, load_device_key, load_secret, secret_stamp
 from tuner.egress import EgressProxy
 from tuner.events import EventHub
 from tuner.extract import make_poller
 from tuner.jobs import DownloadSettings, Queue, YtdlpPreparer
+from tuner.logins import LOGGED_OUT, LoginStore
 from tuner.play.fanout import GOING_AWAY
 from tuner.play.ffmpeg import Tool, ToolNotFoundError, find_ffmpeg, version
 from tuner.play.resolver import Resolver
@@ -61,10 +62,9 @@ from tuner.web.listen import abort_connections, make_listen_socket
 
 log = logging.getLogger(__name__)
 
-#: How often the cookie secret's file is looked at for a rotation.
-SECRET_CHECK_SECONDS = 1.0
-#: The websocket close code for "your login was revoked" (policy violation).
-LOGGED_OUT = 1008
+#: How often the cookie secret's and the logins' files are looked at for a change
+#: (``tuner rotate-secret``, ``tuner sessions revoke``): well within a second.
+SECRET_CHECK_SECONDS = 0.25
 
 #: Beyond the graceful drain, how long stalled connections get before being cut.
 ABORT_GRACE_SECONDS = 0.5
@@ -203,6 +203,8 @@ async def _serve(
         events=events,
         signer=TokenSigner(load_secret(settings.state_dir)),
         pin=pin,
+        logins=LoginStore.open(settings.state_dir),
+        devices=DeviceMarker(load_device_key(settings.state_dir)),
         ffmpeg_problem=ffmpeg_problem,
         poller=poller,
         queue=queue,
@@ -292,29 +294,39 @@ async def _watchdog(notifier: Notifier, supervisor: Supervisor, interval: float)
 
 
 async def _watch_secret(ctx: WebContext, state_dir: Path) -> None:
-    """Log every browser out when the cookie secret changes (``tuner rotate-secret``).
+    """Log every browser out when the cookie secret changes (``tuner rotate-secret``),
+    and one login when ``tuner sessions revoke`` ends it.
 
-    Cookies are checked against the new secret from then on, and open video, event
-    and audio streams are closed: their pages reconnect, are refused, and ask for
-    the PIN.
+    Cookies are checked against the new secret (or the logins left) from then on, and
+    the open video, event and audio streams of those logged out are closed: their
+    pages reconnect, are refused, and ask for the PIN. The logins' last uses are
+    written out here every so often, and when the daemon stops.
     """
     stamp = secret_stamp(state_dir)
-    while True:
-        await trio.sleep(SECRET_CHECK_SECONDS)
-        now = secret_stamp(state_dir)
-        if now == stamp:
-            continue
-        try:
-            secret = load_secret(state_dir)  # makes a new one if it was deleted
-        except ConfigError as exc:
-            log.error("the cookie secret changed but cannot be read: %s", exc)
-            continue
-        stamp = secret_stamp(state_dir)
-        ctx.signer = TokenSigner(secret)
-        log.warning("the cookie secret changed: every browser must log in again")
-        ctx.supervisor.stage.close_viewers(LOGGED_OUT, "logged out")
-        ctx.events.close_all(LOGGED_OUT, "logged out", final=False)
-        ctx.supervisor.stage.close_listeners(LOGGED_OUT, "logged out")
+    try:
+        while True:
+            await trio.sleep(SECRET_CHECK_SECONDS)
+            ctx.logins.refresh()
+            ctx.logins.save_if_due()
+            now = secret_stamp(state_dir)
+            if now == stamp:
+                continue
+            try:
+                secret = load_secret(state_dir)  # makes a new one if it was deleted
+            except ConfigError as exc:
+                log.error("the cookie secret changed but cannot be read: %s", exc)
+                continue
+            stamp = secret_stamp(state_dir)
+            ctx.signer = TokenSigner(secret)
+            ctx.logins.revoke_all()
+            log.warning("the cookie secret changed: every browser must log in again")
+            ctx.supervisor.stage.close_viewers(LOGGED_OUT, "logged out")
+            ctx.events.close_all(LOGGED_OUT, "logged out", final=False)
+            ctx.supervisor.stage.close_listeners(LOGGED_OUT, "logged out")
+    finally:
+        # Cancelled at shutdown: the last uses since the last write are kept.
+        if ctx.logins.pending:
+            ctx.logins.save()
 
 
 async def run_until_signalled(settings: Settings, pin: Pin) -> None:

@@ -110,3 +110,72 @@ def test_waits_are_never_negative_and_only_shrink_as_time_passes(
         later = throttle.wait(address, now + 1.0)
         assert first >= 0.0
         assert later <= first
+
+
+# --- known devices and the machine itself ----------------------------------------------
+
+
+def _empty_the_bucket(throttle: LoginThrottle, now: float = 0.0) -> None:
+    """The lockout attack: 20 wrong PINs from 4 addresses, 5 each."""
+    for n in range(20):
+        throttle.failed(f"192.0.2.{n % 4}", now)
+    assert throttle.global_wait(now) == 4320.0
+
+
+def test_an_empty_bucket_pauses_unknown_clients_but_not_known_devices() -> None:
+    throttle = LoginThrottle()
+    _empty_the_bucket(throttle)
+    assert throttle.wait("198.51.100.1", 0.0) == 4320.0
+    # A browser with a device mark, from a new address or one of the guessers'.
+    assert throttle.wait("198.51.100.1", 0.0, device="owner-phone") == 0.0
+    assert throttle.wait("192.0.2.0", 0.0, device="owner-phone") == 0.0
+    # The machine itself (loopback, relayed by no proxy).
+    assert throttle.wait("127.0.0.1", 0.0, local=True) == 0.0
+    assert throttle.wait("::1", 0.0, local=True) == 0.0
+
+
+def test_a_known_device_has_a_lockout_of_its_own_wherever_it_is() -> None:
+    throttle = LoginThrottle(global_burst=10_000)
+    # Wrong PINs under one mark from many addresses add up: a stolen mark gains no
+    # speed from a botnet.
+    waits = [throttle.failed(f"10.0.0.{n}", 0.0, device="stolen") for n in range(8)]
+    assert waits == [0.0] * 5 + [1.0, 2.0, 4.0]
+    assert throttle.wait("10.9.9.9", 0.0, device="stolen") == 4.0
+    assert throttle.failures("10.9.9.9", device="stolen") == 8
+    # ... and lock neither those addresses nor another device.
+    assert throttle.wait("10.0.0.7", 0.0) == 0.0
+    assert throttle.wait("10.0.0.7", 0.0, device="owner-phone") == 0.0
+    # Nor can anyone sharing the owner's address lock the owner's device out.
+    for _ in range(10):
+        throttle.failed("203.0.113.9", 0.0)
+    assert throttle.wait("203.0.113.9", 0.0) > 0
+    assert throttle.wait("203.0.113.9", 0.0, device="owner-phone") == 0.0
+    throttle.succeeded("10.9.9.9", device="stolen")
+    assert throttle.failures("10.9.9.9", device="stolen") == 0
+
+
+def test_the_machine_itself_is_still_locked_out_per_address() -> None:
+    throttle = LoginThrottle()
+    _empty_the_bucket(throttle)
+    waits = [throttle.failed("127.0.0.1", 0.0, local=True) for _ in range(7)]
+    assert waits == [0.0] * 5 + [1.0, 2.0]
+    assert throttle.wait("127.0.0.1", 0.5, local=True) == 1.5
+
+
+def test_known_devices_and_the_machine_itself_do_not_draw_on_the_bucket() -> None:
+    throttle = LoginThrottle(global_burst=20)
+    for n in range(100):
+        throttle.failed("127.0.0.1", float(n) * 4000, local=True)
+        throttle.failed(f"10.0.0.{n}", float(n) * 4000, device="owner-phone")
+    assert throttle.global_wait(400_000.0) == 0.0
+    assert throttle.wait("198.51.100.1", 400_000.0) == 0.0
+
+
+def test_ten_thousand_guesses_with_a_stolen_device_mark_take_more_than_a_year() -> None:
+    throttle = LoginThrottle()
+    now = 0.0
+    for n in range(10_000):
+        address = f"10.{n // 65536}.{n // 256 % 256}.{n % 256}"
+        now += throttle.wait(address, now, device="stolen")
+        throttle.failed(address, now, device="stolen")
+    assert now > YEAR

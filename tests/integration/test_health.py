@@ -24,9 +24,18 @@ async def test_healthz_and_readyz_when_all_is_well(daemon: RunningDaemon) -> Non
             "poller": "ok",
             "extractors": "ok",
             "queue": "ok",
+            "logins": "ok",
         }
+        assert body["logins_paused_until"] is None
         # Nothing private: no PIN, no query, no title, no paths.
-        assert set(body) == {"status", "version", "uptime_seconds", "session", "components"}
+        assert set(body) == {
+            "status",
+            "version",
+            "uptime_seconds",
+            "session",
+            "components",
+            "logins_paused_until",
+        }
         ready = await client.get("/readyz")
         assert (ready.status_code, ready.json()) == (200, {"ready": True})
 

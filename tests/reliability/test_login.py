@@ -1,12 +1,15 @@
-"""Guessing the PIN: a burst is locked out while the owner still gets in, lockouts
-follow the real client behind a trusted proxy, and comparing a PIN takes the same
-time whether, and where, it is wrong."""
+"""Guessing the PIN: a burst is locked out while the owner still gets in, a crowd of
+guessers pauses only unknown clients, lockouts follow the real client behind a
+trusted proxy, and comparing a PIN takes the same time whether, and where, it is
+wrong."""
 
 from __future__ import annotations
 
+import calendar
 import logging
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +24,7 @@ from tests.integration.conftest import (
     start_daemon,
 )
 from tuner.core.tokens import pin_matches
+from tuner.web.auth import DEVICE_COOKIE
 
 BURST = 1000
 
@@ -88,6 +92,8 @@ async def test_lockouts_follow_the_client_a_trusted_proxy_names(tmp_path: Path) 
         async with daemon.client() as proxy:
 
             async def login(pin: str, client: str) -> int:
+                # Clients of their own: none carries another's cookies (a device mark).
+                proxy.cookies.clear()
                 response = await proxy.post(
                     "/api/login", json={"pin": pin}, headers={"X-Forwarded-For": client}
                 )
@@ -116,6 +122,120 @@ async def test_lockouts_follow_the_client_a_trusted_proxy_names(tmp_path: Path) 
             )
             assert response.status_code == 429
         daemon.shutdown.set()
+
+
+# --- The owner is never locked out -----------------------------------------------------
+
+
+async def test_a_crowd_of_guessers_cannot_lock_the_owner_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """20 wrong PINs from 4 addresses pause logins from unknown clients for 72 minutes;
+    the owner still logs in from a browser that logged in before (even after
+    ``rotate-secret``) and from the machine itself."""
+    caplog.set_level(logging.INFO, logger="tuner")
+    # A proxy on loopback relays every client, as a tunnel does; trusted explicitly.
+    settings = settings_for(tmp_path, trusted_proxies=("127.0.0.1",))
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings)
+
+        def relayed(client: str) -> dict[str, str]:
+            return {"X-Forwarded-For": client}
+
+        # The owner's phone logged in once, weeks ago: it keeps its device mark.
+        async with daemon.client() as phone:
+            response = await phone.post(
+                "/api/login", json={"pin": PIN}, headers=relayed("198.51.100.50")
+            )
+            assert response.status_code == 204
+            device_mark = phone.cookies[DEVICE_COOKIE]
+        # Every cookie is void now (what the owner does after losing a phone): the
+        # owner must log in again, exactly when a lockout would hurt.
+        rotated = await trio.run_process(
+            [sys.executable, "-m", "tuner", "rotate-secret", "--state-dir", str(daemon.state_dir)],
+            capture_stdout=True,
+        )
+        assert b"every browser must log in again" in rotated.stdout
+
+        # The attack: 20 wrong PINs from 4 addresses, 5 each, all at once.
+        statuses: list[int] = []
+        async with daemon.client() as attacker:
+
+            async def guess(n: int) -> None:
+                response = await attacker.post(
+                    "/api/login",
+                    json={"pin": f"{n:06d}"},
+                    headers=relayed(f"203.0.113.{n % 4 + 1}"),
+                )
+                statuses.append(response.status_code)
+
+            started = time.monotonic()
+            async with trio.open_nursery() as burst:
+                for n in range(20):
+                    burst.start_soon(guess, n)
+            took = time.monotonic() - started
+        assert statuses == [401] * 20
+        print(f"\n20 wrong PINs from 4 addresses in {took:.2f} s")
+
+        # An unknown client, right PIN and all, waits 72 minutes.
+        async with daemon.client() as stranger:
+            response = await stranger.post(
+                "/api/login", json={"pin": PIN}, headers=relayed("198.51.100.77")
+            )
+            assert response.status_code == 429
+            assert 4300 <= int(response.headers["Retry-After"]) <= 4320
+            assert "a device that logged in here before can log in now" in response.json()["detail"]
+            # /healthz says so, and until when.
+            health = (await stranger.get("/healthz")).json()
+            assert health["status"] == "degraded"
+            assert health["components"]["logins"] == "paused"
+            until = calendar.timegm(
+                time.strptime(health["logins_paused_until"], "%Y-%m-%dT%H:%M:%SZ")
+            )
+            assert 4300 <= until - time.time() <= 4321
+
+        # The owner's phone, from yet another address (a car on LTE), gets in.
+        async with daemon.client() as phone:
+            response = await phone.post(
+                "/api/login",
+                json={"pin": PIN},
+                headers={**relayed("198.51.100.51"), "Cookie": f"{DEVICE_COOKIE}={device_mark}"},
+            )
+            assert response.status_code == 204, response.text
+            assert (await phone.get("/api/status")).status_code == 200
+            # ... and its mark is renewed: the same device, for 400 days from now.
+            devices = daemon.serving.context.devices
+            renewed = response.cookies[DEVICE_COOKIE]
+            assert devices.verify(renewed, time.time()) == devices.verify(device_mark, time.time())
+
+        # So does the machine itself (the command line): loopback, no proxy headers.
+        async with daemon.client() as local:
+            response = await local.post("/api/login", json={"pin": PIN})
+            assert response.status_code == 204, response.text
+        # A loopback peer that relays someone (a forwarding header, trusted or not) is
+        # not the machine itself: 127.0.0.2 is no trusted proxy, so its header is not
+        # believed, but it still says that someone else is behind it.
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(base_url=daemon.url, transport=transport) as tunnel:
+            for header in ("X-Forwarded-For", "X-Forwarded-Proto", "Forwarded"):
+                response = await tunnel.post("/api/login", json={"pin": PIN}, headers={header: "x"})
+                assert response.status_code == 429, header
+        # An unknown device is still held back; a forged mark makes no one known.
+        forged = device_mark[:-4] + ("AAAA" if not device_mark.endswith("AAAA") else "BBBB")
+        async with daemon.client() as stranger:
+            response = await stranger.post(
+                "/api/login",
+                json={"pin": PIN},
+                headers={**relayed("198.51.100.78"), "Cookie": f"{DEVICE_COOKIE}={forged}"},
+            )
+            assert response.status_code == 429
+        daemon.shutdown.set()
+
+    logged = caplog.text
+    assert "logins are paused until" in logged
+    assert "a browser that logged in before, or tuner on this machine, can still log in" in logged
+    assert "login from 198.51.100.51 (known device " in logged
+    assert "login from 127.0.0.1 (this machine)" in logged
 
 
 # --- Timing ---------------------------------------------------------------------------

@@ -3,7 +3,10 @@ say, and the headers every answer carries."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import pytest
 import trio
 from trio_websocket import HandshakeError, open_websocket_url
 
+from tests.daemon_process import DaemonProcess
 from tests.integration.conftest import (
     PIN,
     RunningDaemon,
@@ -19,6 +23,7 @@ from tests.integration.conftest import (
     start_daemon,
 )
 from tests.integration.helpers import close_code, stays_open
+from tests.reliability.conftest import terminate_cleanly
 from tests.web.chromium import chromium, wait_for
 from tuner.web.auth import COOKIE_NAME
 
@@ -69,6 +74,270 @@ async def test_rotating_the_secret_logs_every_browser_out(daemon: RunningDaemon)
     async with daemon.client() as client:
         await daemon.login(client)
         assert (await client.get("/api/status")).status_code == 200
+
+
+PHONE = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36"
+)
+CAR = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/109.0.5414.120 Safari/537.36 Tesla/2024.14.9"
+)
+
+
+async def _tuner(state_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The real ``tuner`` command on the daemon's state directory, while it runs."""
+    return await trio.run_process(
+        [sys.executable, "-m", "tuner", *args, "--state-dir", str(state_dir)],
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+
+
+async def _listed(state_dir: Path) -> dict[str, list[str]]:
+    """``tuner sessions``: each login's row (id, device, address, last seen) by device."""
+    done = await _tuner(state_dir, "sessions")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.decode().splitlines()
+    if lines == ["no one is logged in"]:
+        return {}
+    header, *rows = lines
+    assert header.split() == ["ID", "DEVICE", "ADDRESS", "LAST", "SEEN"]
+    listed = {}
+    for row in rows:
+        cells = [cell.strip() for cell in row.split("  ") if cell.strip()]
+        listed[cells[1]] = cells
+    return listed
+
+
+async def _login_as(daemon: RunningDaemon, client: httpx.AsyncClient, agent: str) -> str:
+    client.headers["User-Agent"] = agent
+    return await daemon.login(client)
+
+
+async def _audio_until_closed(
+    client: httpx.AsyncClient,
+    cookie: str,
+    ended: list[float],
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen to ``/audio`` until the server ends the stream; note when."""
+    async with client.stream("GET", "/audio", headers={"Cookie": cookie}) as response:
+        assert response.status_code == 200
+        task_status.started()
+        async for _ in response.aiter_raw():
+            pass
+    ended.append(trio.current_time())
+
+
+#: How soon the daemon must act on ``tuner sessions revoke`` (it looks 4 times a second).
+REVOKED_WITHIN = 1.0
+
+
+async def test_tuner_sessions_lists_logins_and_revoke_ends_one_at_once(
+    daemon: RunningDaemon,
+) -> None:
+    async with daemon.client() as phone, daemon.client() as car:
+        phone_cookie = await _login_as(daemon, phone, PHONE)
+        car_cookie = await _login_as(daemon, car, CAR)
+        listed = await _listed(daemon.state_dir)
+        assert set(listed) == {"Chrome on Android", "Tesla browser"}
+        phone_id, _, address, last_seen = listed["Chrome on Android"]
+        assert address == "127.0.0.1"
+        assert last_seen.endswith("(just now)")
+
+        ended: list[float] = []
+        async with (
+            open_websocket_url(
+                daemon.ws_url + "/ws/video", extra_headers=_ws_headers(phone_cookie)
+            ) as video,
+            open_websocket_url(
+                daemon.ws_url + "/ws/video", extra_headers=_ws_headers(car_cookie)
+            ) as cars_video,
+            trio.open_nursery() as nursery,
+        ):
+            await nursery.start(_audio_until_closed, phone, phone_cookie, ended)
+            assert await stays_open(video, 0.2)
+            revoked = await _tuner(daemon.state_dir, "sessions", "revoke", phone_id)
+            done = trio.current_time()
+            assert revoked.returncode == 0, revoked.stderr
+            assert (
+                f"logged out {phone_id} (Chrome on Android, 127.0.0.1)" in revoked.stdout.decode()
+            )
+            # The phone's picture and sound stop within a second: 1008, as a rotation.
+            assert await close_code(video, timeout=5) == 1008
+            closed_after = trio.current_time() - done
+            with trio.fail_after(5):
+                while not ended:
+                    await trio.sleep(0.01)
+            print(
+                f"\nrevoked: video closed {closed_after * 1000:.0f} ms and audio ended "
+                f"{(ended[0] - done) * 1000:.0f} ms after the command"
+            )
+            assert closed_after < REVOKED_WITHIN
+            assert ended[0] - done < REVOKED_WITHIN
+            # The car watches on.
+            assert await stays_open(cars_video, 0.3)
+
+        # The phone's cookie, wherever it is, is refused everywhere; the car's is not.
+        assert (await phone.get("/api/status")).status_code == 401
+        assert (await phone.get("/audio")).status_code == 401
+        with pytest.raises(HandshakeError) as refused:
+            async with open_websocket_url(
+                daemon.ws_url + "/ws/events", extra_headers=_ws_headers(phone_cookie)
+            ):
+                pass
+        assert getattr(refused.value, "status_code", None) == 401
+        assert (await car.get("/api/status")).status_code == 200
+        assert set(await _listed(daemon.state_dir)) == {"Tesla browser"}
+        # Ended once is ended: the same id again is an unknown one.
+        again = await _tuner(daemon.state_dir, "sessions", "revoke", phone_id)
+        assert again.returncode == 2
+        assert again.stderr.decode() == (f"tuner: no login session has the id {phone_id!r}\n")
+
+
+async def test_tuner_sessions_revoke_all_logs_everyone_out_at_once(
+    daemon: RunningDaemon,
+) -> None:
+    async with daemon.client() as phone, daemon.client() as car:
+        cookies = [await _login_as(daemon, phone, PHONE), await _login_as(daemon, car, CAR)]
+        async with (
+            open_websocket_url(
+                daemon.ws_url + "/ws/events", extra_headers=_ws_headers(cookies[0])
+            ) as phone_events,
+            open_websocket_url(
+                daemon.ws_url + "/ws/video", extra_headers=_ws_headers(cookies[1])
+            ) as car_video,
+        ):
+            revoked = await _tuner(daemon.state_dir, "sessions", "revoke", "--all")
+            done = trio.current_time()
+            assert revoked.returncode == 0, revoked.stderr
+            assert revoked.stdout.decode().count("logged out ") == 2
+            assert await close_code(phone_events, timeout=5) == 1008
+            assert await close_code(car_video, timeout=5) == 1008
+            closed_after = trio.current_time() - done
+            print(f"\nrevoked --all: both sockets closed {closed_after * 1000:.0f} ms after")
+            assert closed_after < REVOKED_WITHIN
+        for client in (phone, car):
+            assert (await client.get("/api/status")).status_code == 401
+        assert await _listed(daemon.state_dir) == {}
+        nobody = await _tuner(daemon.state_dir, "sessions", "revoke", "--all")
+        assert (nobody.returncode, nobody.stdout) == (0, b"tuner: no one is logged in\n")
+        # A new login works as ever.
+        await daemon.login(phone)
+        assert (await phone.get("/api/status")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "state_dir_exists", "says"),
+    [
+        (("sessions", "revoke", "NoSuchLogin0"), True, "tuner: no login session has the id"),
+        (("sessions", "revoke", "x"), True, "tuner: no login session has the id 'x'"),
+        (("sessions",), False, "tuner: the state directory "),
+        (("sessions", "revoke", "--all"), False, "tuner: the state directory "),
+    ],
+)
+def test_tuner_sessions_bad_input_is_one_line_and_exit_status_2(
+    tmp_path: Path, args: tuple[str, ...], state_dir_exists: bool, says: str
+) -> None:
+    state_dir = tmp_path / "state"
+    if state_dir_exists:
+        state_dir.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "tuner", *args, "--state-dir", str(state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(says), done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    if not state_dir_exists:
+        assert "does not exist" in done.stderr
+        assert not state_dir.exists(), "nothing is made"
+
+
+def _status_with(daemon: DaemonProcess, cookie: str) -> int:
+    return httpx.get(daemon.base_url + "/api/status", headers={"Cookie": cookie}).status_code
+
+
+def _process_login(daemon: DaemonProcess, agent: str) -> str:
+    response = httpx.post(
+        daemon.base_url + "/api/login", json={"pin": daemon.pin}, headers={"User-Agent": agent}
+    )
+    assert response.status_code == 204, response.text
+    return f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"
+
+
+def _saved(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """The logins file, by device."""
+    logins = json.loads((state_dir / "logins.json").read_text())["logins"]
+    return {login["device"]: login for login in logins}
+
+
+def test_logins_survive_a_restart_and_a_kill_9_and_revoked_ones_stay_revoked(
+    tmp_path: Path,
+) -> None:
+    with DaemonProcess.start(tmp_path, pin=PIN) as daemon:
+        phone = _process_login(daemon, PHONE)
+        car = _process_login(daemon, CAR)
+        stolen = _process_login(daemon, "curl/8.5.0")
+        stolen_id = _saved(daemon.state_dir)["curl"]["id"]
+        command = ["sessions", "revoke", stolen_id, "--state-dir", str(daemon.state_dir)]
+        revoked = subprocess.run(
+            [sys.executable, "-m", "tuner", *command],
+            capture_output=True,
+            timeout=30,
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        # The phone is used after its login; when it was is kept at shutdown.
+        created = _saved(daemon.state_dir)["Chrome on Android"]["created"]
+        assert _status_with(daemon, phone) == 200
+        deadline = time.monotonic() + 5
+        while _status_with(daemon, stolen) != 401:
+            assert time.monotonic() < deadline, "the revocation was not noticed"
+            time.sleep(0.05)
+        assert terminate_cleanly(daemon) < 5
+    assert _saved(daemon.state_dir)["Chrome on Android"]["last_seen"] > created
+
+    with DaemonProcess.start(tmp_path, pin=PIN) as daemon:
+        assert _status_with(daemon, phone) == 200
+        assert _status_with(daemon, car) == 200
+        assert _status_with(daemon, stolen) == 401
+        # A login made a moment before a kill -9 is on the disk already.
+        laptop = _process_login(daemon, "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Firefox/125.0")
+        daemon.process.kill()
+        daemon.process.wait(10)
+
+    with DaemonProcess.start(tmp_path, pin=PIN) as daemon:
+        for cookie in (phone, car, laptop):
+            assert _status_with(daemon, cookie) == 200
+        assert _status_with(daemon, stolen) == 401
+        assert set(_saved(daemon.state_dir)) == {
+            "Chrome on Android",
+            "Tesla browser",
+            "Firefox on Linux",
+        }
+    assert not list(daemon.state_dir.glob(".logins.json.*")), "no file left half-written"
+
+
+async def test_a_deleted_secret_ends_every_session(daemon: RunningDaemon) -> None:
+    """However the secret changes (here: deleted by hand), the sessions signed with it
+    end with it, and ``tuner sessions`` lists none of them."""
+    async with daemon.client() as phone:
+        cookie = await _login_as(daemon, phone, PHONE)
+        assert set(await _listed(daemon.state_dir)) == {"Chrome on Android"}
+        async with open_websocket_url(
+            daemon.ws_url + "/ws/video", extra_headers=_ws_headers(cookie)
+        ) as video:
+            (daemon.state_dir / "secret").unlink()
+            assert await close_code(video, timeout=5) == 1008
+        assert await _listed(daemon.state_dir) == {}
+        assert (await phone.get("/api/status")).status_code == 401
+        await daemon.login(phone)
+        assert (await phone.get("/api/status")).status_code == 200
 
 
 async def test_requests_from_another_site_are_refused(daemon: RunningDaemon) -> None:
@@ -128,7 +397,9 @@ async def test_a_trusted_proxy_decides_scheme_and_host_and_no_one_else_does(
         async with running.client() as proxy:
             response = await proxy.post("/api/login", json={"pin": PIN}, headers=relayed)
             assert response.status_code == 204
-            assert "secure" in response.headers["set-cookie"].lower()
+            set_cookies = response.headers.get_list("set-cookie")
+            assert len(set_cookies) == 2  # the session cookie and the device mark
+            assert all("secure" in header.lower() for header in set_cookies)
             cookie = {"Cookie": f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"}
             response = await proxy.post(
                 "/api/stop", headers={**relayed, **cookie, "Origin": public}
@@ -139,7 +410,7 @@ async def test_a_trusted_proxy_decides_scheme_and_host_and_no_one_else_does(
         async with httpx.AsyncClient(base_url=running.url, transport=transport) as stranger:
             response = await stranger.post("/api/login", json={"pin": PIN}, headers=relayed)
             assert response.status_code == 204
-            assert "secure" not in response.headers["set-cookie"].lower()
+            assert not any("secure" in h.lower() for h in response.headers.get_list("set-cookie"))
             cookie = {"Cookie": f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"}
             response = await stranger.post(
                 "/api/stop", headers={**relayed, **cookie, "Origin": public}

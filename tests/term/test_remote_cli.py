@@ -83,6 +83,9 @@ def test_play_status_and_stop(daemon: DaemonProcess, capsys: pytest.CaptureFixtu
     status, out, _ = _tuner(daemon, capsys, "stop")
     assert (status, out) == (0, "stopped\n")
     _wait_for_state(daemon, capsys, "idle")
+    # Each command logged in and out again: none leaves a login behind.
+    saved = json.loads((daemon.state_dir / "logins.json").read_text())
+    assert saved["logins"] == []
     deadline = time.monotonic() + 10
     while live_ffmpegs():
         assert time.monotonic() < deadline, "ffmpeg outlived the stop"

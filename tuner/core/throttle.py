@@ -1,16 +1,25 @@
-"""How often a wrong PIN may be tried: per client address, and for everyone at once.
+"""How often a wrong PIN may be tried: per client, and for unknown clients at once.
 
 Sans-IO: the caller passes the time. The web layer asks :meth:`LoginThrottle.wait`
 before it looks at a PIN (a locked-out attempt is answered 429 and tests nothing),
 then reports the outcome with :meth:`failed` or :meth:`succeeded`.
 
-- **Per address**: the first :attr:`free_failures` wrong PINs cost nothing; each one
-  after that locks the address out for twice as long as the last, from
+- **Per client**: the first :attr:`free_failures` wrong PINs cost nothing; each one
+  after that locks the client out for twice as long as the last, from
   :attr:`base_delay` up to :attr:`max_delay`. A right PIN, or a day without a wrong
-  one, clears the address. IPv6 clients count per /64, as one host usually owns it.
-- **Globally**: wrong PINs from all addresses together draw on a bucket of
-  :attr:`global_burst` that refills one every :attr:`global_refill`. An empty bucket
-  locks everyone out until it refills, so many addresses guess no faster than one.
+  one, clears it. A client is its address (IPv6 per /64, as one host usually owns
+  it), or, for a browser with a valid device mark, that device wherever it is.
+- **Unknown clients together**: wrong PINs from clients that are neither a known
+  device nor the machine itself draw on a bucket of :attr:`global_burst` that
+  refills one every :attr:`global_refill`. An empty bucket pauses logins for every
+  unknown client until it refills, so many addresses guess no faster than one.
+
+A *known device* carries a device mark (a signed cookie given at a login with the
+right PIN); the *machine itself* is a loopback peer that no proxy relayed (the
+command line). Neither draws on nor waits for the bucket, so a crowd of guessers
+cannot lock the owner out; each is still held by its own lockout. A device mark is
+counted per device, not per address: a stolen one gains no speed from many
+addresses, and no one sharing the owner's address can lock the owner's device out.
 
 With the defaults, 10,000 guesses take more than a year however many addresses
 guess (``tests/core/test_throttle.py`` plays the fastest attacker to show it), while
@@ -25,8 +34,10 @@ import math
 
 import attrs
 
-#: The key of the bucket that every address draws on.
+#: The key of the bucket that every unknown client draws on.
 EVERYONE = "*"
+#: What a device's own count is kept under (an address never starts so).
+_DEVICE_PREFIX = "device:"
 
 
 @attrs.define
@@ -43,28 +54,42 @@ class LoginThrottle:
     free_failures: int = 5
     base_delay: float = 1.0
     max_delay: float = 3600.0
-    #: An address with no wrong PIN for this long starts afresh.
+    #: A client with no wrong PIN for this long starts afresh.
     forget_after: float = 86400.0
     global_burst: int = 20
-    #: 72 minutes a token: 20 wrong PINs a day, everyone together.
+    #: 72 minutes a token: 20 wrong PINs a day, all unknown clients together.
     global_refill: float = 4320.0
-    #: Addresses remembered at most (the oldest are forgotten first).
+    #: Clients remembered at most (the oldest are forgotten first).
     max_addresses: int = 10_000
     _addresses: dict[str, _Address] = attrs.field(factory=dict, init=False)
     #: The bucket's tokens and when they were counted (None: full, not yet used).
     _tokens: float | None = attrs.field(default=None, init=False)
     _tokens_at: float = attrs.field(default=0.0, init=False)
 
-    def wait(self, address: str, now: float) -> float:
-        """Seconds ``address`` must wait before its next PIN is looked at (0: none)."""
-        own = self._addresses.get(key_of(address))
+    def wait(
+        self, address: str, now: float, *, device: str | None = None, local: bool = False
+    ) -> float:
+        """Seconds the client must wait before its next PIN is looked at (0: none).
+
+        Args:
+            address: the client's address.
+            device: the id of the client's valid device mark, if it has one.
+            local: the client is the machine itself (loopback, relayed by no proxy).
+        """
+        own = self._addresses.get(_key(address, device))
         own_wait = own.locked_until - now if own is not None else 0.0
+        if device is not None or local:
+            return max(0.0, own_wait)
         return max(0.0, own_wait, self.global_wait(now))
 
-    def failed(self, address: str, now: float) -> float:
-        """Count a wrong PIN from ``address``; returns how long it is now locked out."""
-        self._tokens = self._refill(now) - 1
-        key = key_of(address)
+    def failed(
+        self, address: str, now: float, *, device: str | None = None, local: bool = False
+    ) -> float:
+        """Count a wrong PIN from the client; returns how long it is now locked out
+        (the arguments are :meth:`wait`'s)."""
+        if device is None and not local:
+            self._tokens = self._refill(now) - 1
+        key = _key(address, device)
         entry = self._addresses.pop(key, None)
         if entry is None or now - entry.last_failure > self.forget_after:
             entry = _Address()
@@ -78,19 +103,19 @@ class LoginThrottle:
             entry.locked_until = now + delay
         while len(self._addresses) > self.max_addresses:
             del self._addresses[next(iter(self._addresses))]
-        return self.wait(address, now)
+        return self.wait(address, now, device=device, local=local)
 
-    def succeeded(self, address: str) -> None:
-        """A right PIN from ``address``: its count starts afresh."""
-        self._addresses.pop(key_of(address), None)
+    def succeeded(self, address: str, *, device: str | None = None) -> None:
+        """A right PIN from the client: its count starts afresh."""
+        self._addresses.pop(_key(address, device), None)
 
-    def failures(self, address: str) -> int:
-        """Wrong PINs counted against ``address`` (for the log)."""
-        entry = self._addresses.get(key_of(address))
+    def failures(self, address: str, *, device: str | None = None) -> int:
+        """Wrong PINs counted against the client (for the log)."""
+        entry = self._addresses.get(_key(address, device))
         return entry.failures if entry is not None else 0
 
     def global_wait(self, now: float) -> float:
-        """Seconds until anyone may try a PIN again (0: now)."""
+        """Seconds until an unknown client may try a PIN again (0: now)."""
         tokens = self._refill(now)
         return 0.0 if tokens >= 1 else (1 - tokens) * self.global_refill
 
@@ -103,6 +128,10 @@ class LoginThrottle:
             tokens = min(full, self._tokens + elapsed / self.global_refill)
         self._tokens, self._tokens_at = tokens, now
         return tokens
+
+
+def _key(address: str, device: str | None) -> str:
+    return key_of(address) if device is None else _DEVICE_PREFIX + device
 
 
 def key_of(address: str) -> str:

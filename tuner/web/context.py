@@ -10,11 +10,12 @@ import attrs
 from tuner.config import Settings
 from tuner.core.throttle import LoginThrottle
 from tuner.core.thumbnails import ThumbnailTokens
-from tuner.core.tokens import TokenSigner
+from tuner.core.tokens import DeviceMarker, TokenSigner
 from tuner.credentials import Pin
 from tuner.events import EventHub
 from tuner.extract import Poller
 from tuner.jobs import Queue
+from tuner.logins import LoginStore
 from tuner.play.supervisor import Supervisor
 from tuner.thumbnails import Thumbnails
 
@@ -28,6 +29,10 @@ class WebContext:
     events: EventHub
     signer: TokenSigner
     pin: Pin
+    #: The login sessions (``tuner sessions``), in the state directory.
+    logins: LoginStore
+    #: Signs the marks of browsers that logged in before (see tuner.web.auth).
+    devices: DeviceMarker
     #: ``None`` when ffmpeg is usable, else why not (for ``/readyz`` and the log).
     ffmpeg_problem: str | None
     serving: bool = False

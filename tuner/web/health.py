@@ -13,6 +13,7 @@ from quart_trio import QuartTrio
 from tuner import __version__
 from tuner.core.state import State
 from tuner.metrics import make_registry, render
+from tuner.web.auth import logins_paused_until, wall_time
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response
 
@@ -107,8 +108,24 @@ def check(ctx: WebContext) -> Health:
             components["queue"] = "recovered" if queue.recovered else "ok"
             if queue.recovered:
                 problems.append(queue.recovered)
+    # Wrong PINs from many addresses pause logins from unknown clients for a while;
+    # known devices and the machine itself can still log in.
+    paused_until = logins_paused_until(ctx)
+    components["logins"] = "ok" if paused_until is None else "paused"
+    if paused_until is not None:
+        degraded = True
+        problems.append(
+            f"logins from new devices are paused until {wall_time(paused_until)} after too "
+            "many wrong PINs: log in from a device that logged in before, or from the "
+            "machine itself (tuner's command line), or wait"
+        )
     status = "unhealthy" if unhealthy else "degraded" if degraded else "ok"
     return Health(status, components, problems)
+
+
+def _paused_until(ctx: WebContext) -> str | None:
+    until = logins_paused_until(ctx)
+    return None if until is None else wall_time(until)
 
 
 def register(app: QuartTrio, ctx: WebContext) -> None:
@@ -124,6 +141,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             "uptime_seconds": round(time.monotonic() - ctx.started_at, 1),
             "session": ctx.supervisor.status.state.value,
             "components": health.components,
+            "logins_paused_until": _paused_until(ctx),
         }
         return jsonify(body), 503 if health.status == "unhealthy" else 200
 

@@ -14,7 +14,7 @@ from quart_trio import QuartTrio
 
 from tuner.core.control import ProtocolError, decode_control, encode_control
 from tuner.play.fanout import Control, Subscriber, SubscriberClosed
-from tuner.web.auth import is_logged_in
+from tuner.web.auth import current_login, login_refused
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response
 
@@ -42,8 +42,9 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
 
     @app.websocket("/ws/video")
     async def video() -> Response | None:
-        if not is_logged_in(ctx, websocket.cookies):
-            return error_response(401, "login required", "POST /api/login with the PIN")
+        login_id = current_login(ctx, websocket.cookies, websocket.remote_addr)
+        if login_id is None:
+            return login_refused()
         await websocket.accept()
         most = ctx.settings.max_viewers
         if ctx.supervisor.stage.viewers() >= most:
@@ -53,6 +54,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             await websocket.close(TRY_AGAIN_LATER, f"too many viewers: at most {most} at once")
             return None
         viewer = ctx.supervisor.stage.subscribe_video()
+        # Held under its login: a logout or a revocation closes it (1008).
+        ctx.logins.hold(login_id, viewer)
         log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
 
         def on_message(message: dict[str, Any]) -> None:
@@ -69,6 +72,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         try:
             await _serve_subscriber(viewer, on_message)
         finally:
+            ctx.logins.release(login_id, viewer)
             viewer.leave()
             ctx.supervisor.viewer_left(viewer)
             log.info(
@@ -81,20 +85,24 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
 
     @app.websocket("/ws/events")
     async def events() -> Response | None:
-        if not is_logged_in(ctx, websocket.cookies):
-            return error_response(401, "login required", "POST /api/login with the PIN")
+        login_id = current_login(ctx, websocket.cookies, websocket.remote_addr)
+        if login_id is None:
+            return login_refused()
         await websocket.accept()
         subscriber = ctx.events.subscribe()
+        ctx.logins.hold(login_id, subscriber)
         try:
             await _serve_subscriber(subscriber)
         finally:
+            ctx.logins.release(login_id, subscriber)
             subscriber.leave()
         return None
 
     @app.get("/audio")
     async def audio() -> Response:
-        if not is_logged_in(ctx, request.cookies):
-            return error_response(401, "login required", "POST /api/login with the PIN")
+        login_id = current_login(ctx, request.cookies, request.remote_addr)
+        if login_id is None:
+            return login_refused()
         token = request.args.get("listener")
         if token is not None and not _LISTENER_TOKEN.fullmatch(token):
             return error_response(
@@ -110,6 +118,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             return response
         listener = ctx.supervisor.stage.subscribe_audio()
         subscriber = listener.subscriber
+        ctx.logins.hold(login_id, subscriber)
 
         async def body() -> AsyncIterator[bytes]:
             told_dropped = -1
@@ -132,6 +141,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             except SubscriberClosed:
                 return
             finally:
+                ctx.logins.release(login_id, subscriber)
                 subscriber.leave()
                 if token is not None:
                     ctx.supervisor.stage.forget_audio_clock(token)
