@@ -5,7 +5,7 @@ Run from the repository root::
     python bench/bench_egress.py             # 15 runs of each
     python bench/bench_egress.py --runs 5    # quicker
 
-Every fetch of a playback goes through the egress proxy (:mod:`tuner.egress`): yt-dlp
+Every fetch of a playback goes through the egress proxy (:mod:`tuner.egress_proxy`): yt-dlp
 resolving the URL, ``ffmpeg -i`` probing it, and the session's ffmpeg reading it. The
 daemon has no switch to turn the proxy off, so this benchmark takes the two parts of
 a play's time to first frame that fetch, in this process, once through a proxy and
@@ -16,7 +16,7 @@ resolve
     H.264/AAC clip, served by ``python -m http.server`` on loopback, under a fresh
     query string each run (no cache): a yt-dlp worker process (the warm spare) runs
     the generic extractor, then ``ffmpeg -i`` probes the streams. One resolver goes
-    through a running :class:`~tuner.egress.EgressProxy` (``fetch_allow =
+    through a running :class:`~tuner.egress_proxy.EgressProxy` (``fetch_allow =
     ["127.0.0.1"]``), the other fetches directly. Each waits for its next spare
     before a run, so no run pays for importing yt-dlp.
 
@@ -102,7 +102,7 @@ from tuner.core.modes import MODE_SPECS
 from tuner.core.presets import PRESETS, Mode
 from tuner.core.query import parse_query
 from tuner.core.source import Source
-from tuner.egress import EgressProxy, child_environment
+from tuner.egress_proxy import EgressProxy, child_environment
 from tuner.play.command import source_command
 from tuner.play.ffmpeg import Tool, find_ffmpeg, version_sync
 from tuner.play.resolver import Resolver

@@ -13,6 +13,8 @@ Rules every test here follows:
   ``python -m pytest -m "not slow"``. The marks are set here, by where a test is and
   what fixtures it uses (:func:`pytest_collection_modifyitems`), and checked, not
   trusted: in the fast lane a test that starts a process fails, naming it.
+- Hypothesis: no per-example deadline (its default, 200 ms, fails examples on a busy
+  machine; speed is measured in bench/, not asserted here).
 """
 
 from __future__ import annotations
@@ -27,8 +29,15 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.media import http_server, make_all
+
+# Replaces Hypothesis's default profile; its "ci" profile (loaded when CI is set)
+# already has no deadline, and runs the same examples every time.
+hypothesis_settings.register_profile(
+    "default", hypothesis_settings.get_profile("default"), deadline=None
+)
 
 #: Where every test starts a process or a browser (paths under tests/; a directory
 #: ends with a slash): the daemon's and the browser's directories, and the modules

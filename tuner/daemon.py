@@ -3,9 +3,9 @@
 ::
 
     root nursery
-    ├── egress proxy (every fetch of ffmpeg, yt-dlp and the extractors; tuner.egress)
+    ├── egress proxy (every fetch of ffmpeg, yt-dlp and the extractors; tuner.egress_proxy)
     ├── resolver (yt-dlp worker processes: one warm, one per resolution or search)
-    ├── thumbnails (the HTTP client behind /api/thumbnail; tuner.thumbnails)
+    ├── thumbnails (the HTTP client behind /api/thumbnail; tuner.thumbnail_fetcher)
     ├── session supervisor (each session in its own cancel scope)
     ├── extractor poller (each run in a child nursery; off with [extract] enabled = false)
     ├── queue (tuner.jobs: a preparation job per queued item, per-source limits)
@@ -42,7 +42,7 @@ from tuner.core.state import describe
 from tuner.core.thumbnails import ThumbnailTokens
 from tuner.core.tokens import DeviceMarker, TokenSigner
 from tuner.credentials import Pin, load_device_key, load_secret, secret_stamp
-from tuner.egress import EgressProxy
+from tuner.egress_proxy import EgressProxy
 from tuner.events import EventHub
 from tuner.extract import make_poller
 from tuner.jobs import DownloadSettings, Queue, YtdlpPreparer
@@ -53,7 +53,7 @@ from tuner.play.resolver import Resolver
 from tuner.play.session import Playback
 from tuner.play.supervisor import Supervisor
 from tuner.systemd import Notifier
-from tuner.thumbnails import Thumbnails
+from tuner.thumbnail_fetcher import Thumbnails
 from tuner.web.app import create_app
 from tuner.web.context import WebContext
 from tuner.web.forwarded import ForwardedHeaders

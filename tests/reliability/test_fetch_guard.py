@@ -7,7 +7,7 @@ query, its redirects or its playlist name. Every refusal must reach the person a
 sentence: the ``/api/play`` answer when it is known before playing, else the
 session's ``error``.
 
-The guard is the egress proxy (:mod:`tuner.egress`): yt-dlp, ffmpeg (segments,
+The guard is the egress proxy (:mod:`tuner.egress_proxy`): yt-dlp, ffmpeg (segments,
 variants, redirects, https CONNECT) and the extractors' client all go through it.
 """
 
@@ -34,7 +34,7 @@ from tests.integration.conftest import (  # noqa: F401 (an autouse fixture)
 from tests.integration.helpers import parse_metrics, wait_for_ffmpegs, wait_for_state
 from tests.loopback import LoopbackServer, serve_loopback
 from tuner.core.egress import Policy
-from tuner.egress import EgressProxy
+from tuner.egress_proxy import EgressProxy
 from tuner.extract import FetchError, HttpClient
 
 M3U8 = "application/vnd.apple.mpegurl"

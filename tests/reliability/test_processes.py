@@ -31,7 +31,7 @@ from tests.loopback import serve_loopback
 from tests.media import throttled_server
 from tests.reliability.conftest import command_of, descendants, eventually, exited
 from tuner.config import ExtractSettings, QueueSettings, YoutubeLiveSettings
-from tuner.egress import EgressProxy, Request
+from tuner.egress_proxy import EgressProxy, Request
 from tuner.web.auth import COOKIE_NAME
 
 Command = tuple[str, ...]

@@ -21,7 +21,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), sentence)
     for pattern, sentence in (
         (
-            # The egress proxy's refusal (tuner.egress), as yt-dlp quotes its reason
+            # The egress proxy's refusal (tuner.egress_proxy), as yt-dlp quotes its reason
             # phrase: the proxy's sentence is the one to show.
             r"(refused: \S+ (\(\S+\) )?is a private address \([^)]*\): [^\"]*\"[^\"]*\" "
             r"to fetch_allow)",

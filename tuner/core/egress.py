@@ -14,7 +14,7 @@ ranges, nor an IPv6 form that wraps one of those (IPv4-mapped, 6to4, NAT64).
 - a network (``192.168.1.0/24``, ``fd00::/8``), any port.
 
 Sans-IO: :class:`Policy` judges a (host, address, port) that someone else resolved;
-:mod:`tuner.egress` is the proxy that resolves, asks and connects.
+:mod:`tuner.egress_proxy` is the proxy that resolves, asks and connects.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Tokens are an HMAC of the URL under a key made at start, so the same URL keeps i
 token (and the browser's cache) for the daemon's lifetime, and a token cannot be
 guessed.
 
-Sans-IO: :mod:`tuner.thumbnails` fetches.
+Sans-IO: :mod:`tuner.thumbnail_fetcher` fetches.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from tuner.extract._base import (
     Registered,
     Registry,
 )
-from tuner.extract._build import build_poller, make_poller, publish_to
 from tuner.extract._cache import ExtractorState, Listed, ResultCache, url_identity
 from tuner.extract._http import Fetched, FetchError, HttpClient, SourceLimits, source_of
 from tuner.extract._poller import (
@@ -33,7 +32,7 @@ from tuner.extract._records import (
     StreamKind,
     StreamRecord,
 )
-from tuner.extract._run import Outcome, StreamChecker, describe_error, run_extractors, run_one
+from tuner.extract._run_all import Outcome, StreamChecker, describe_error, run_extractors, run_one
 from tuner.extract._sources import (
     FetchedCalendar,
     IcsFile,
@@ -45,6 +44,7 @@ from tuner.extract._sources import (
     parse_f1,
     parse_ics,
 )
+from tuner.extract._wiring import build_poller, make_poller, publish_to
 
 __all__ = [
     "DuplicateExtractorError",

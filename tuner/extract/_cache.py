@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from tuner.extract._records import StreamRecord, iso
-from tuner.extract._run import Outcome
+from tuner.extract._run_all import Outcome
 
 
 @attrs.define

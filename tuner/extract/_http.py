@@ -119,7 +119,7 @@ class HttpClient:
             max_redirects=5,
             headers={"User-Agent": USER_AGENT},
             transport=transport,
-            # Through the egress proxy (tuner.egress) when given, redirects included;
+            # Through the egress proxy (tuner.egress_proxy) when given, redirects included;
             # never through a proxy, or around one, that the environment names.
             proxy=proxy,
             trust_env=False,

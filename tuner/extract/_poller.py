@@ -23,7 +23,7 @@ from tuner.extract._base import Registry
 from tuner.extract._cache import ResultCache
 from tuner.extract._http import HttpClient
 from tuner.extract._records import iso
-from tuner.extract._run import Outcome, StreamChecker, describe_error, run_extractors
+from tuner.extract._run_all import Outcome, StreamChecker, describe_error, run_extractors
 from tuner.extract._sources import FetchedCalendar, ScheduleSource, SourceState
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from tuner.core.source import MediaInput, Source
 
 #: The only protocols ffmpeg may open for a network source, including the segments
 #: and keys an HLS playlist names (``httpproxy`` is how https reaches the egress
-#: proxy, :mod:`tuner.egress`).
+#: proxy, :mod:`tuner.egress_proxy`).
 PROTOCOL_WHITELIST = "http,https,tcp,tls,crypto,httpproxy"
 SAMPLE_RATE = 48000
 #: Samples per AAC frame: one ADTS frame is 1024 / 48000 s of sound.
@@ -73,7 +73,7 @@ def source_command(
     ``proxy`` is the egress proxy's URL when the inputs are to be fetched through it.
     It is not on the command line, where any local user could read its password
     (``/proc/PID/cmdline``): the caller gives it to ffmpeg in its environment
-    (``http_proxy``, :func:`tuner.egress.child_environment`), which every request of
+    (``http_proxy``, :func:`tuner.egress_proxy.child_environment`), which every request of
     every input (redirects, playlists, segments, keys) honours; https goes to it as
     ``CONNECT``.
 

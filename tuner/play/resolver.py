@@ -29,7 +29,7 @@ import trio
 from tuner.core.query import Query
 from tuner.core.search import DEFAULT_PREFIX, SearchResult, search_target
 from tuner.core.source import Source, SourceError
-from tuner.egress import EgressProxy
+from tuner.egress_proxy import EgressProxy
 from tuner.procs import LineTooLongError, ask, run_in_own_group, signal_group
 from tuner.ytdlp import RESOLVE, Settings, command
 

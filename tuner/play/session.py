@@ -43,7 +43,7 @@ from tuner.core.retry import (
     watch,
 )
 from tuner.core.source import Source
-from tuner.egress import EgressProxy, child_environment
+from tuner.egress_proxy import EgressProxy, child_environment
 from tuner.play.command import AAC_FRAME_SAMPLES, SAMPLE_RATE, source_command, testcard_command
 from tuner.play.fanout import Fanout
 from tuner.play.ffmpeg import Tool

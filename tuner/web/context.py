@@ -17,7 +17,7 @@ from tuner.extract import Poller
 from tuner.jobs import Queue
 from tuner.logins import LoginStore
 from tuner.play.supervisor import Supervisor
-from tuner.thumbnails import Thumbnails
+from tuner.thumbnail_fetcher import Thumbnails
 
 
 @attrs.define

@@ -30,7 +30,7 @@ from quart_trio import QuartTrio
 from tuner.core.query import QueryError, QueryKind
 from tuner.core.search import DEFAULT_LIMIT, MAX_LIMIT, SearchResult, named_result, parse_search
 from tuner.play.resolver import ResolverUnavailableError, SearchError
-from tuner.thumbnails import ThumbnailError, UnknownThumbnailError
+from tuner.thumbnail_fetcher import ThumbnailError, UnknownThumbnailError
 from tuner.web.auth import login_required
 from tuner.web.bodies import BadRequestError
 from tuner.web.context import WebContext

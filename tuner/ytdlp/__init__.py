@@ -50,7 +50,7 @@ class Settings:
     timeout: float
     ffmpeg: str | None = None
     cache_dir: str | None = None
-    #: The egress proxy (``tuner.egress``) every fetch goes through. It travels in the
+    #: The egress proxy (``tuner.egress_proxy``) every fetch goes through. It travels in the
     #: worker's environment (:meth:`environment`), not with the rest.
     proxy: str | None = None
 

@@ -11,7 +11,7 @@ import trio
 from tests.loopback import LoopbackServer, serve_loopback
 from tests.stub_search import png
 from tuner.core.thumbnails import Image, ThumbnailTokens
-from tuner.thumbnails import ThumbnailError, Thumbnails, UnknownThumbnailError
+from tuner.thumbnail_fetcher import ThumbnailError, Thumbnails, UnknownThumbnailError
 
 
 @pytest.fixture
