@@ -200,7 +200,8 @@ def _when(at: float, now: float) -> str:
 def _watch(args: argparse.Namespace) -> int:
     from tuner.client import CommandError
     from tuner.term import ColorDepth, detect_color_depth
-    from tuner.term._watch import options_from, watch
+    from tuner.term._options import options_from
+    from tuner.term._watch import watch
 
     depth = ColorDepth(args.color) if args.color else detect_color_depth(os.environ)
     try:

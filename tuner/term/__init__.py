@@ -1,8 +1,10 @@
 """The terminal client: ``tuner watch`` draws a running daemon's frames in a terminal.
 
 :mod:`tuner.term._draw` is the sans-IO part (grids to ANSI text, colour depths,
-fitting, keys); :mod:`tuner.term._watch` is the trio shell around it (the
-WebSocket, the keyboard, the terminal's modes and size).
+fitting, keys); the trio shell around it is :mod:`tuner.term._options` (what was asked
+for, the PIN), :mod:`tuner.term._watch` (logging in, the terminal's modes and restoring
+them) and :mod:`tuner.term._viewer` (the tasks: the WebSocket, drawing, the keyboard,
+signals, the status).
 """
 
 from tuner.term._draw import (
