@@ -58,8 +58,14 @@ async def test_a_frozen_stream_is_reported_at_once_and_cleared_when_frames_come_
                 return found[0] if playing and len(found) == 1 else None
 
             ffmpeg = await eventually(one_ffmpeg_playing, "the test card playing")
-            code, health = await _health(client)
-            assert (code, health["status"], health["components"]["playback"]) == (200, "ok", "ok")
+
+            async def healthy() -> bool | None:
+                code, health = await _health(client)
+                return (code, health["status"], health["components"]["playback"]) == (
+                    200, "ok", "ok",
+                ) or None  # fmt: skip
+
+            await eventually(healthy, "/healthz ok while the test card plays")
 
             ffmpeg.send_signal(signal.SIGSTOP)
             frozen = trio.current_time()
