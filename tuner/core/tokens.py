@@ -18,6 +18,8 @@ import attrs
 TOKEN_VERSION = 1
 SECRET_BYTES = 32
 _PIN_RE = re.compile(r"[0-9]{4,12}")
+#: What a token can hold at all: base64url and dots, ASCII, not absurdly long.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.\-]{1,4096}")
 
 
 class TokenError(ValueError):
@@ -52,6 +54,10 @@ class TokenSigner:
         Raises:
             TokenError: malformed, wrongly signed, of another version, or expired.
         """
+        # First: a cookie is any bytes a client sent (decoded as Latin-1), and what
+        # follows encodes it as ASCII and compares it as str.
+        if not isinstance(token, str) or not _TOKEN_CHARS.fullmatch(token):
+            raise TokenError("malformed token")
         body, sep, signature = token.partition(".")
         if not sep or not body or not signature:
             raise TokenError("malformed token")
@@ -82,6 +88,8 @@ def pin_matches(expected: str, given: str) -> bool:
     Both are hashed first so that not even the length of the right PIN shows in the
     comparison's timing.
     """
+    # surrogatepass: JSON can carry a lone surrogate ("\ud800"), which UTF-8 cannot.
     return hmac.compare_digest(
-        hashlib.sha256(expected.encode()).digest(), hashlib.sha256(given.encode()).digest()
+        hashlib.sha256(expected.encode()).digest(),
+        hashlib.sha256(given.encode("utf-8", "surrogatepass")).digest(),
     )
