@@ -108,7 +108,7 @@ def create_app(ctx: WebContext) -> QuartTrio:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
-    security.register(app)
+    security.register(app, ctx.settings.server_names)
     api.register(app, ctx)
     streams.register(app, ctx)
     health.register(app, ctx)
