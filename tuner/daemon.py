@@ -58,6 +58,8 @@ from tuner.web.context import WebContext
 from tuner.web.forwarded import ForwardedHeaders
 from tuner.web.keepalive import ShieldLastSend
 from tuner.web.listen import abort_connections, make_listen_socket
+from tuner.web.streams import MAX_CLIENT_MESSAGE
+from tuner.web.ws_limit import bound_websocket_messages
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +224,10 @@ async def _serve(
     config.graceful_timeout = settings.drain_seconds
     # Off: tuner.web.streams sends its own keepalive (see KEEPALIVE_SECONDS there).
     config.websocket_ping_interval = None
+    # A client message over the protocol's limit closes its socket (1009) as it
+    # arrives, and is not assembled (tuner.web.ws_limit).
+    config.websocket_max_message_size = MAX_CLIENT_MESSAGE
+    bound_websocket_messages()
     config.accesslog = None
     # A Logger (not "-") makes Hypercorn log through ours instead of adding a handler.
     config.errorlog = logging.getLogger("hypercorn.error")
