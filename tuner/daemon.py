@@ -57,7 +57,13 @@ from tuner.web.app import create_app
 from tuner.web.context import WebContext
 from tuner.web.forwarded import ForwardedHeaders
 from tuner.web.keepalive import ShieldLastSend
-from tuner.web.listen import abort_connections, make_listen_socket
+from tuner.web.listen import (
+    RequestCap,
+    abort_connections,
+    listen_backlog,
+    make_listen_socket,
+    raise_file_limit,
+)
 from tuner.web.streams import MAX_CLIENT_MESSAGE
 from tuner.web.ws_limit import bound_websocket_messages
 
@@ -228,6 +234,11 @@ async def _serve(
     # arrives, and is not assembled (tuner.web.ws_limit).
     config.websocket_max_message_size = MAX_CLIENT_MESSAGE
     bound_websocket_messages()
+    # A burst of connections waits in the kernel rather than timing out (see
+    # tuner.web.listen); Hypercorn calls listen() on our socket with it.
+    config.backlog = listen_backlog()
+    files = raise_file_limit()
+    log.info("listen backlog %d, open files up to %d", config.backlog, files)
     config.accesslog = None
     # A Logger (not "-") makes Hypercorn log through ours instead of adding a handler.
     config.errorlog = logging.getLogger("hypercorn.error")
@@ -237,7 +248,12 @@ async def _serve(
     async def run_web(task_status: trio.TaskStatus[list[str]]) -> None:
         try:
             await hypercorn_serve(
-                ShieldLastSend(ForwardedHeaders(create_app(ctx), trusted_proxies)),
+                ShieldLastSend(
+                    RequestCap(
+                        ForwardedHeaders(create_app(ctx), trusted_proxies),
+                        settings.max_concurrent_requests,
+                    )
+                ),
                 config,
                 shutdown_trigger=stop_web.wait,
                 task_status=task_status,
