@@ -27,7 +27,7 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.daemon_process import DaemonProcess
 from tests.loopback import serve_threaded
-from tests.reliability.conftest import command_of, descendants
+from tests.reliability.conftest import command_of, descendants, write_figures
 from tests.stub_search import PLUGINS, PREFIX
 from tuner.client import LIMITS
 from tuner.web.streams import MAX_CLIENT_MESSAGE
@@ -537,5 +537,13 @@ def test_a_non_ascii_cookie_is_refused_on_every_route_and_logs_little(
         assert statuses[path] == {401}, (path, statuses[path])
     assert all(max(codes) < 500 for codes in statuses.values()), statuses
     logged = sum(len(line) + 1 for line in daemon.output) - logged_before
+    write_figures(
+        "bad-cookie",
+        {
+            "requests": 200,
+            "statuses": {p: sorted(c) for p, c in statuses.items()},
+            "log_bytes": logged,
+        },
+    )
     assert logged < 64 * 1024, f"{logged} bytes of log for 200 requests"
     assert not any("Traceback" in line for line in daemon.output)
