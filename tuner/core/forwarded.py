@@ -42,10 +42,11 @@ FORWARDING_HEADERS = (
 READ_HEADERS = ("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host")
 
 #: A host, with an optional port, as a Host header may carry it.
-_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?")
-#: A DNS name: labels of letters, digits and inner hyphens (lower case here).
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?")
+#: A DNS name: labels of at most 63 letters, digits, underscores and inner hyphens
+#: (lower case here; some home networks name machines with underscores).
 _NAME = re.compile(
-    r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*"
 )
 
 
@@ -105,7 +106,7 @@ def name_of_host(host: str) -> str | None:
     """The name in a ``Host`` header (as :func:`server_name` gives it), or ``None``
     for a header that is not a host with an optional port."""
     match = _HOST.fullmatch(host.strip())
-    if match is None:
+    if match is None or (match.group(2) is not None and int(match.group(2)) > 65535):
         return None
     try:
         return server_name(match.group(1))
@@ -170,7 +171,7 @@ def seen_request(
     if proto is not None and proto.lower() in ("http", "https"):
         scheme = proto.lower()
     forwarded_host = _last(headers.get("x-forwarded-host", ""))
-    host = forwarded_host if forwarded_host and _HOST.fullmatch(forwarded_host) else None
+    host = forwarded_host if forwarded_host and name_of_host(forwarded_host) else None
     return Seen(client, scheme, host)
 
 

@@ -6,6 +6,9 @@ and only when, the connection comes from one of ``trusted_proxies``
 (:func:`tuner.core.forwarded.seen_request` decides). From any other peer they are
 ignored, and a warning says so (once per peer every ten minutes): either someone
 is forging them, or a proxy in front of tuner is missing from ``trusted_proxies``.
+
+A ``Host`` that names no host (after the rewrite) is answered 400 here, before the
+app, which would fail on it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import time
 
 from hypercorn.typing import ASGIFramework, ASGIReceiveCallable, ASGISendCallable, Scope
 
-from tuner.core.forwarded import READ_HEADERS, Network, is_in, seen_request
+from tuner.core.forwarded import READ_HEADERS, Network, is_in, name_of_host, seen_request
 from tuner.core.loglimit import LogLimit
+from tuner.web.errors import send_error
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ class ForwardedHeaders:
             return
         if not is_in(client[0], self.trusted):
             self._warn_if_forwarded(client[0], scope)
-            await self.app(scope, receive, send)
+            await self._with_a_good_host(scope, receive, send)
             return
         headers: dict[str, str] = {}
         for raw_name, raw_value in scope["headers"]:  # type: ignore[typeddict-item]
@@ -63,7 +67,21 @@ class ForwardedHeaders:
                 for name, value in scope["headers"]  # type: ignore[typeddict-item]
                 if name.lower() != b"host"
             ] + [(b"host", seen.host.encode("latin-1"))]
-        await self.app(changed, receive, send)  # type: ignore[arg-type]
+        await self._with_a_good_host(changed, receive, send)  # type: ignore[arg-type]
+
+    async def _with_a_good_host(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        # Quart binds its URL map to the Host, and a name werkzeug cannot encode (a
+        # label over 63 characters) fails there, outside every error handler: a 500
+        # and a traceback. A Host that is no host is refused here instead.
+        for name, value in scope["headers"]:  # type: ignore[typeddict-item]
+            if name.lower() == b"host" and name_of_host(value.decode("latin-1")) is None:
+                await send_error(
+                    scope, send, 400, "bad request", "the Host header does not name a host"
+                )
+                return
+        await self.app(scope, receive, send)
 
     def _warn_if_forwarded(self, peer: str, scope: Scope) -> None:
         names = sorted(

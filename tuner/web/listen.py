@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import socket
@@ -33,6 +32,8 @@ from hypercorn.typing import (
     ASGISendCallable,
     Scope,
 )
+
+from tuner.web.errors import send_error
 
 try:
     import resource
@@ -185,33 +186,11 @@ class RequestCap:
             self.now -= 1
 
     async def _refuse(self, scope: Scope, send: ASGISendCallable) -> None:
-        body = json.dumps(
-            {
-                "error": "too busy",
-                "detail": f"more than {self.most} requests at once: try again shortly",
-            }
-        ).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
-        ]
-        if scope.get("http_version", "1.1") in ("1.0", "1.1"):
-            # The body, if any, is not read: the connection cannot carry another
-            # request. (HTTP/2 forbids this header; a stream ends by itself there.)
-            headers.append((b"connection", b"close"))
-        if scope["type"] == "websocket":
-            # Refused with an HTTP response (the ASGI websocket.http.response
-            # extension, which Hypercorn has), as a browser's script sees it.
-            await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
-            await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
-        else:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": headers,
-                    "trailers": False,
-                }
-            )
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+        await send_error(
+            scope,
+            send,
+            503,
+            "too busy",
+            f"more than {self.most} requests at once: try again shortly",
+            [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())],
+        )
