@@ -95,7 +95,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             return error_response(401, "login required", "POST /api/login with the PIN")
         await websocket.accept()
         # Checked after the accept, with no await until counted: accepted first so
-        # that the page can show why (as for /ws/video).
+        # that a client can read why in the close reason (as for /ws/video).
         address = websocket.remote_addr or ""
         most = ctx.settings.event_socket_limit
         per_address = min(most, MAX_EVENT_SOCKETS_PER_ADDRESS)
