@@ -21,7 +21,7 @@ import attrs
 import platformdirs
 
 from tuner.core.egress import AllowEntry
-from tuner.core.forwarded import parse_networks
+from tuner.core.forwarded import parse_networks, server_name
 from tuner.core.presets import PRESETS, Mode
 from tuner.core.search import check_prefix
 
@@ -63,15 +63,25 @@ class Settings:
     stall_seconds: float = 10.0
     #: Reconnect attempts in a row (without a frame between them) before giving up.
     reconnect_attempts: int = 5
-    #: Proxies and tunnels whose ``X-Forwarded-*`` headers are believed (IPs, CIDRs);
-    #: by default those on this machine, where the recommended tunnels run.
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    #: Proxies and tunnels whose ``X-Forwarded-*`` headers are believed (IPs, CIDRs).
+    #: None by default: a tunnel that relays TCP (ssh -R, frp, ngrok tcp) connects
+    #: from loopback too, and behind one those headers are the client's own.
+    trusted_proxies: tuple[str, ...] = ()
+    #: When not empty, the host names (or addresses) the daemon answers to; a
+    #: request for another gets 421 (a DNS rebinding page, a scanner). Loopback
+    #: addresses and ``localhost`` are always answered.
+    server_names: tuple[str, ...] = ()
     #: Serve https directly with this certificate chain and key (PEM files).
     tls_cert: Path | None = None
     tls_key: Path | None = None
     #: At most this many video sockets and audio streams at once.
     max_viewers: int = 16
     max_listeners: int = 16
+    #: At most this many ``/ws/events`` sockets at once; ``None``: as ``max_viewers``.
+    max_event_sockets: int | None = None
+    #: Requests answered at once, open streams (websockets, ``/audio``) included;
+    #: beyond it a request gets a fast 503 with ``Retry-After``.
+    max_concurrent_requests: int = 512
     #: A request's head (and body) must arrive within this long, and an idle
     #: keep-alive connection is closed after it: slow clients are cut.
     request_timeout: float = 5.0
@@ -84,6 +94,11 @@ class Settings:
     schedule: ScheduleSettings = attrs.field(factory=lambda: ScheduleSettings())
     #: ``[queue]``: the up-next queue, its preparation jobs and its download cache.
     queue: QueueSettings = attrs.field(factory=lambda: QueueSettings())
+
+    @property
+    def event_socket_limit(self) -> int:
+        """How many ``/ws/events`` sockets may be open at once."""
+        return self.max_viewers if self.max_event_sockets is None else self.max_event_sockets
 
 
 def default_config_file() -> Path:
@@ -192,10 +207,13 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "stall_seconds": _number_range(float, 0.5, 600),
     "reconnect_attempts": _number_range(int, 0, 1000),
     "trusted_proxies": _entries(lambda entry: parse_networks([entry]), "IP addresses or networks"),
+    "server_names": _entries(server_name, "host names"),
     "tls_cert": _path,
     "tls_key": _path,
     "max_viewers": _number_range(int, 1, 10_000),
     "max_listeners": _number_range(int, 1, 10_000),
+    "max_event_sockets": _number_range(int, 1, 10_000),
+    "max_concurrent_requests": _number_range(int, 8, 100_000),
     "request_timeout": _number_range(float, 1, 600),
     "fetch_allow": _entries(AllowEntry.parse, "host names, addresses or networks"),
     # Tables: in the config file only (an environment variable cannot hold one).

@@ -58,7 +58,15 @@ from tuner.web.app import create_app
 from tuner.web.context import WebContext
 from tuner.web.forwarded import ForwardedHeaders
 from tuner.web.keepalive import CloseAfterUnreadBody, ShieldLastSend
-from tuner.web.listen import abort_connections, make_listen_socket
+from tuner.web.listen import (
+    RequestCap,
+    abort_connections,
+    listen_backlog,
+    make_listen_socket,
+    raise_file_limit,
+)
+from tuner.web.streams import MAX_CLIENT_MESSAGE
+from tuner.web.ws_limit import bound_websocket_messages
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +232,15 @@ async def _serve(
     config.graceful_timeout = settings.drain_seconds
     # Off: tuner.web.streams sends its own keepalive (see KEEPALIVE_SECONDS there).
     config.websocket_ping_interval = None
+    # A client message over the protocol's limit closes its socket (1009) as it
+    # arrives, and is not assembled (tuner.web.ws_limit).
+    config.websocket_max_message_size = MAX_CLIENT_MESSAGE
+    bound_websocket_messages()
+    # A burst of connections waits in the kernel rather than timing out (see
+    # tuner.web.listen); Hypercorn calls listen() on our socket with it.
+    config.backlog = listen_backlog()
+    files = raise_file_limit()
+    log.info("listen backlog %d, open files up to %d", config.backlog, files)
     config.accesslog = None
     # A Logger (not "-") makes Hypercorn log through ours instead of adding a handler.
     config.errorlog = logging.getLogger("hypercorn.error")
@@ -234,7 +251,12 @@ async def _serve(
         try:
             await hypercorn_serve(
                 ShieldLastSend(
-                    CloseAfterUnreadBody(ForwardedHeaders(create_app(ctx), trusted_proxies))
+                    CloseAfterUnreadBody(
+                        RequestCap(
+                            ForwardedHeaders(create_app(ctx), trusted_proxies),
+                            settings.max_concurrent_requests,
+                        )
+                    )
                 ),
                 config,
                 shutdown_trigger=stop_web.wait,

@@ -150,3 +150,30 @@ def test_pin_matches_only_the_same_pin() -> None:
     assert not pin_matches("2468", "2469")
     assert not pin_matches("2468", "24680")
     assert not pin_matches("2468", "")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "\xe9.abc",  # the bytes of a cookie are decoded as Latin-1
+        "abc.\xe9",
+        "abc\x00.def",
+        "abc def.ghi",
+        "abc.def\N{SNOWMAN}",
+        "a" * 5000 + ".b",
+    ],
+)
+def test_tokens_that_are_not_plain_ascii_base64url_are_malformed(token: str) -> None:
+    with pytest.raises(TokenError, match="malformed token"):
+        SIGNER.verify(token, NOW)
+
+
+@given(st.text(max_size=200))
+def test_any_text_is_verified_or_refused_with_a_token_error(token: str) -> None:
+    with pytest.raises(TokenError):
+        SIGNER.verify(token, NOW)
+
+
+def test_a_lone_surrogate_is_a_wrong_pin_not_an_error() -> None:
+    # JSON can carry "\ud800", which UTF-8 cannot encode.
+    assert pin_matches("1234", "\ud800") is False

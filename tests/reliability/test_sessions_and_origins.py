@@ -1,9 +1,11 @@
 """Cookies revoked all at once, requests from other sites, what a trusted proxy may
-say, and the headers every answer carries."""
+say (and what anyone else may not), the names the daemon answers to, who may read
+``/metrics``, and the headers every answer carries."""
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -473,3 +475,187 @@ def test_the_page_runs_under_its_policy_and_injected_script_does_not(tmp_path: P
         )
         assert ran is False
         assert any("inline script" in v or "script-src" in v for v in violations), violations
+
+
+async def _raw_status(
+    port: int, path: str, headers: dict[str, str], *, websocket: bool = False
+) -> int:
+    """The status of a GET (or a websocket handshake) with exactly these headers
+    (``Host`` among them), from 127.0.0.1."""
+    lines = [f"GET {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers.items())]
+    if websocket:
+        lines += [
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version: 13",
+        ]
+    else:
+        lines.append("Connection: close")
+    with trio.fail_after(10):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    break
+                head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+async def test_a_forged_forwarded_host_does_not_let_another_site_in(
+    daemon: RunningDaemon,
+) -> None:
+    # Loopback was a trusted proxy by default: behind a tunnel that relays TCP
+    # (ssh -R, frp, ngrok tcp) everyone is loopback, and a client naming the site
+    # it came from in X-Forwarded-Host passed the Origin check (204).
+    forged = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https", "Origin": EVIL}
+    async with daemon.client() as client:
+        cookie = await daemon.login(client)
+        response = await client.post("/api/stop", headers={**forged, "Cookie": cookie})
+        assert response.status_code == 403
+        assert response.json()["error"] == "cross-origin request refused"
+        # The cookie of a login that claims https is not Secure: the claim is not believed.
+        login = await client.post(
+            "/api/login", json={"pin": PIN}, headers={"X-Forwarded-Proto": "https"}
+        )
+        assert "secure" not in login.headers["set-cookie"].lower()
+    for path in ("/ws/video", "/ws/events"):
+        with pytest.raises(HandshakeError) as refused:
+            async with open_websocket_url(
+                daemon.ws_url + path,
+                extra_headers=[*_ws_headers(cookie, EVIL), (b"X-Forwarded-Host", b"evil.example")],
+            ):
+                pass
+        assert getattr(refused.value, "status_code", None) == 403, path
+
+
+async def test_behind_a_trusted_proxy_the_values_it_wrote_last_count(tmp_path: Path) -> None:
+    # A proxy that appends (or passes on) what the client sent leaves the client's
+    # own values first; the last ones are the proxy's.
+    public = "https://tuner.example.com"
+    async with trio.open_nursery() as nursery:
+        running = await start_daemon(
+            nursery, settings_for(tmp_path, trusted_proxies=("127.0.0.1",))
+        )
+        async with running.client() as proxy:
+            relayed = {
+                "X-Forwarded-For": "198.51.100.7",
+                "X-Forwarded-Proto": "http, https",
+                "X-Forwarded-Host": "evil.example, tuner.example.com",
+            }
+            response = await proxy.post("/api/login", json={"pin": PIN}, headers=relayed)
+            assert response.status_code == 204
+            assert "secure" in response.headers["set-cookie"].lower()
+            cookie = {"Cookie": f"{COOKIE_NAME}={response.cookies[COOKIE_NAME]}"}
+            foreign = await proxy.post("/api/stop", headers={**relayed, **cookie, "Origin": EVIL})
+            assert foreign.status_code == 403
+            own = await proxy.post("/api/stop", headers={**relayed, **cookie, "Origin": public})
+            assert own.status_code == 204
+        running.shutdown.set()
+
+
+async def test_forwarding_headers_from_an_untrusted_peer_are_named_in_one_warning(
+    daemon: RunningDaemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tuner.web.forwarded")
+    headers = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    async with daemon.client() as client:
+        for _ in range(50):
+            assert (await client.get("/healthz", headers=headers)).status_code == 200
+        # Requests without them say nothing.
+        assert (await client.get("/healthz")).status_code == 200
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(base_url=daemon.url, transport=transport) as other:
+        assert (await other.get("/healthz", headers=headers)).status_code == 200
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tuner.web.forwarded"]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith(
+        "ignored X-Forwarded-For/X-Forwarded-Proto from 127.0.0.1, which is not in trusted_proxies"
+    )
+    assert "from 127.0.0.2" in warnings[1]
+    assert "203.0.113.9" not in " ".join(warnings)  # what the client wrote is not logged
+
+
+@pytest.mark.parametrize(
+    "relayed",
+    [
+        {"X-Forwarded-For": "203.0.113.9"},
+        {"X-Real-IP": "203.0.113.9"},
+        {"X-Client-IP": "203.0.113.9"},
+        {"True-Client-IP": "203.0.113.9"},
+        {"Forwarded": "for=203.0.113.9"},
+        {"Via": "1.1 proxy"},
+        {"X-Forwarded-Proto": "https"},
+        # A proxy that adds nothing but passes on the public name as Host
+        # (cloudflared, Caddy and Tailscale do).
+        {"Host": "tuner.example.com"},
+    ],
+    ids=lambda headers: next(iter(headers)),
+)
+async def test_metrics_are_refused_to_whatever_a_proxy_relays(
+    daemon: RunningDaemon, relayed: dict[str, str]
+) -> None:
+    port = daemon.serving.port
+    direct = {"Host": f"127.0.0.1:{port}"}
+    assert await _raw_status(port, "/metrics", direct) == 200
+    assert await _raw_status(port, "/metrics", {"Host": f"localhost:{port}"}) == 200
+    assert await _raw_status(port, "/metrics", {**direct, **relayed}) == 403
+
+
+async def test_metrics_through_a_proxy_need_the_token(tmp_path: Path) -> None:
+    relayed = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    async with trio.open_nursery() as nursery:
+        running = await start_daemon(
+            nursery,
+            settings_for(tmp_path, trusted_proxies=("127.0.0.1",), metrics_token="s3cret"),
+        )
+        async with running.client() as proxy:
+            assert (await proxy.get("/metrics", headers=relayed)).status_code == 403
+            wrong = {**relayed, "Authorization": b"Bearer \xe9"}
+            assert (await proxy.get("/metrics", headers=wrong)).status_code == 403
+            right = {**relayed, "Authorization": "Bearer s3cret"}
+            response = await proxy.get("/metrics", headers=right)
+            assert response.status_code == 200
+            assert "tuner_sessions_started_total" in response.text
+        running.shutdown.set()
+
+
+async def test_a_host_not_in_server_names_gets_421(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        running = await start_daemon(
+            nursery,
+            settings_for(
+                tmp_path, server_names=("tuner.example.com",), trusted_proxies=("127.0.0.2",)
+            ),
+        )
+        port = running.serving.port
+        # A page whose name was pointed at this machine (DNS rebinding) reaches nothing.
+        for path in ("/", "/healthz", "/api/status", "/static/app.js"):
+            assert await _raw_status(port, path, {"Host": f"rebind.example:{port}"}) == 421
+        for path in ("/ws/video", "/ws/events"):
+            status = await _raw_status(port, path, {"Host": "rebind.example"}, websocket=True)
+            assert status == 421, path
+        async with running.client() as client:
+            refused = await client.post(
+                "/api/login", json={"pin": PIN}, headers={"Host": "rebind.example"}
+            )
+            assert refused.status_code == 421
+            assert refused.json()["error"] == "misdirected request"
+            # The configured name (any case, any port) and loopback are answered.
+            for host in ("tuner.example.com", "TUNER.example.com:443", f"127.0.0.1:{port}"):
+                response = await client.get("/healthz", headers={"Host": host})
+                assert response.status_code == 200, host
+            assert (
+                await client.get("/healthz", headers={"Host": f"localhost:{port}"})
+            ).status_code == 200
+        # Behind the trusted proxy its X-Forwarded-Host is the name checked.
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(base_url=running.url, transport=transport) as proxy:
+            forwarded = {"X-Forwarded-Host": "rebind.example"}
+            assert (await proxy.get("/healthz", headers=forwarded)).status_code == 421
+            forwarded = {"X-Forwarded-Host": "tuner.example.com"}
+            assert (await proxy.get("/healthz", headers=forwarded)).status_code == 200
+        running.shutdown.set()

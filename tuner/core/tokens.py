@@ -33,6 +33,8 @@ SECRET_BYTES = 32
 ID_BYTES = 9
 _PIN_RE = re.compile(r"[0-9]{4,12}")
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
+#: What a token can hold at all: base64url and dots, ASCII, not absurdly long.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.\-]{1,4096}")
 
 
 class TokenError(ValueError):
@@ -73,9 +75,10 @@ def _seal(key: bytes, claims: dict[str, Any]) -> str:
 def _open(key: bytes, token: str, now: float, use: str, version: int) -> dict[str, Any]:
     """The claims of a token signed with ``key``, checked for ``use``, ``version``
     and expiry. Anything malformed raises :class:`TokenError`, never another error."""
-    # A cookie may carry any byte (a browser or a client sends what it likes): only
-    # ASCII can be a token, and only ASCII may reach the comparison below.
-    if not isinstance(token, str) or not token.isascii():
+    # A cookie may carry any byte (a browser or a client sends what it likes, decoded
+    # as Latin-1): only base64url and dots can be a token, and only ASCII may reach
+    # the encoding and the comparison below.
+    if not isinstance(token, str) or not _TOKEN_CHARS.fullmatch(token):
         raise TokenError("malformed token")
     body, sep, signature = token.partition(".")
     if not sep or not body or not signature:
@@ -177,6 +180,8 @@ def pin_matches(expected: str, given: str) -> bool:
     Both are hashed first so that not even the length of the right PIN shows in the
     comparison's timing.
     """
+    # surrogatepass: JSON can carry a lone surrogate ("\ud800"), which UTF-8 cannot.
     return hmac.compare_digest(
-        hashlib.sha256(expected.encode()).digest(), hashlib.sha256(given.encode()).digest()
+        hashlib.sha256(expected.encode()).digest(),
+        hashlib.sha256(given.encode("utf-8", "surrogatepass")).digest(),
     )

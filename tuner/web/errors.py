@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
+from hypercorn.typing import ASGISendCallable, Scope
 from quart import Response, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -32,3 +35,37 @@ def no_content() -> Response:
     empty list through asyncio's executor, which fails under Trio.
     """
     return Response("", status=204)
+
+
+async def send_error(
+    scope: Scope,
+    send: ASGISendCallable,
+    status: int,
+    message: str,
+    detail: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Answer an HTTP request or a websocket handshake with a JSON error, at the
+    ASGI level (for middleware that answers before the app: no Quart involved).
+
+    The request's body, if any, is not read, so an HTTP/1 connection is closed
+    after the answer.
+    """
+    body = json.dumps({"error": message, "detail": detail}).encode()
+    head = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    if scope.get("http_version", "1.1") in ("1.0", "1.1"):
+        # (HTTP/2 forbids this header; a stream ends by itself there.)
+        head.append((b"connection", b"close"))
+    if scope["type"] == "websocket":
+        # The ASGI websocket.http.response extension, which Hypercorn has.
+        await send({"type": "websocket.http.response.start", "status": status, "headers": head})
+        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+    else:
+        await send(
+            {"type": "http.response.start", "status": status, "headers": head, "trailers": False}
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})

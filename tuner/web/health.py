@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import time
 
 import attrs
@@ -11,24 +10,39 @@ from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from tuner import __version__
+from tuner.core.forwarded import (
+    is_forwarding_header,
+    is_in,
+    is_loopback_name,
+    name_of_host,
+    parse_networks,
+)
 from tuner.core.state import State
 from tuner.metrics import make_registry, render
 from tuner.web.auth import logins_paused_until, wall_time
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response
 
-#: Headers that a reverse proxy or tunnel adds; a loopback peer that sends one is a
-#: proxy relaying someone from outside, not a local monitor.
-_PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP", "CF-Connecting-IP")
 _BROKEN_SESSION = (State.RECONNECTING, State.ERROR)
+_LOOPBACK = parse_networks(["127.0.0.0/8", "::1"])
 
 
 def _is_local_monitor() -> bool:
-    try:
-        loopback = ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        loopback = False
-    return loopback and not any(h in request.headers for h in _PROXY_HEADERS)
+    """A request made on this machine to a loopback address, relayed by no one.
+
+    A proxy or tunnel on this machine connects from loopback too. Most say so in a
+    header (any of :data:`~tuner.core.forwarded.FORWARDING_HEADERS`), and those that
+    relay HTTP pass on the public name they were asked for as ``Host``; a monitor
+    asks for ``127.0.0.1``, ``[::1]`` or ``localhost``. A tunnel that relays bare
+    TCP (ssh -R, frp, ngrok tcp) cannot be told apart: README says to set
+    ``metrics_token`` behind one.
+    """
+    if not is_in(request.remote_addr or "", _LOOPBACK):
+        return False
+    if any(is_forwarding_header(name) for name, _ in request.headers.items()):
+        return False
+    name = name_of_host(request.host)
+    return name is not None and is_loopback_name(name)
 
 
 @attrs.frozen
@@ -160,13 +174,17 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         token = ctx.settings.metrics_token
         given = request.headers.get("Authorization", "")
         if token is not None:
-            allowed = hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+            # The header's own bytes (it was decoded as Latin-1), against the token's.
+            expected = f"Bearer {token}".encode()
+            allowed = hmac.compare_digest(given.encode("latin-1", "replace"), expected)
         else:
             allowed = _is_local_monitor()
         if not allowed:
             return error_response(
                 403,
                 "forbidden",
-                "metrics are served to loopback only; set metrics_token to scrape remotely",
+                "without metrics_token, metrics are served only to requests made on this "
+                "machine to 127.0.0.1, [::1] or localhost that no proxy relayed; set "
+                "metrics_token to scrape them through a proxy or from elsewhere",
             )
         return Response(render(registry), content_type="text/plain; version=0.0.4")

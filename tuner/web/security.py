@@ -8,16 +8,22 @@ response carries.
   browser's cookie. The cookie is ``SameSite=Strict`` as well; this is the second lock.
 - Every response carries a Content-Security-Policy that allows only what the client
   uses (its own scripts, styles, audio and sockets), and may not be framed.
+- With ``server_names`` set, a request for another host (its ``Host``, or what a
+  trusted proxy says in ``X-Forwarded-Host``) is answered 421: a page of another
+  site whose name was made to point at this machine (DNS rebinding) reaches
+  nothing. Loopback addresses and ``localhost`` are always answered.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.parse
+from collections.abc import Iterable
 
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
+from tuner.core.forwarded import is_loopback_name, name_of_host, server_name
 from tuner.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -63,17 +69,27 @@ def same_origin(origin: str, host: str) -> bool:
     return (origin_port or _DEFAULT_PORTS[parts.scheme]) == site_port
 
 
-def register(app: QuartTrio) -> None:
-    """Add the origin checks and the security headers to ``app``."""
+def register(app: QuartTrio, server_names: Iterable[str] = ()) -> None:
+    """Add the host and origin checks and the security headers to ``app``.
+
+    Args:
+        server_names: the names (checked by :func:`~tuner.core.forwarded.server_name`)
+            to answer to besides loopback; empty for any.
+    """
+    names = frozenset(server_name(entry) for entry in server_names)
 
     @app.before_request
-    async def check_origin() -> Response | None:
-        if request.method not in _UNSAFE_METHODS:
-            return None
+    async def check_host_and_origin() -> Response | None:
+        refused = _refuse_misdirected(names, request.host)
+        if refused is not None or request.method not in _UNSAFE_METHODS:
+            return refused
         return _refuse_foreign(request.headers.get("Origin"), request.host)
 
     @app.before_websocket
-    async def check_websocket_origin() -> Response | None:
+    async def check_websocket_host_and_origin() -> Response | None:
+        refused = _refuse_misdirected(names, websocket.host)
+        if refused is not None:
+            return refused
         return _refuse_foreign(websocket.headers.get("Origin"), websocket.host)
 
     @app.after_request
@@ -85,6 +101,20 @@ def register(app: QuartTrio) -> None:
             sockets=f"ws://{host} wss://{host}" if host else ""
         )
         return response
+
+
+def _refuse_misdirected(names: frozenset[str], host: str) -> Response | None:
+    if not names:
+        return None
+    name = name_of_host(host)
+    if name is not None and (name in names or is_loopback_name(name)):
+        return None
+    return error_response(
+        421,
+        "misdirected request",
+        "this server does not answer to that host name; open it by the name it is "
+        "configured with (server_names)",
+    )
 
 
 def _refuse_foreign(origin: str | None, host: str) -> Response | None:

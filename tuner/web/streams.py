@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeGuard
 
@@ -33,8 +34,14 @@ _LISTENER_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: The close code for "the server is at its limit, try again later" (RFC 6455 7.4.1).
 TRY_AGAIN_LATER = 1013
 
-#: Client messages larger than this are a protocol violation (the client sends small JSON).
+#: Client messages larger than this are a protocol violation (the client sends small
+#: JSON). Hypercorn refuses them as they arrive (close code 1009, message too big),
+#: before they are assembled: the daemon sets its ``websocket_max_message_size`` to it.
 MAX_CLIENT_MESSAGE = 4096
+
+#: ``/ws/events`` sockets one client address may hold at once: a page holds one, and
+#: a few more ride out a reconnect whose old socket the server has not yet seen go.
+MAX_EVENT_SOCKETS_PER_ADDRESS = 8
 
 
 def register(app: QuartTrio, ctx: WebContext) -> None:
@@ -83,19 +90,40 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             )
         return None
 
+    #: Open ``/ws/events`` sockets per client address.
+    events_by_address: Counter[str] = Counter()
+
     @app.websocket("/ws/events")
     async def events() -> Response | None:
         login_id = current_login(ctx, websocket.cookies, websocket.remote_addr)
         if login_id is None:
             return login_refused()
         await websocket.accept()
+        # Checked after the accept, with no await until counted: accepted first so
+        # that a client can read why in the close reason (as for /ws/video).
+        address = websocket.remote_addr or ""
+        most = ctx.settings.event_socket_limit
+        per_address = min(most, MAX_EVENT_SOCKETS_PER_ADDRESS)
+        refusal = None
+        if ctx.events.subscribers() >= most:
+            refusal = f"too many event sockets: at most {most} at once"
+        elif events_by_address[address] >= per_address:
+            refusal = f"too many event sockets from one address: at most {per_address}"
+        if refusal is not None:
+            log.warning("refused an event socket from %s: %s", address, refusal)
+            await websocket.close(TRY_AGAIN_LATER, refusal)
+            return None
         subscriber = ctx.events.subscribe()
         ctx.logins.hold(login_id, subscriber)
+        events_by_address[address] += 1
         try:
             await _serve_subscriber(subscriber)
         finally:
             ctx.logins.release(login_id, subscriber)
             subscriber.leave()
+            events_by_address[address] -= 1
+            if not events_by_address[address]:
+                del events_by_address[address]
         return None
 
     @app.get("/audio")
