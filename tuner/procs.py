@@ -3,8 +3,8 @@
 Every child of the daemon (ffmpeg, the yt-dlp workers of :mod:`tuner.ytdlp`) starts
 here, and each
 
-- runs in a process group of its own, so that one signal reaches it and whatever it
-  started (the ffmpeg a yt-dlp worker runs);
+- runs in a session and process group of its own, so that one signal reaches it and
+  whatever it started (the ffmpeg a yt-dlp worker runs);
 - is ended with its whole group when its task is cancelled: SIGTERM, SIGCONT (a
   stopped process acts on SIGTERM only once it runs again), a short grace, then
   SIGKILL. ``trio.run_process`` on its own would kill the direct child only, and
@@ -14,22 +14,27 @@ here, and each
 - dies with the daemon, however the daemon ends (SIGKILL included), even when it is
   stopped (SIGSTOP), and so does whatever it started.
 
-Dying with the daemon: a guard in each child's group
-----------------------------------------------------
+Dying with the daemon: a guard for each child
+---------------------------------------------
 
-Beside each child runs its *guard*: a shell in the child's process group, blocked
-reading a pipe that only the daemon holds open for writing (``/bin/sh -c 'read line;
-kill -KILL 0' tuner-guard`` in ``ps``; it holds none of the child's pipes). When that
-read ends, the guard kills its group, stopped members included, and itself. The
+Beside each child runs its *guard*: a small shell blocked reading a pipe that only
+the daemon holds open for writing (``/bin/sh -c 'read line; kill -KILL -$1'
+tuner-guard PGID`` in ``ps``; it holds none of the child's pipes). When that read
+ends, the guard kills the child's process group, stopped members included. The
 daemon closes its end of the pipe as soon as the child has exited or been killed, so
 the guard then ends whatever the child left behind; when the daemon dies, however it
 dies, the kernel closes it, so every child goes within milliseconds, on Linux and
 macOS alike.
 
-A process can join only a group of its own session, so the child's group is a new one
-in the daemon's session (``process_group=0``) rather than a new session: the child
-stays out of the terminal's foreground group, so a Ctrl-C in the terminal of
-``tuner serve`` still reaches the daemon alone.
+The child runs in a session of its own (``start_new_session``): Ctrl-C in the
+terminal of ``tuner serve`` reaches the daemon alone, and where the kernel groups the
+CPU by session (Linux's autogroup), ffmpeg gets a share of its own, not a part of
+the daemon's. So the guard cannot be in the child's group (a process joins only a
+group of its own session): it is in a session of its own too, and kills the group by
+its number, which stays the child's while the child or anything in its group lives.
+The one window in which that number could name another group is between the child's
+exit being collected and the daemon closing its end: microseconds, in which a new
+process would have to be given that very number.
 
 Why not Linux's parent-death signal (``prctl(PR_SET_PDEATHSIG)`` in the child before
 exec), the usual answer:
@@ -46,7 +51,7 @@ exec), the usual answer:
 - macOS has no such signal. One mechanism everywhere means the macOS one is the one
   the tests run.
 
-The price: one small shell per child, started right after it.
+The price: one small shell per child, started right after it (a few milliseconds).
 
 Talking to a child: requests and answers are JSON lines (:func:`ask`,
 :class:`LineReader`). Secrets (the egress proxy's password) never go on a command
@@ -68,9 +73,10 @@ import trio
 
 #: How long a child gets to exit on SIGTERM before its group gets SIGKILL.
 KILL_GRACE_SECONDS = 0.5
-#: The guard's shell and what it runs (``$0``, :data:`GUARD_NAME`, names it in ``ps``).
+#: The guard's shell and what it runs: ``$0``, :data:`GUARD_NAME`, names it in ``ps``;
+#: ``$1`` is the child's process group.
 SHELL = "/bin/sh"
-GUARD_SCRIPT = "read line; kill -KILL 0"
+GUARD_SCRIPT = "read line; kill -KILL -$1"
 GUARD_NAME = "tuner-guard"
 
 
@@ -148,9 +154,9 @@ async def _run(
     capture: bool = False,
     task_status: trio.TaskStatus[trio.Process] = trio.TASK_STATUS_IGNORED,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Start ``command`` in a new group with its guard (see the module's docstring) and
-    wait for its end; stdout is a pipe: the caller's to read, or (``capture``) captured
-    with stderr."""
+    """Start ``command`` in a new session with its guard (see the module's docstring)
+    and wait for its end; stdout is a pipe: the caller's to read, or (``capture``)
+    captured with stderr."""
     guard_end, daemon_end = os.pipe()
     lifeline = _Lifeline(daemon_end)
     try:
@@ -162,7 +168,7 @@ async def _run(
                 stderr=subprocess.PIPE if capture else stderr,
                 env=env,
                 pass_fds=tuple(pass_fds),
-                process_group=0,
+                start_new_session=True,
             )
             guard = await _start_guard(process, guard_end)
         finally:
@@ -193,11 +199,12 @@ async def _start_guard(process: trio.Process, guard_end: int) -> trio.Process:
     cannot be guarded is killed."""
     try:
         return await trio.lowlevel.open_process(
-            [SHELL, "-c", GUARD_SCRIPT, GUARD_NAME],
+            [SHELL, "-c", GUARD_SCRIPT, GUARD_NAME, str(process.pid)],
             stdin=guard_end,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            process_group=process.pid,
+            # Out of the terminal's reach too (a Ctrl-C must not end it first).
+            start_new_session=True,
         )
     except BaseException:
         with trio.CancelScope(shield=True):
@@ -257,8 +264,8 @@ async def _collect(stream: trio.abc.ReceiveStream, chunks: list[bytes]) -> None:
 
 
 async def _reap(guard: trio.Process) -> None:
-    """Wait for the guard, which ends at once once its pipe is cut (or was killed with
-    the group); one that does not (stopped by someone) is killed."""
+    """Wait for the guard, which ends as soon as its pipe is cut; one that does not
+    (stopped by someone) is killed."""
     with trio.CancelScope(shield=True):
         with trio.move_on_after(5):
             await guard.wait()
