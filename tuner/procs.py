@@ -51,7 +51,8 @@ exec), the usual answer:
 - macOS has no such signal. One mechanism everywhere means the macOS one is the one
   the tests run.
 
-The price: one small shell per child, started right after it (a few milliseconds).
+The price: one small shell per child, started right after it: about a millisecond
+(``/bin/true`` ran in 2.3 ms instead of 1.3 ms, medians of 40).
 
 Talking to a child: requests and answers are JSON lines (:func:`ask`,
 :class:`LineReader`). Secrets (the egress proxy's password) never go on a command
