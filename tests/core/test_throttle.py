@@ -7,6 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tuner.core.health import Health, Level
 from tuner.core.throttle import LoginThrottle, key_of, retry_after_header
 
 DAY = 86400.0
@@ -179,3 +180,20 @@ def test_ten_thousand_guesses_with_a_stolen_device_mark_take_more_than_a_year() 
         now += throttle.wait(address, now, device="stolen")
         throttle.failed(address, now, device="stolen")
     assert now > YEAR
+
+
+def test_health_says_until_when_an_empty_bucket_pauses_logins() -> None:
+    throttle = LoginThrottle(global_burst=2, global_refill=60.0)
+    assert throttle.health(0.0, 1_700_000_000.0) == Health({"logins": "ok"})
+    for address in ("203.0.113.5", "198.51.100.7"):
+        throttle.failed(address, 0.0)
+    health = throttle.health(0.0, 1_700_000_000.0)
+    assert health.components == {"logins": "paused"}
+    assert health.level is Level.DEGRADED
+    # 1,700,000,000 s is 2023-11-14 22:13:20 UTC; the next token comes 60 s later.
+    assert health.problems == (
+        "logins from new devices are paused until 2023-11-14T22:14:20Z after too many "
+        "wrong PINs: log in from a device that logged in before, or from the machine "
+        "itself (tuner's command line), or wait",
+    )
+    assert throttle.health(60.0, 1_700_000_060.0) == Health({"logins": "ok"})

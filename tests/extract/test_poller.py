@@ -200,19 +200,19 @@ async def test_health_turns_bad_after_twice_the_interval_without_success(
 ) -> None:
     broken = failing("broken")
     poller = Poller(Registry.of([broken]), TIMING, now=mock_now)
-    assert poller.health() == (False, "not running")
+    assert poller.freshness() == (False, "not running")
     async with trio.open_nursery() as nursery:
         await nursery.start(poller.run)
         await trio.sleep(2 * TIMING.idle_interval - 1)
-        assert poller.health() == (True, "ok")
+        assert poller.freshness() == (True, "ok")
         await trio.sleep(2)
-        healthy, why = poller.health()
+        healthy, why = poller.freshness()
         assert not healthy and "no successful run for 60 min (every extractor failed)" in why
         assert not poller.status_json()["healthy"]
         broken.error = None
         poller.request_refresh()
         await trio.sleep(1)
-        assert poller.health() == (True, "ok")
+        assert poller.freshness() == (True, "ok")
         nursery.cancel_scope.cancel()
 
 

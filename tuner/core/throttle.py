@@ -31,8 +31,11 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import time
 
 import attrs
+
+from tuner.core.health import Health, Level
 
 #: The key of the bucket that every unknown client draws on.
 EVERYONE = "*"
@@ -119,6 +122,25 @@ class LoginThrottle:
         tokens = self._refill(now)
         return 0.0 if tokens >= 1 else (1 - tokens) * self.global_refill
 
+    def health(self, now: float, wall_now: float) -> Health:
+        """The ``logins`` component of ``/healthz``: ``paused`` (degraded) while wrong
+        PINs from many addresses pause logins from unknown clients; known devices and
+        the machine itself can still log in.
+
+        Args:
+            now: the time :meth:`failed` is given.
+            wall_now: the Unix time then, to say until when.
+        """
+        wait = self.global_wait(now)
+        if wait <= 0:
+            return Health({"logins": "ok"})
+        problem = (
+            f"logins from new devices are paused until {wall_time(wall_now + wait)} after "
+            "too many wrong PINs: log in from a device that logged in before, or from the "
+            "machine itself (tuner's command line), or wait"
+        )
+        return Health({"logins": "paused"}, Level.DEGRADED, (problem,))
+
     def _refill(self, now: float) -> float:
         full = float(self.global_burst)
         if self._tokens is None:
@@ -145,6 +167,11 @@ def key_of(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
+
+
+def wall_time(when: float) -> str:
+    """A Unix time in ISO 8601, UTC (``2025-01-31T14:05:00Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
 
 
 def retry_after_header(seconds: float) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import trio
 
+from tuner.core.health import Health, Level
 from tuner.core.schedule import Event, Plan, Schedule, Timing
 from tuner.extract._base import Registry
 from tuner.extract._cache import ResultCache
@@ -283,7 +284,7 @@ class Poller:
 
     # --- views ------------------------------------------------------------------------
 
-    def health(self) -> tuple[bool, str]:
+    def freshness(self) -> tuple[bool, str]:
         """Whether a run succeeded within twice the interval; and if not, why."""
         if not self.alive:
             return False, self.death or "not running"
@@ -295,6 +296,29 @@ class Poller:
             return False, f"no successful run for {(now - since) / 60:.0f} min ({why})"
         return True, "ok"
 
+    def health(self) -> Health:
+        """The ``poller`` and ``extractors`` components of ``/healthz``.
+
+        The poller is unhealthy when no run succeeded for twice its interval (the list
+        of live streams is then out of date); an extractor that failed in the last run
+        makes it degraded. The detail is in ``/api/extractors``.
+        """
+        fresh, why = self.freshness()
+        level = Level.OK if fresh else Level.UNHEALTHY
+        problems = [] if fresh else [f"finding live streams: {why}"]
+        failed = self.last_run.failed if self.last_run is not None else ()
+        if failed:
+            level = max(level, Level.DEGRADED)
+            problems.append(
+                f"extractor(s) failed in the last run: {', '.join(failed)} "
+                "(GET /api/extractors says why)"
+            )
+        components = {
+            "poller": "ok" if fresh else ("stale" if self.alive else "dead"),
+            "extractors": "failing" if failed else "ok",
+        }
+        return Health(components, level, tuple(problems))
+
     def streams_json(self) -> dict[str, Any]:
         """``GET /api/streams``: the playable streams, live first."""
         now = self._now()
@@ -305,7 +329,7 @@ class Poller:
         """``GET /api/extractors``: each extractor's last run, and the poller's plan."""
         now = self._now()
         plan = self.plan(now)
-        healthy, health = self.health()
+        healthy, health = self.freshness()
         next_in = max(0.0, plan.due - now)
         upcoming = [e for e in self.schedule.events if e.end + self.timing.overrun > now]
         extractors = []

@@ -37,6 +37,7 @@ import trio
 
 from tuner.config import QueueSettings
 from tuner.core import jobs
+from tuner.core.health import Health, Level
 from tuner.core.jobs import JobState
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import parse_query
@@ -166,6 +167,25 @@ class Queue:
         """The same as a sentence for a person, else ``None``."""
         fault = None if self._db.store is None else self._db.store.fault
         return None if fault is None else f"the queue cannot be saved: {fault.reason}"
+
+    def health(self) -> Health:
+        """The ``queue`` component of ``/healthz``.
+
+        A database that was unusable at start was replaced by an empty one (a copy
+        was kept; the log and ``GET /api/queue`` say where): said, and otherwise ok.
+        One that cannot be written now (a full or read-only state directory) refuses
+        edits until it heals: unhealthy.
+        """
+        if not self.running:
+            return Health({"queue": "stopped"}, Level.UNHEALTHY, ("the queue is not running",))
+        fault = self.storage_fault
+        if fault is not None:
+            problem = self.storage_problem or "the queue cannot be saved"
+            return Health({"queue": fault}, Level.UNHEALTHY, (problem,))
+        recovered = self.recovered
+        if recovered:
+            return Health({"queue": "recovered"}, Level.OK, (recovered,))
+        return Health({"queue": "ok"})
 
     # --- reading ----------------------------------------------------------------------
 

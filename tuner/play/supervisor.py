@@ -20,6 +20,7 @@ import trio
 from tuner.core import state
 from tuner.core.adapt import Adapter, Report
 from tuner.core.adts import ADTSSplitter
+from tuner.core.health import Health, Level
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryError, QueryKind, parse_query
 from tuner.core.source import Source
@@ -32,6 +33,9 @@ from tuner.play.session import Hooks, Playback, Session, SessionError, run_sessi
 from tuner.play.stage import Stage
 
 log = logging.getLogger(__name__)
+
+#: A stream that broke (reconnecting) or failed.
+_BROKEN_SESSION = (State.RECONNECTING, State.ERROR)
 
 
 class PlayError(ValueError):
@@ -104,6 +108,31 @@ class Supervisor:
         if changed:
             for callback in self.on_status:
                 callback(status)
+
+    def health(self) -> Health:
+        """The ``supervisor``, ``ffmpeg`` and ``playback`` components of ``/healthz``."""
+        level = Level.OK if self.alive else Level.UNHEALTHY
+        problems = []
+        if not self.alive:
+            problems.append(f"the session supervisor is not running ({self.death or 'stopped'})")
+        if self._ffmpeg_problem is not None:
+            problems.append(self._ffmpeg_problem)
+        # A stream that broke or failed: the session's own error says why in
+        # /api/status; the daemon itself is fine, hence degraded only.
+        session = self._status.state
+        playback = session.value if session in _BROKEN_SESSION else "ok"
+        # No frame for a while: said at once, long before the watchdog restarts ffmpeg
+        # (``stalled`` in /api/status says for how long).
+        if session is State.PLAYING and self._status.stalled is not None:
+            playback = "stalled"
+        if playback != "ok":
+            level = max(level, Level.DEGRADED)
+        components = {
+            "supervisor": "ok" if self.alive else "dead",
+            "ffmpeg": "ok" if self._ffmpeg_problem is None else "missing",
+            "playback": playback,
+        }
+        return Health(components, level, tuple(problems))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve play and stop commands until cancelled.

@@ -11,7 +11,7 @@ from quart_trio import QuartTrio
 
 from tuner.core.logins import describe_device
 from tuner.core.presets import PRESETS, Mode, get_mode, get_preset
-from tuner.core.throttle import retry_after_header
+from tuner.core.throttle import retry_after_header, wall_time
 from tuner.core.tokens import new_id
 from tuner.logins import LoginStoreError
 from tuner.play.supervisor import NothingPlayingError, PlayError, UnavailableError
@@ -25,7 +25,6 @@ from tuner.web.auth import (
     login_required,
     set_device_mark,
     set_session_cookie,
-    wall_time,
 )
 from tuner.web.bodies import (
     BadRequestError,

@@ -169,11 +169,6 @@ def logins_paused_until(ctx: WebContext) -> float | None:
     return ctx.clock() + wait if wait > 0 else None
 
 
-def wall_time(when: float) -> str:
-    """A Unix time in ISO 8601, UTC (``2025-01-31T14:05:00Z``)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
-
-
 def clear_session_cookie(response: Response) -> None:
     """Tell the browser to forget its session cookie (its device mark stays)."""
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
