@@ -118,3 +118,17 @@ def exited(process: psutil.Process) -> bool:
         return process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+async def status_of(client: httpx.AsyncClient) -> dict[str, Any]:
+    """``/api/status``, which must answer 200."""
+    response = await client.get("/api/status")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def health_of(client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
+    """``/healthz``'s status code and body."""
+    response = await client.get("/healthz")
+    return response.status_code, response.json()

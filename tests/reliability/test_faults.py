@@ -33,8 +33,10 @@ from tests.reliability.conftest import (
     descendants,
     eventually,
     exited,
+    health_of,
     logged_in,
     playback_ffmpegs,
+    status_of,
     terminate_cleanly,
     write_figures,
 )
@@ -56,18 +58,6 @@ def _urls(server: LoopbackServer) -> dict[str, str]:
     }
 
 
-async def _health(client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
-    response = await client.get("/healthz")
-    return response.status_code, response.json()
-
-
-async def _status(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/api/status")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 async def _wait_state(
     client: httpx.AsyncClient, state: str, timeout: float = 20, error: str = ""
 ) -> dict[str, Any]:
@@ -75,7 +65,7 @@ async def _wait_state(
     error, if given)."""
 
     async def probe() -> dict[str, Any] | None:
-        status = await _status(client)
+        status = await status_of(client)
         if status["state"] == state and error in (status.get("error") or ""):
             return status
         return None
@@ -89,7 +79,7 @@ async def _wait_health(
     """Poll ``/healthz`` until ``component`` says ``value``."""
 
     async def probe() -> tuple[int, dict[str, Any]] | None:
-        code, body = await _health(client)
+        code, body = await health_of(client)
         return (code, body) if body["components"].get(component) == value else None
 
     return await eventually(probe, f"/healthz {component} = {value}", timeout)
@@ -174,7 +164,7 @@ async def test_ffmpeg_fault(tmp_path: Path, ffmpeg: str, fault: str) -> None:
             flag.unlink(missing_ok=True)
 
             async def healed() -> psutil.Process | None:
-                status = await _status(client)
+                status = await status_of(client)
                 for process in playback_ffmpegs(daemon):
                     # The fake exits at once: one that lasts is the real ffmpeg.
                     age = time.time() - process.create_time()
@@ -300,7 +290,7 @@ async def test_extractor_hangs(tmp_path: Path) -> None:
                 # The first run starts with the daemon, and times out after 1 s.
                 code, health = await _wait_health(client, "extractors", "failing")
                 assert (code, health["status"]) == (200, "degraded")
-                problems = (await _status(client))["problems"]
+                problems = (await status_of(client))["problems"]
                 assert any("page" in p and "failed" in p for p in problems), problems
                 page = (await client.get("/api/extractors")).json()["extractors"][0]
                 assert page["error"] == "timed out after 1 s", page
@@ -313,7 +303,7 @@ async def test_extractor_hangs(tmp_path: Path) -> None:
                 assert (code, health["status"]) == (200, "ok")
                 streams = (await client.get("/api/streams")).json()["streams"]
                 assert [s["url"] for s in streams] == [link]
-                assert (await _status(client))["problems"] == []
+                assert (await status_of(client))["problems"] == []
 
                 # SIGTERM during a run that hangs.
                 server.add("/fault/channel", "", delay=FOREVER)
@@ -413,7 +403,7 @@ async def test_state_directory_fault(tmp_path: Path, fault: str) -> None:
             for query in (first, second):
                 response = await client.post("/api/queue", json={"query": query})
                 assert response.status_code == 201, response.text
-            code, health = await _health(client)
+            code, health = await health_of(client)
             assert (code, health["components"]["queue"]) == (200, "ok")
             # The cookie secret is written once, at the first start; a daemon that has
             # run for a while has it on the disk (the kernel writes back within 30 s).
@@ -432,13 +422,13 @@ async def test_state_directory_fault(tmp_path: Path, fault: str) -> None:
             assert await _queue_items(client) == [first, second]
             assert (await client.delete("/api/queue")).status_code == 503
             assert await _queue_items(client) == [first, second]
-            code, health = await _health(client)
+            code, health = await health_of(client)
             assert (code, health["status"], health["components"]["queue"]) == (
                 503,
                 "unhealthy",
                 fault,
             )
-            status = await _status(client)
+            status = await status_of(client)
             assert any(reason in p for p in status["problems"]), status
             queue = (await client.get("/api/queue")).json()
             assert reason in (queue["notice"] or ""), queue
@@ -455,7 +445,7 @@ async def test_state_directory_fault(tmp_path: Path, fault: str) -> None:
                 assert (code, health["status"]) == (200, "ok")
                 response = await client.post("/api/queue", json={"query": third})
                 assert response.status_code == 201, response.text
-                assert (await _status(client))["problems"] == []
+                assert (await status_of(client))["problems"] == []
                 _fill(daemon)
                 refused = await client.post("/api/queue", json={"query": "testcard"})
                 assert refused.status_code == 503
@@ -469,7 +459,7 @@ async def test_state_directory_fault(tmp_path: Path, fault: str) -> None:
     with DaemonProcess.start(tmp_path, prefix=prefix) as daemon:
         async with logged_in(daemon) as client:
             assert await _queue_items(client) == expected
-            code, health = await _health(client)
+            code, health = await health_of(client)
             assert (code, health["components"]["queue"]) == (200, "ok")
         terminate_cleanly(daemon, SIGTERM_BOUND)
     write_figures(f"state-{fault}", figures)

@@ -10,7 +10,6 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 import pytest
 import trio
@@ -21,26 +20,16 @@ from tests.misbehaving import closed_port, make_media, serve
 from tests.reliability.conftest import (
     eventually,
     exited,
+    health_of,
     logged_in,
     playback_ffmpegs,
+    status_of,
     terminate_cleanly,
     write_figures,
 )
 
 #: Long enough that the watchdog never gives the frozen stream up during the test.
 STALL_SECONDS = 60
-
-
-async def _status(client: httpx.AsyncClient) -> dict[str, Any]:
-    response = await client.get("/api/status")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def _health(client: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
-    response = await client.get("/healthz")
-    return response.status_code, response.json()
 
 
 @pytest.mark.timeout(90)
@@ -54,13 +43,13 @@ async def test_a_frozen_stream_is_reported_at_once_and_cleared_when_frames_come_
 
             async def one_ffmpeg_playing() -> psutil.Process | None:
                 found = playback_ffmpegs(daemon)
-                playing = (await _status(client))["state"] == "playing"
+                playing = (await status_of(client))["state"] == "playing"
                 return found[0] if playing and len(found) == 1 else None
 
             ffmpeg = await eventually(one_ffmpeg_playing, "the test card playing")
 
             async def healthy() -> bool | None:
-                code, health = await _health(client)
+                code, health = await health_of(client)
                 return (code, health["status"], health["components"]["playback"]) == (
                     200, "ok", "ok",
                 ) or None  # fmt: skip
@@ -71,14 +60,14 @@ async def test_a_frozen_stream_is_reported_at_once_and_cleared_when_frames_come_
             frozen = trio.current_time()
 
             async def stalled() -> tuple[int, dict[str, Any]] | None:
-                code, health = await _health(client)
+                code, health = await health_of(client)
                 return (code, health) if health["components"]["playback"] == "stalled" else None
 
             # Well within stall_seconds: the daemon of old said "ok" all that time.
             code, health = await eventually(stalled, "/healthz playback = stalled", timeout=30)
             noticed = trio.current_time() - frozen
             assert (code, health["status"], health["session"]) == (200, "degraded", "playing")
-            status = await _status(client)
+            status = await status_of(client)
             assert status["state"] == "playing"
             assert status["stalled"] == (
                 "the stream has sent no frame for 2 s "
@@ -89,8 +78,8 @@ async def test_a_frozen_stream_is_reported_at_once_and_cleared_when_frames_come_
             resumed = trio.current_time()
 
             async def flowing() -> dict[str, Any] | None:
-                _, health = await _health(client)
-                status = await _status(client)
+                _, health = await health_of(client)
+                status = await status_of(client)
                 well = health["status"] == "ok" and health["components"]["playback"] == "ok"
                 return status if well and status["stalled"] is None else None
 
@@ -136,21 +125,21 @@ async def test_sources_that_servers_break_end_in_a_sentence_a_person_can_act_on(
                 session = response.json()["session_id"]
 
                 async def failed(session: str = session) -> dict[str, Any] | None:
-                    status = await _status(client)
+                    status = await status_of(client)
                     ours = status["session_id"] == session and status["state"] == "error"
                     return status if ours else None
 
                 status = await eventually(failed, f"{case} failing", timeout=40)
                 seen[case] = status["error"]
                 assert status["error"] == FFMPEG_FAILURES[case][1], case
-                code, health = await _health(client)
+                code, health = await health_of(client)
                 assert (code, health["status"]) == (200, "degraded")
                 assert health["components"]["playback"] == "error"
             # The daemon serves on: the test card plays.
             assert (await client.post("/api/play", json={"query": "testcard"})).status_code == 202
 
             async def playing() -> bool | None:
-                return (await _status(client))["state"] == "playing" or None
+                return (await status_of(client))["state"] == "playing" or None
 
             await eventually(playing, "the test card playing")
 
@@ -159,7 +148,7 @@ async def test_sources_that_servers_break_end_in_a_sentence_a_person_can_act_on(
             assert response.status_code == 202
 
             async def failed_again() -> bool | None:
-                status = await _status(client)
+                status = await status_of(client)
                 return (status["state"] == "error" and status["error"] == seen[CASES[0]]) or None
 
             await eventually(failed_again, "the first case failing again", timeout=40)
