@@ -250,7 +250,7 @@ _CANDIDATES = {
     "wrong length": "3141",
 }
 _CALLS_PER_SAMPLE = 200
-_SAMPLES = 300
+_ROUNDS = 300
 
 
 def _leaky_matches(expected: str, given: str) -> bool:
@@ -263,51 +263,45 @@ def _leaky_matches(expected: str, given: str) -> bool:
     return True
 
 
-def _samples(compare: Callable[[str, str], bool]) -> dict[str, list[float]]:
-    """Nanoseconds per call, per candidate, sampled in a shuffled order so that any
-    drift of the machine's speed falls on every candidate alike."""
-    order = [name for name in _CANDIDATES for _ in range(_SAMPLES)]
-    random.Random(7).shuffle(order)
-    samples: dict[str, list[float]] = {name: [] for name in _CANDIDATES}
-    for name in order:
-        given = _CANDIDATES[name]
-        started = time.perf_counter_ns()
-        for _ in range(_CALLS_PER_SAMPLE):
-            compare(_RIGHT, given)
-        samples[name].append((time.perf_counter_ns() - started) / _CALLS_PER_SAMPLE)
-    return samples
+def _rounds(compare: Callable[[str, str], bool]) -> list[dict[str, float]]:
+    """Nanoseconds per call of each candidate, in rounds that time every candidate
+    back to back (in a shuffled order): a pause or a busy spell of the machine falls
+    on one round, where it slows all candidates alike, not on one candidate."""
+    rng = random.Random(7)
+    rounds = []
+    for _ in range(_ROUNDS):
+        order = list(_CANDIDATES)
+        rng.shuffle(order)
+        timed = {}
+        for name in order:
+            given = _CANDIDATES[name]
+            started = time.perf_counter_ns()
+            for _ in range(_CALLS_PER_SAMPLE):
+                compare(_RIGHT, given)
+            timed[name] = (time.perf_counter_ns() - started) / _CALLS_PER_SAMPLE
+        rounds.append(timed)
+    return rounds
 
 
-def _welch_t(a: list[float], b: list[float]) -> float:
-    """Welch's t statistic of two samples' means, each without its slowest tenth
-    (a sample that the machine paused in says nothing about the comparison)."""
-    a, b = sorted(a)[: len(a) * 9 // 10], sorted(b)[: len(b) * 9 // 10]
-    spread = (statistics.variance(a) / len(a) + statistics.variance(b) / len(b)) ** 0.5
-    return (statistics.fmean(a) - statistics.fmean(b)) / spread if spread else 0.0
-
-
-#: |t| above this is a difference (p < 1e-5 for samples this size).
-_DISTINGUISHABLE = 4.5
-
-
-def _largest_t(compare: Callable[[str, str], bool]) -> tuple[float, str]:
-    samples = _samples(compare)
+def _largest_gap(compare: Callable[[str, str], bool]) -> tuple[float, str]:
+    """The largest difference in time between two candidates (the median over rounds
+    of their difference within a round, in nanoseconds a call), and which pair."""
+    rounds = _rounds(compare)
     names = list(_CANDIDATES)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
-    return max((abs(_welch_t(samples[a], samples[b])), f"{a} / {b}") for a, b in pairs)
+    return max(
+        (abs(statistics.median(r[a] - r[b] for r in rounds)), f"{a} / {b}") for a, b in pairs
+    )
 
 
 def test_right_and_wrong_pins_take_the_same_time_to_compare() -> None:
-    # The test can see a leak: a comparison that stops early is told apart at once.
-    leaky_t, leaky_pair = _largest_t(_leaky_matches)
-    print(f"\nearly-exit comparison: largest |t| = {leaky_t:.1f} ({leaky_pair})")
-    assert leaky_t > _DISTINGUISHABLE
-    # tuner's comparison: no pair of right, wrong-at-the-start, wrong-at-the-end and
-    # wrong-length PINs differs. Run twice at most: a single pause of the machine can
-    # swing one run; a real leak shows in both.
-    for _attempt in range(2):
-        ours_t, ours_pair = _largest_t(pin_matches)
-        print(f"tuner's comparison: largest |t| = {ours_t:.1f} ({ours_pair})")
-        if ours_t < _DISTINGUISHABLE:
-            break
-    assert ours_t < _DISTINGUISHABLE, ours_pair
+    # The test can see a leak: a comparison that stops early, measured here, differs
+    # by hundreds of nanoseconds a call between candidates...
+    leaky_gap, leaky_pair = _largest_gap(_leaky_matches)
+    print(f"\nearly-exit comparison: largest gap {leaky_gap:.1f} ns a call ({leaky_pair})")
+    # ...while tuner's comparison shows no pair of right, wrong-at-the-start,
+    # wrong-at-the-end and wrong-length PINs apart by a tenth of that. (What is left is
+    # hashing a 4-digit PIN rather than a 12-digit one: a few nanoseconds at most.)
+    ours_gap, ours_pair = _largest_gap(pin_matches)
+    print(f"tuner's comparison: largest gap {ours_gap:.1f} ns a call ({ours_pair})")
+    assert ours_gap < leaky_gap / 10, (ours_gap, ours_pair, leaky_gap)
