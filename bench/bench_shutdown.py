@@ -38,7 +38,7 @@ Results
     daemon exit              92.2     95.9     79.7     96.1
 
 The same, run from a worktree of 659d619, before the keep-alive and websocket-ping
-fixes (``tuner/web/keepalive.py``, ``KEEPALIVE_SECONDS`` in ``tuner/web/streams.py``)::
+fixes (``tuner/web/keepalive.py``, ``KEEPALIVE_SECONDS`` in ``tuner/web/viewer_routes.py``)::
 
     close 1001 at viewer      2.1      2.6      1.7      2.7
     old ffmpeg gone          18.1     20.3     11.3     20.4

@@ -19,7 +19,7 @@ import trio
 
 from tests.integration.conftest import settings_for, start_daemon
 from tests.integration.helpers import close_code, next_control, open_viewer
-from tuner.web import streams
+from tuner.web import viewer_routes
 
 #: Long enough that waiting for it would fail every bound below.
 DRAIN = 5.0
@@ -81,7 +81,7 @@ async def test_a_viewer_that_just_left_does_not_hold_shutdown(tmp_path: Path) ->
 async def test_an_idle_viewer_gets_keepalives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(streams, "KEEPALIVE_SECONDS", 0.2)
+    monkeypatch.setattr(viewer_routes, "KEEPALIVE_SECONDS", 0.2)
     async with trio.open_nursery() as nursery:
         daemon = await start_daemon(nursery, settings_for(tmp_path))
         async with daemon.client() as client:

@@ -30,7 +30,7 @@ from tests.loopback import serve_threaded
 from tests.reliability.conftest import command_of, descendants, write_figures
 from tests.stub_search import PLUGINS, PREFIX
 from tuner.client import LIMITS
-from tuner.web.streams import MAX_CLIENT_MESSAGE
+from tuner.web.viewer_routes import MAX_CLIENT_MESSAGE
 
 PIN = "2468"
 

@@ -21,7 +21,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from tuner.core.loglimit import LogLimit
-from tuner.web import api, extract_api, health, queue_api, search_api, security, streams
+from tuner.web import api, extract_api, health, queue_api, search_api, security, viewer_routes
 from tuner.web.bodies import BadRequestError
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response, http_exception_response
@@ -110,7 +110,7 @@ def create_app(ctx: WebContext) -> QuartTrio:
 
     security.register(app, ctx.settings.server_names)
     api.register(app, ctx)
-    streams.register(app, ctx)
+    viewer_routes.register(app, ctx)
     health.register(app, ctx)
     extract_api.register(app, ctx)
     queue_api.register(app, ctx)

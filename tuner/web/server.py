@@ -29,7 +29,7 @@ from tuner.web.listen import (
     make_listen_socket,
     raise_file_limit,
 )
-from tuner.web.streams import MAX_CLIENT_MESSAGE
+from tuner.web.viewer_routes import MAX_CLIENT_MESSAGE
 from tuner.web.ws_limit import bound_websocket_messages
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def hypercorn_config(settings: Settings, sock: socket.socket) -> HypercornConfig
     # idle one is closed after this, so a slow-loris client holds nothing for long.
     config.keep_alive_timeout = settings.request_timeout
     config.graceful_timeout = settings.drain_seconds
-    # Off: tuner.web.streams sends its own keepalive (see KEEPALIVE_SECONDS there).
+    # Off: tuner.web.viewer_routes sends its own keepalive (see KEEPALIVE_SECONDS there).
     config.websocket_ping_interval = None
     # A client message over the protocol's limit closes its socket (1009) as it
     # arrives, and is not assembled (tuner.web.ws_limit).
