@@ -275,7 +275,14 @@ PROXY_VARIABLES = frozenset(
 def proxy_environment(environ: Mapping[str, str], proxy: str | None) -> dict[str, str]:
     """``environ`` without proxy variables (``no_proxy`` would let ffmpeg bypass the
     egress proxy for the hosts it names), with ``http_proxy`` set to ``proxy`` if
-    given (ffmpeg's https and nested requests read it)."""
+    given (ffmpeg's https and nested requests read it).
+
+    Raises:
+        ValueError: ``proxy`` is not an ``http://`` URL (ffmpeg would silently ignore
+            it, and fetch directly).
+    """
+    if proxy is not None and not proxy.startswith("http://"):
+        raise ValueError("ffmpeg reaches a proxy by http:// only")
     env = {name: value for name, value in environ.items() if name not in PROXY_VARIABLES}
     if proxy is not None:
         env["http_proxy"] = proxy

@@ -66,25 +66,20 @@ def source_command(
     audio_fd: int,
     *,
     start_seconds: float = 0.0,
-    proxy: str | None = None,
 ) -> list[str]:
     """Play a resolved source from ``start_seconds`` (0 for live streams).
 
-    ``proxy`` is the egress proxy's URL when the inputs are to be fetched through it.
-    It is not on the command line, where any local user could read its password
-    (``/proc/PID/cmdline``): the caller gives it to ffmpeg in its environment
-    (``http_proxy``, :func:`tuner.egress_proxy.child_environment`), which every request of
-    every input (redirects, playlists, segments, keys) honours; https goes to it as
-    ``CONNECT``.
+    The egress proxy, when the inputs are to be fetched through it, is not on the
+    command line, where any local user could read its password (``/proc/PID/cmdline``):
+    the caller gives it to ffmpeg in its environment (``http_proxy``,
+    :func:`tuner.egress_proxy.child_environment`), which every request of every input
+    (redirects, playlists, segments, keys) honours; https goes to it as ``CONNECT``.
 
     Raises:
-        ValueError: the source has neither video nor audio (a resolver bug), or
-            ``proxy`` is not an ``http://`` URL (ffmpeg would silently ignore it).
+        ValueError: the source has neither video nor audio (a resolver bug).
     """
     if not source.has_video and not source.has_audio:
         raise ValueError("a source needs video or audio")
-    if proxy is not None and not proxy.startswith("http://"):
-        raise ValueError("ffmpeg reaches a proxy by http:// only")
     command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
     for media in source.inputs:
         command += ["-re", *_network_input(media, start_seconds)]

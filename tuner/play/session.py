@@ -291,7 +291,7 @@ async def _run_attempt(
     else:
         proxy = playback.egress.url(_egress_user(session)) if playback.egress else None
         command = source_command(
-            ffmpeg.path, source, preset, mode, write_fd, start_seconds=start_seconds, proxy=proxy
+            ffmpeg.path, source, preset, mode, write_fd, start_seconds=start_seconds
         )
         if proxy is not None:
             # Without no_proxy, which would let ffmpeg bypass the proxy.

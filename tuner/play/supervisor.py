@@ -31,6 +31,7 @@ from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import Resolver
 from tuner.play.session import Hooks, Playback, Session, SessionError, run_session
 from tuner.play.stage import Stage
+from tuner.procs import run_captured
 
 log = logging.getLogger(__name__)
 
@@ -342,9 +343,8 @@ async def make_preroll(ffmpeg: Tool) -> tuple[bytes, ...]:
     """Encode the preroll once; without it, listeners only start later."""
     try:
         with trio.fail_after(15):
-            done = await trio.run_process(
-                preroll_command(ffmpeg.path), capture_stdout=True, capture_stderr=True
-            )
+            done = await run_captured(preroll_command(ffmpeg.path))
+        done.check_returncode()
     except (OSError, trio.TooSlowError, subprocess.CalledProcessError) as exc:
         log.warning("no audio preroll (%s): browsers will start the sound later", exc)
         return ()

@@ -21,11 +21,7 @@ from tuner.term._draw import ENTER_SCREEN, LEAVE_SCREEN
 from tuner.term._options import WatchOptions
 from tuner.term._viewer import Viewer
 
-__all__ = ["WatchError", "watch"]
-
-
-class WatchError(Exception):
-    """Why watching cannot go on (said once the terminal is back to normal)."""
+__all__ = ["watch"]
 
 
 def watch(options: WatchOptions) -> int:
