@@ -122,19 +122,22 @@ def test_a_viewer_behind_the_ring_is_resynced_at_the_play_head() -> None:
     assert decoder.grid == writer.encoder.reference
 
 
-def test_a_viewer_that_lost_step_goes_on_from_the_next_start_point() -> None:
-    writer = writer_with(30)
+def test_a_viewer_that_lost_step_gets_the_picture_again_from_a_start_point() -> None:
+    writer = writer_with(60)
     cursor, decoder = FrameCursor(), Decoder()
     follow(cursor, writer.frames, decoder, 0)
-    cursor.lost_step()
-    # No start point after it yet: it waits, rather than jumping back.
-    assert cursor.take(writer.frames, 30 * FRAME_MS) is None
-    for seq in range(30, 60):
-        writer.add(grid(seq), seq, seq * FRAME_MS)
+    # It could not apply seq 40 (it says it applied 39): the picture again from the
+    # start point at 1 s, and everything after it, so that nothing is skipped.
+    cursor.lost_step(writer.frames, seq=39)
     fresh = Decoder()  # what a client that lost its state holds
-    seqs = follow(cursor, writer.frames, fresh, 30 * FRAME_MS)
-    assert seqs[0] == 50 and seqs[-1] == 59
+    seqs = follow(cursor, writer.frames, fresh, 0)
+    assert seqs == list(range(25, 60))
     assert fresh.grid == writer.encoder.reference
+    # Without a seq: from the start point before the next frame it would be sent.
+    for seq in range(60, 70):
+        writer.add(grid(seq), seq, seq * FRAME_MS)
+    cursor.lost_step(writer.frames)
+    assert follow(cursor, writer.frames, Decoder(), 0) == list(range(50, 70))
 
 
 def test_a_reconnecting_viewer_resumes_after_the_last_seq_it_applied() -> None:
@@ -212,7 +215,7 @@ def test_any_viewer_always_holds_the_newest_picture_once_it_caught_up(
                 decoder.decode(message)  # raises if out of step
         elif kind == "lost":
             cursor, decoder = viewers[a]
-            cursor.lost_step()
+            cursor.lost_step(writer.frames, decoder.seq)
             decoder.reset()
         elif kind == "trim":
             play_head = max(play_head, min(pts, play_head + a))

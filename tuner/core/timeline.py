@@ -171,6 +171,15 @@ class Frames(Ring[FrameEntry]):
                 at = self.first + offset
         return at
 
+    def start_at_or_before_index(self, index: int) -> int | None:
+        """The last start point at or before ``index`` (else the first one held), or
+        None when no start point is held."""
+        for at in range(min(index, self.end - 1), self.first - 1, -1):
+            entry = self.get(at)
+            if entry is not None and entry.start is not None:
+                return at
+        return self.start_from(self.first)
+
     def start_from(self, index: int) -> int | None:
         """The first start point at or after ``index``, or None when none is held yet."""
         for offset, entry in enumerate(self._entries):
@@ -245,8 +254,8 @@ class FrameCursor:
     """Where one viewer is in the frame ring.
 
     ``next`` is the index of the next message to send; None means the viewer needs a
-    start point first (it just joined, or asked for a keyframe, or fell behind the
-    ring), which :meth:`take` finds.
+    start point first (it just joined, or fell behind the ring), which :meth:`take`
+    finds at the play head.
     """
 
     next: int | None = None
@@ -254,38 +263,45 @@ class FrameCursor:
     resyncs: int = 0
     #: Frames it did not get because of that.
     skipped: int = 0
-    #: Ask for a start point from ``next`` on rather than at the play head.
-    _from_here: bool = False
+    #: Start again from this start point (a viewer that lost step).
+    _start_at: int | None = None
 
     def restart(self) -> None:
         """Start again at the play head's start point (a new session, a cut)."""
-        self.next = None
-        self._from_here = False
+        self.next, self._start_at = None, None
 
-    def lost_step(self) -> None:
-        """The viewer cannot apply the next delta: go on from the next start point."""
-        self._from_here = True
+    def lost_step(self, frames: Frames, seq: int | None = None) -> None:
+        """The viewer cannot apply a delta: it gets the picture again from the last
+        start point at or before the frame ``seq`` (the last one it applied, if it
+        says), else before the next one it would be sent. What follows that start
+        point is sent again, so nothing is skipped."""
+        index = frames.index_of_seq(seq) if seq is not None else None
+        if index is None:
+            index = (self.next if self.next is not None else frames.end) - 1
+        self._start_at = frames.start_at_or_before_index(index)
+        if self._start_at is None:
+            self.restart()
 
     def resume_after(self, frames: Frames, seq: int) -> bool:
         """Go on after the message with ``seq``, if it is still held; returns whether."""
         index = frames.index_of_seq(seq)
         if index is None:
             return False
-        self.next, self._from_here = index + 1, False
+        self.next, self._start_at = index + 1, None
         return True
 
     def take(self, frames: Frames, play_head_ms: float) -> bytes | None:
         """The next message to send, or None when there is nothing new yet."""
+        if self._start_at is not None:
+            pending, self._start_at = self._start_at, None
+            if frames.get(pending) is not None:
+                return self._start(frames, pending)
+            self.next = None  # trimmed since: from the play head
         if self.next is not None and self.next < frames.first:
             # Fell behind what the ring holds: on from the play head.
             self.resyncs += 1
             self.skipped += frames.first - self.next
             self.next = None
-        if self._from_here and self.next is not None:
-            start = frames.start_from(self.next)
-            if start is None:
-                return None
-            return self._start(frames, start)
         if self.next is None:
             start = frames.start_at_or_before(play_head_ms)
             if start is None:
@@ -300,7 +316,7 @@ class FrameCursor:
     def _start(self, frames: Frames, index: int) -> bytes:
         entry = frames.get(index)
         assert entry is not None and entry.start is not None
-        self.next, self._from_here = index + 1, False
+        self.next = index + 1
         return entry.start
 
     def cut_at(self, index: int) -> None:
@@ -308,6 +324,8 @@ class FrameCursor:
         void, and it goes on from the start point that the cut leaves at the play
         head."""
         if self.next is not None and self.next > index:
+            self.restart()
+        if self._start_at is not None and self._start_at >= index:
             self.restart()
 
 
