@@ -136,7 +136,27 @@ def _client_env(daemon: DaemonProcess, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUNER_")}
     env.pop("COLORTERM", None)
     env.pop("NO_COLOR", None)
-    return {**env, "TUNER_PIN": daemon.pin, "TUNER_STATE_DIR": str(daemon.state_dir), **extra}
+    # faulthandler: a client that hangs shows its stack on SIGABRT (see _stuck).
+    return {
+        **env,
+        "PYTHONFAULTHANDLER": "1",
+        "TUNER_PIN": daemon.pin,
+        "TUNER_STATE_DIR": str(daemon.state_dir),
+        **extra,
+    }
+
+
+def _stuck(client: psutil.Process, term: Terminal) -> str:
+    """What a client that does not exit is doing: its state, and the Python stack of
+    each of its threads (faulthandler, on SIGABRT: see :func:`_client_env`)."""
+    try:
+        state = f"{client.status()}, {client.num_threads()} threads"
+        client.send_signal(signal.SIGABRT)
+    except psutil.Error as exc:
+        return f"gone ({exc})"
+    term.raw.clear()
+    term.pump(3.0)
+    return f"{state}; on SIGABRT it wrote:\n{bytes(term.raw).decode(errors='replace')[-4000:]}"
 
 
 def _status(daemon: DaemonProcess) -> dict[str, object]:
@@ -312,7 +332,10 @@ def test_watch_url_plays_it_and_an_interrupt_from_elsewhere_restores_the_termina
         shell = psutil.Process(term.child.pid)
         client = next(p for p in shell.children(recursive=True) if "watch" in p.cmdline())
         client.send_signal(signal.SIGINT)
-        term.child.expect(pexpect.EOF, timeout=DEADLINE)
+        try:
+            term.child.expect(pexpect.EOF, timeout=DEADLINE)
+        except pexpect.TIMEOUT:
+            pytest.fail(f"tuner watch did not exit on SIGINT:\n{_stuck(client, term)}")
         term.raw.extend(term.child.before or b"")
     finally:
         term.child.close(force=True)
