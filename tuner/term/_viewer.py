@@ -8,7 +8,9 @@
   drawn next (the ones between are skipped, never queued);
 * the keyboard task reads stdin (already in raw mode) and starts each action (a
   request to the daemon) as a task of its own, so that ``q`` is never stuck behind one;
-* the signal task redraws on SIGWINCH and quits on SIGTERM or SIGHUP;
+* the signal task redraws on SIGWINCH and quits on SIGTERM, SIGHUP or SIGINT (a
+  SIGINT taken as a message, not as trio's KeyboardInterrupt, which may be raised
+  inside any task, trio-websocket's and httpx's included, and was seen lost there);
 * the status task asks ``/api/status`` every few seconds, and at once after a
   ``hello`` or an ``end``.
 
@@ -78,6 +80,8 @@ class Viewer:
     fatal: str | None = None
     #: The last socket was closed by a daemon going away (1001).
     restarting: bool = False
+    #: It quit on a SIGINT (the exit status says so).
+    interrupted: bool = False
     drawn: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=64))
     _changed: trio.Event = attrs.field(factory=trio.Event)
     _status_wanted: trio.Event = attrs.field(factory=trio.Event)
@@ -91,7 +95,7 @@ class Viewer:
         """Run the tasks, drawing to ``out``, until a quit, a lost terminal or a fatal error."""
         size = os.get_terminal_size(1)
         painter = Painter(self.options.depth, size.columns, size.lines)
-        signals = (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP)
+        signals = (signal.SIGWINCH, signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
         with trio.open_signal_receiver(*signals) as received:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._signals, received, painter, nursery.cancel_scope)
@@ -367,5 +371,6 @@ class Viewer:
                 painter.resize(size.columns, size.lines)
                 self.changed()
             else:
+                self.interrupted = signum == signal.SIGINT
                 cancel_scope.cancel()
                 return

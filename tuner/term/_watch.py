@@ -34,15 +34,17 @@ def watch(options: WatchOptions) -> int:
     if not (os.isatty(0) and os.isatty(1)):
         raise CommandError("tuner watch draws in a terminal: run it with a terminal as stdin/out")
     try:
-        trio.run(_watch, options)
+        interrupted = trio.run(_watch, options)
     except BaseException as exc:
-        if _is_interrupt(exc):  # SIGINT from elsewhere (a Ctrl-C key is a plain quit)
+        # SIGINT from elsewhere before or after watching (a Ctrl-C key is a plain quit).
+        if _is_interrupt(exc):
             return 130
         raise
-    return 0
+    return 130 if interrupted else 0
 
 
-async def _watch(options: WatchOptions) -> None:
+async def _watch(options: WatchOptions) -> bool:
+    """Log in, play, watch; returns whether a SIGINT ended it."""
     async with httpx.AsyncClient(
         base_url=options.base_url, timeout=TIMEOUT, verify=options.verify, limits=LIMITS
     ) as http:
@@ -60,6 +62,7 @@ async def _watch(options: WatchOptions) -> None:
             await viewer.run(out)
     if viewer.fatal is not None:
         raise CommandError(viewer.fatal)
+    return viewer.interrupted
 
 
 @contextlib.contextmanager
