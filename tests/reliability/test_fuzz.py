@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 import trio
@@ -443,16 +444,34 @@ def _can_bind(address: str) -> bool:
     return True
 
 
+@attrs.frozen
+class _Proxied:
+    """The header fuzzing's daemon, and cookies made for it before any test ran."""
+
+    daemon: DaemonProcess
+    #: For the tests that never send it to ``/api/logout``.
+    cookie: bytes
+    #: For the fuzzing of every route, which sends it to ``/api/logout`` too (ending
+    #: its login for every later request).
+    fuzz_cookie: bytes
+
+
 @pytest.fixture(scope="module")
-def proxied_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+def proxied_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Proxied]:
     """A daemon that trusts one loopback address as its proxy and answers to one
     public name; its log must hold no traceback and no unexpected error when the
-    module is done."""
+    module is done. The cookies are made first: the fuzzing's wrong PINs would soon
+    get a later login refused (429)."""
     if not _can_bind(TRUSTED_PEER):
         pytest.skip(f"cannot bind {TRUSTED_PEER} (not Linux?)")
     env = {"TUNER_TRUSTED_PROXIES": TRUSTED_PEER, "TUNER_SERVER_NAMES": "tuner.example.com"}
     with DaemonProcess.start(tmp_path_factory.mktemp("headers"), pin=PIN, env=env) as daemon:
-        yield daemon
+        cookies = []
+        for _ in range(2):
+            with httpx.Client(base_url=daemon.base_url, limits=LIMITS) as client:
+                assert client.post("/api/login", json={"pin": PIN}).status_code == 204
+                cookies.append(client.cookies["tuner_session"].encode())
+        yield _Proxied(daemon, *cookies)
         with httpx.Client(base_url=daemon.base_url, limits=LIMITS) as client:
             assert client.get("/healthz").status_code == 200
         bad = [
@@ -464,12 +483,9 @@ def proxied_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonP
 
 
 @pytest.fixture
-def proxied(proxied_daemon: DaemonProcess) -> tuple[DaemonProcess, bytes]:
-    """That daemon, and a cookie of this test's own: the fuzzing sends it to
-    ``/api/logout`` too, which ends its login for every later request."""
-    with httpx.Client(base_url=proxied_daemon.base_url, limits=LIMITS) as client:
-        assert client.post("/api/login", json={"pin": PIN}).status_code == 204
-        return proxied_daemon, client.cookies["tuner_session"].encode()
+def proxied(proxied_daemon: _Proxied) -> tuple[DaemonProcess, bytes]:
+    """That daemon, and the cookie that stays logged in."""
+    return proxied_daemon.daemon, proxied_daemon.cookie
 
 
 def _port(daemon: DaemonProcess) -> int:
@@ -478,9 +494,9 @@ def _port(daemon: DaemonProcess) -> int:
 
 @pytest.mark.timeout(300)
 def test_odd_cookies_and_headers_on_every_route_get_4xx_or_success_never_5xx(
-    proxied: tuple[DaemonProcess, bytes],
+    proxied_daemon: _Proxied,
 ) -> None:
-    daemon, cookie = proxied
+    daemon, cookie = proxied_daemon.daemon, proxied_daemon.fuzz_cookie
     port = _port(daemon)
 
     @settings(_FUZZ, max_examples=300)
