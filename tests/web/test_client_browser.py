@@ -320,7 +320,11 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
     first_wait, second_wait = (opened[1] - closed[0]) / 1000, (opened[2] - closed[1]) / 1000
     assert 0.9 < first_wait < 1.9
     assert 1.9 < second_wait < 3.5
-    assert asked and all(json.loads(m) == {"type": "keyframe"} for m in asked), asked
+    # What the page sent: keyframe requests (after the bad delta), and the periodic
+    # stats report when a socket lived long enough for one (a busy machine).
+    sent = [json.loads(m) for m in asked]
+    assert {"type": "keyframe"} in sent, asked
+    assert all(m == {"type": "keyframe"} or m["type"] == "stats" for m in sent), asked
     page.context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 
