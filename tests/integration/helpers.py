@@ -116,6 +116,22 @@ async def frames_for(ws: WebSocketConnection, seconds: float) -> list[tuple[floa
     return received
 
 
+def assert_plays_at_rate(received: list[tuple[float, Frame]], fps: int, seconds: float) -> None:
+    """Frames received for ``seconds`` (by :func:`frames_for`) are the preset's rate.
+
+    The rate itself is exact on the wire: consecutive seqs, each stamped ``seq * 1000 /
+    fps`` ms. How many arrive in a wall-clock window depends on the machine's load (a
+    busy CI box starves ffmpeg for a moment), so the count is only bounded to catch a
+    stream that is not paced at all or is held back by a large factor.
+    """
+    frames = [frame for _, frame in received]
+    seqs = [f.seq for f in frames]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"frames were skipped: {seqs}"
+    assert [f.pts_ms for f in frames] == [round(s * 1000 / fps) for s in seqs]
+    nominal = seconds * fps
+    assert 0.5 * nominal <= len(frames) - 1 <= 1.5 * nominal, (len(frames) - 1, nominal)
+
+
 def parse_metrics(text: str) -> dict[str, dict[str, float]]:
     """``/metrics`` text as {sample name: {label values joined by "," (or ""): value}}."""
     samples: dict[str, dict[str, float]] = {}

@@ -148,7 +148,8 @@ async def test_a_video_changes_mode_and_preset_without_a_new_resolution(
     new = [f for f in after if f.grid.mode is Mode.BLOCKS]
     assert new and new[0].kind is MessageKind.KEYFRAME, "a new grid starts with a keyframe"
     assert all((f.cols, f.rows) == (med.cols, med.rows) for f in new)
-    assert len(new) >= 0.7 * med.fps, "the new grid plays at its own rate"
+    # Its own rate (the bound leaves room for a busy machine, not for a stuck grid).
+    assert len(new) >= 0.5 * med.fps, "the new grid plays at its own rate"
     # The session's clock went on: no frame went back in time.
     pts = [f.pts_ms for f in [*old, *after]]
     assert pts == sorted(pts)

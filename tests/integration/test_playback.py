@@ -10,6 +10,7 @@ import trio
 
 from tests.integration.conftest import RunningDaemon, settings_for, start_daemon
 from tests.integration.helpers import (
+    assert_plays_at_rate,
     frames_for,
     next_control,
     open_viewer,
@@ -46,13 +47,9 @@ async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon)
             }
             received = await frames_for(ws, 3.0)
 
+    assert_plays_at_rate(received, low.fps, 3.0)
     frames = [frame for _, frame in received]
-    # Rate within 10% of the preset's, measured over the 3 s after the first frame.
-    assert abs(len(frames) - 1 - 3 * low.fps) <= 0.1 * 3 * low.fps, len(frames)
     assert all((f.cols, f.rows) == (low.cols, low.rows) for f in frames)
-    seqs = [f.seq for f in frames]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "a fast viewer skipped frames"
-    assert [f.pts_ms for f in frames] == [round(s * 1000 / low.fps) for s in seqs]
     # The test card is a picture, not a blank: many distinct characters, all from the ramp.
     assert set(frames[-1].cells) <= set(MONO_RAMP)
     assert len(set(frames[-1].cells)) >= 5
@@ -169,7 +166,7 @@ async def test_the_ffmpeg_bundled_with_imageio_plays_the_testcard(
                 await client.post("/api/play", json={"query": "testcard"})
                 await next_control(ws, "hello")
                 received = await frames_for(ws, 1.0)
-            assert len(received) >= PRESETS["low"].fps * 0.9
+            assert_plays_at_rate(received, PRESETS["low"].fps, 1.0)
             audio = tmp_path / "audio.aac"
             audio.write_bytes(await read_audio(client, cookie, 8000))
             assert probe_codec(ffprobe, audio) == "aac"
