@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import os
 import re
 import tomllib
@@ -24,6 +25,8 @@ from tuner.core.egress import AllowEntry
 from tuner.core.forwarded import parse_networks, server_name
 from tuner.core.presets import PRESETS, Mode
 from tuner.core.search import check_prefix
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "tuner"
 ENV_PREFIX = "TUNER_"
@@ -50,7 +53,8 @@ class Settings:
     session_days: float = 30.0
     metrics_token: str | None = attrs.field(default=None, repr=False)
     log_level: str = "info"
-    viewer_queue: int = 8
+    #: How far ffmpeg reads ahead of the play head, in seconds (0: in real time).
+    lead_seconds: float = 0.0
     drain_seconds: float = 1.5
     tcp_user_timeout: float = 10.0
     #: Sources are fetched at most this tall: the grid is at most 480x400 pixels.
@@ -197,7 +201,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "session_days": _number_range(float, 0.01, 3650),
     "metrics_token": _str,
     "log_level": _choice("debug", "info", "warning", "error"),
-    "viewer_queue": _number_range(int, 1, 1000),
+    "lead_seconds": _number_range(float, 0, 60),
     "drain_seconds": _number_range(float, 0.1, 60),
     "tcp_user_timeout": _number_range(float, 0.5, 600),
     "max_source_height": _number_range(int, 144, 4320),
@@ -224,10 +228,19 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
 
 #: Keys a config file or the environment may set (others are errors: likely typos).
 KEYS = tuple(_PARSERS)
+#: Settings that no longer do anything: accepted with a warning, so that an old
+#: config file still starts the daemon.
+RETIRED = {
+    "viewer_queue": "each viewer now reads the session's timeline from a cursor of its "
+    "own; lead_seconds says how much is held ahead",
+}
 
 
 def _apply(values: dict[str, Any], raw: Mapping[str, object], source: str) -> None:
     for key, value in raw.items():
+        if key in RETIRED:
+            log.warning("%s: %s no longer does anything (%s)", source, key, RETIRED[key])
+            continue
         parser = _PARSERS.get(key)
         if parser is None:
             raise ConfigError(

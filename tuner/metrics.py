@@ -35,7 +35,7 @@ class _TunerCollector(Collector):
             "ffmpeg processes started again within a session (reconnects).",
             value=sup.ffmpeg_restarts,
         )
-        viewers = list(sup.stage.video.subscribers)
+        viewers = list(sup.stage.viewers_now)
         yield GaugeMetricFamily("tuner_viewers_connected", "Open /ws/video sockets.", len(viewers))
         yield GaugeMetricFamily(
             "tuner_audio_listeners", "Open /audio streams.", sup.stage.audio_listeners()
@@ -106,12 +106,12 @@ class _TunerCollector(Collector):
         yield CounterMetricFamily(
             "tuner_frames_sent",
             "Frames sent to all viewers, including those gone.",
-            value=sup.stage.video.delivered_total(),
+            value=sup.stage.delivered_total(),
         )
         yield CounterMetricFamily(
             "tuner_frames_dropped",
             "Frames skipped by all viewers, including those gone.",
-            value=sup.stage.video.dropped_total(),
+            value=sup.stage.dropped_total(),
         )
 
 

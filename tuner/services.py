@@ -96,7 +96,7 @@ async def build_services(settings: Settings, pin: Pin, egress: EgressProxy) -> S
     supervisor = Supervisor(
         ffmpeg,
         ffmpeg_problem,
-        settings.viewer_queue,
+        settings.lead_seconds,
         resolver=resolver,
         playback=playback,
         adaptive=settings.adaptive_quality,

@@ -13,15 +13,16 @@ import pytest
 from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.presets import PRESETS, Mode
 from tuner.core.query import parse_query
+from tuner.play.command import AUDIO_FRAME_MS
 from tuner.play.fanout import Control, SubscriberClosed
-from tuner.play.session import AUDIO_FRAME_MS, Session
+from tuner.play.session import Session
 from tuner.play.stage import Stage
 
 LOW = PRESETS["low"]
 
 
 def _session(stage: Stage) -> Session:
-    return Session(parse_query("testcard"), LOW, Mode.MONO, *stage.feeds())
+    return Session(parse_query("testcard"), LOW, Mode.MONO, stage.timeline_for_next())
 
 
 def _control(item: object) -> dict[str, object]:
@@ -30,21 +31,28 @@ def _control(item: object) -> dict[str, object]:
     return message
 
 
-def _draw_a_frame(session: Session) -> None:
+def _draw_a_frame(session: Session) -> bytes:
+    """Hold the session's first frame; returns it as viewers get it (a keyframe)."""
     spec = MODE_SPECS[Mode.MONO]
     pixels = bytes(spec.frame_bytes(LOW.cols, LOW.rows))
     grid = render(Mode.MONO, frame_view(Mode.MONO, pixels, LOW.cols, LOW.rows))
-    session.encoder.encode(grid, 0, 0)
+    entry = session.timeline.add_frame(grid, 0, 0)
+    assert entry is not None and entry.start is not None
+    return entry.start
 
 
 async def test_a_late_viewer_is_told_the_session_the_listeners_clocks_and_the_picture() -> None:
-    stage = Stage(viewer_queue=8)
+    stage = Stage(lead_seconds=0)
     stage.preroll = (b"p1", b"p2")
     session = _session(stage)
     stage.enter(session, chosen=PRESETS["high"], adaptive=True)
-    listener = stage.subscribe_audio()
+    listener = stage.subscribe_audio(session_id=None)
+    keyframe = _draw_a_frame(session)
+    session.timeline.add_sound(-AUDIO_FRAME_MS, b"adts")
+    # The preroll, then the session's first frame, which holds the priming: the
+    # stream starts two frames before it on the clock.
+    assert [await listener.get() for _ in range(3)] == [b"p1", b"p2", b"adts"]
     stage.publish_audio_clock("car", listener)
-    _draw_a_frame(session)
 
     viewer = stage.subscribe_video()
     hello = _control(await viewer.get())
@@ -53,40 +61,42 @@ async def test_a_late_viewer_is_told_the_session_the_listeners_clocks_and_the_pi
     )  # fmt: skip
     assert hello["adaptive"] is True and hello["audio_frame_ms"] == AUDIO_FRAME_MS
     clock = _control(await viewer.get())
-    # The listener came when the session had sent no sound: its stream starts with
-    # the preroll, before the session's first frame (which holds the priming).
     assert (clock["type"], clock["listener"]) == ("audio", "car")
     assert clock["start_ms"] == pytest.approx((0 - 1 - 2) * AUDIO_FRAME_MS, abs=1e-3)
-    assert await viewer.get() == session.encoder.keyframe()
+    assert await viewer.get() == keyframe
     assert stage.viewers() == 1
 
     # A listener gone is not told to later viewers.
     stage.forget_audio_clock("car")
     later = stage.subscribe_video()
     assert _control(await later.get())["type"] == "hello"
-    assert await later.get() == session.encoder.keyframe()
+    assert await later.get() == keyframe
 
 
 async def test_a_listener_who_came_while_idle_hears_the_next_session() -> None:
-    stage = Stage(viewer_queue=8)
+    stage = Stage(lead_seconds=0)
+    stage.preroll = (b"p",)
     early = stage.subscribe_audio()
-    assert (early.first_frame, stage.audio_listeners()) == (0, 1)
+    assert early.timeline is None and stage.audio_listeners() == 1
     session = _session(stage)
     stage.enter(session, chosen=LOW, adaptive=False)
-    session.audio.publish(b"adts")
-    assert await early.subscriber.get() == b"adts"
-    # One that comes now joins the session where its clock is.
-    session.audio_frames = 7
-    late = stage.subscribe_audio()
-    assert late.first_frame == 7 and stage.audio_listeners() == 2
-    assert late.subscriber in session.audio.subscribers
+    _draw_a_frame(session)  # the play head starts at the first frame
+    for k in range(5):
+        session.timeline.add_sound((k - 1) * AUDIO_FRAME_MS, bytes([k]))
+    # From the session's start, after the preroll.
+    assert [await early.get() for _ in range(3)] == [b"p", bytes([0]), bytes([1])]
+    # One that resumes its stream names the session and where its sound was: no
+    # preroll, from that frame on.
+    resumed = stage.subscribe_audio(session_id=session.id, from_ms=2 * AUDIO_FRAME_MS)
+    assert await resumed.get() == bytes([3])
+    assert resumed.start_ms() == pytest.approx(2 * AUDIO_FRAME_MS)
     stage.close_listeners(1008, "logged out")
     with pytest.raises(SubscriberClosed):
-        await early.subscriber.get()
+        await early.get()
 
 
 async def test_an_exit_tells_the_viewers_and_a_superseded_session_tells_nothing() -> None:
-    stage = Stage(viewer_queue=8)
+    stage = Stage(lead_seconds=0)
     first = _session(stage)
     stage.enter(first, chosen=LOW, adaptive=False)
     viewer = stage.subscribe_video()
@@ -109,4 +119,4 @@ async def test_an_exit_tells_the_viewers_and_a_superseded_session_tells_nothing(
         await newcomer.get()
     stage.refuse_listeners(1001, "shutting down")
     with pytest.raises(SubscriberClosed):
-        await stage.subscribe_audio().subscriber.get()
+        await stage.subscribe_audio().get()

@@ -3,8 +3,9 @@
 Pure functions from a source and a preset to an argument list, tested without running
 anything. The shape every command shares:
 
-- every input is read at its native rate (``-re``), so frames leave at source speed
-  and a live stream is neither raced nor starved;
+- every input is read as fast as ffmpeg can: the session holds each frame until it
+  is at most the lead ahead of the play head (:mod:`tuner.play.timeline`), and
+  ffmpeg waits on its pipe meanwhile; a live stream gives what it has;
 - network inputs may use only :data:`PROTOCOL_WHITELIST`: a playlist cannot make
   ffmpeg read a local file (``file:``), a pipe or a socket of its choosing; only an
   input of the daemon's own download cache (``MediaInput.local``) is read as a file,
@@ -33,6 +34,8 @@ PROTOCOL_WHITELIST = "http,https,tcp,tls,crypto,httpproxy"
 SAMPLE_RATE = 48000
 #: Samples per AAC frame: one ADTS frame is 1024 / 48000 s of sound.
 AAC_FRAME_SAMPLES = 1024
+#: One ADTS frame's length: the unit of a session's clock.
+AUDIO_FRAME_MS = AAC_FRAME_SAMPLES * 1000 / SAMPLE_RATE
 AUDIO_BITRATE = "96k"
 #: ffmpeg gives up on a read or connect that takes longer (microseconds).
 IO_TIMEOUT_US = 10_000_000
@@ -48,8 +51,8 @@ def testcard_command(ffmpeg: str, preset: Preset, mode: Mode, audio_fd: int) -> 
     height = round(640 / (preset.cols * CELL_ASPECT / preset.rows) / 2) * 2
     return [
         ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-re", "-f", "lavfi", "-i", f"testsrc2=size=640x{height}:rate={preset.fps}",
-        "-re", "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate={SAMPLE_RATE}",
+        "-f", "lavfi", "-i", f"testsrc2=size=640x{height}:rate={preset.fps}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate={SAMPLE_RATE}",
         # The pattern is made at the preset's rate: no fps filter, whose one-frame
         # lookahead would hold the first frame back ~40 ms.
         "-map", "0:v", "-vf", video_filter(preset, mode, convert_rate=False),
@@ -82,7 +85,7 @@ def source_command(
         raise ValueError("a source needs video or audio")
     command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
     for media in source.inputs:
-        command += ["-re", *_network_input(media, start_seconds)]
+        command += _network_input(media, start_seconds)
     video_at = next((n for n, i in enumerate(source.inputs) if i.has_video), None)
     audio_at = next((n for n, i in enumerate(source.inputs) if i.has_audio), None)
 
@@ -103,7 +106,7 @@ def source_command(
     command += ["-f", "rawvideo", *_OUTPUT_FLAGS, "pipe:1"]
     if audio_at is None:
         # No sound: silence, as long as the video when that is known.
-        silence = ["-re", "-f", "lavfi"]
+        silence = ["-f", "lavfi"]
         if source.duration and not source.is_live:
             silence += ["-t", f"{max(source.duration - start_seconds, 0.1):.3f}"]
         silence += ["-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo"]

@@ -29,9 +29,7 @@ import attrs
 import trio
 
 from tuner.core.adts import ADTSSplitter
-from tuner.core.codec import Encoder, is_empty_delta
 from tuner.core.modes import MODE_SPECS, frame_view, render
-from tuner.core.pacing import Pacer
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryKind
 from tuner.core.retry import (
@@ -44,10 +42,10 @@ from tuner.core.retry import (
 )
 from tuner.core.source import Source
 from tuner.egress_proxy import EgressProxy, child_environment
-from tuner.play.command import AAC_FRAME_SAMPLES, SAMPLE_RATE, source_command, testcard_command
-from tuner.play.fanout import Fanout
+from tuner.play.command import AUDIO_FRAME_MS, source_command, testcard_command
 from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import ResolveError, Resolver
+from tuner.play.timeline import SessionTimeline
 from tuner.procs import run_in_own_group
 
 log = logging.getLogger(__name__)
@@ -56,7 +54,6 @@ _READ_SIZE = 1 << 16
 _STDERR_LINES = 20
 #: After its video ends, ffmpeg gets this long to finish on its own (its sound's tail).
 _EXIT_GRACE_SECONDS = 2.0
-AUDIO_FRAME_MS = AAC_FRAME_SAMPLES * 1000 / SAMPLE_RATE
 
 TESTCARD_SOURCE = Source(title="Test card", inputs=(), is_live=True)
 
@@ -87,24 +84,6 @@ class Hooks:
     stalled: Callable[[str | None], None]
 
 
-class FrameSink:
-    """Where a session's frames go; shut the moment the session is superseded, so a
-    frame read just before the cancel cannot land after the next session's hello."""
-
-    def __init__(self, fanout: Fanout[bytes]) -> None:
-        self._fanout: Fanout[bytes] | None = fanout
-
-    def publish(self, delta: bytes | None, keyframe: Callable[[], bytes]) -> None:
-        """Send a frame to every viewer, unless the sink is shut (see
-        :meth:`Fanout.publish_frame`)."""
-        if self._fanout is not None:
-            self._fanout.publish_frame(delta, keyframe)
-
-    def shut(self) -> None:
-        """Drop every later frame."""
-        self._fanout = None
-
-
 @attrs.define(eq=False)
 class Session:
     """What one play asked for, the handles that end it, and its clock."""
@@ -112,8 +91,8 @@ class Session:
     query: Query
     preset: Preset
     mode: Mode
-    video: FrameSink
-    audio: Fanout[bytes]
+    #: Its frames and sound, held around the play head for every viewer and listener.
+    timeline: SessionTimeline
     id: str = attrs.field(factory=lambda: secrets.token_hex(6))
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     source: Source | None = None
@@ -123,8 +102,6 @@ class Session:
     audio_frames: int = 0
     last_pts_ms: int = -1
     attempts: int = 0
-    #: Encodes every frame once for all viewers (protocol v2 keyframes and deltas).
-    encoder: Encoder = attrs.field(factory=Encoder)
     #: The running attempt's scope, to restart ffmpeg with another preset or mode.
     attempt_scope: trio.CancelScope | None = None
     #: :meth:`retune` asked for a new ffmpeg; the source need not be resolved again.
@@ -132,11 +109,14 @@ class Session:
     #: A source the queue resolved (or downloaded) ahead: played instead of resolving.
     prepared: Source | None = None
 
+    #: Called with the index of the first frame dropped when a retune cuts what lies
+    #: ahead of the play head (the stage moves its viewers' cursors).
+    on_cut: Callable[[int], None] | None = None
+
     def end(self, reason: str) -> None:
-        """Stop the session now: no more frames go out, ffmpeg is killed, readers end."""
-        self.video.shut()
+        """Stop the session now: no more frames are taken, ffmpeg is killed, readers end."""
+        self.timeline.shut()
         self.scope.cancel()
-        self.audio.close_all(1000, reason)
 
     def retune(self, preset: Preset, mode: Mode) -> None:
         """Play on with another preset or mode: ffmpeg restarts where the picture is
@@ -163,6 +143,11 @@ class _Attempt:
     #: ffmpeg still ran after its video ended, and was stopped.
     stopped_after_end: bool = False
     returncode: int | None = None
+    #: This run's sound is held from this clock time on (a retune's sound overlaps
+    #: what was sent already).
+    sound_from_ms: float = 0.0
+    #: ADTS frames this run made.
+    sound_frames: int = 0
     stalled: str | None = None
     #: The watchdog suspects a stall (and said so), until the next frame.
     suspected: bool = False
@@ -206,6 +191,9 @@ async def run_session(
     """
     failures = 0
     position = 0.0
+    #: Where the next attempt's frames start on the clock, when not after the last
+    #: frame (a retune starts at the play head).
+    resume_at: _Resume | None = None
     while True:
         session.attempts += 1
         try:
@@ -223,7 +211,10 @@ async def run_session(
                 log.info("session %s: the live stream is over", session.id)
                 return
             session.source = source
-            attempt = await _run_attempt(session, ffmpeg, source, position, playback, hooks)
+            attempt = await _run_attempt(
+                session, ffmpeg, source, position, playback, hooks, resume_at
+            )
+            resume_at = None
             position = attempt.start_seconds + attempt.frames / attempt.fps
             # What the egress proxy met during this attempt (taken now, so it never
             # outlives it).
@@ -239,8 +230,11 @@ async def run_session(
             )
         failures = verdict.failures
         if verdict.next is Next.END:
+            # What was read ahead plays out before the session ends.
+            await session.timeline.played_out()
             return
         if verdict.next is Next.RETUNE:
+            resume_at, position = _cut_at_play_head(session, attempt, position)
             log.info("session %s: %s in %s from %.1f s", session.id,
                      session.preset.name, session.mode, position)  # fmt: skip
             continue
@@ -253,6 +247,40 @@ async def run_session(
             resolver.forget(session.query)
         hooks.reconnecting(verdict.reason, verdict.delay)
         await trio.sleep(verdict.delay)
+
+
+@attrs.frozen
+class _Resume:
+    """Where a retuned attempt starts: its frames at ``origin_ms``; its sound only
+    from ``sound_from_ms`` on (what is before that was sent already)."""
+
+    origin_ms: float
+    sound_from_ms: float
+
+
+def _cut_at_play_head(
+    session: Session, attempt: _Attempt, position: float
+) -> tuple[_Resume, float]:
+    """A retune takes effect at the play head: the frames read ahead of it are
+    dropped, and the next attempt starts there. Returns where it starts on the clock
+    and in the source (seconds)."""
+    timeline = session.timeline
+    head = timeline.now_ms()
+    first_dropped = timeline.cut(head)
+    if session.on_cut is not None:
+        session.on_cut(first_dropped)
+    newest = timeline.frames.newest_ms()
+    session.last_pts_ms = round(newest) if newest is not None else -1
+    at_head = attempt.start_seconds + max(0.0, head - attempt.origin_ms) / 1000
+    resume = _Resume(
+        origin_ms=max(head, session.last_pts_ms + 1), sound_from_ms=_sound_end(session)
+    )
+    return resume, min(position, at_head)
+
+
+def _sound_end(session: Session) -> float:
+    """Where the sound held so far ends on the clock."""
+    return session.audio_frames * AUDIO_FRAME_MS
 
 
 async def _resolve(session: Session, resolver: Resolver | None) -> Source:
@@ -278,12 +306,18 @@ async def _run_attempt(
     position: float,
     playback: Playback,
     hooks: Hooks,
+    resume_at: _Resume | None = None,
 ) -> _Attempt:
     start_seconds = 0.0 if source.is_live else position
-    # Frames of this run start where the sound is, and never before the last frame.
-    origin_ms = max(session.audio_frames * AUDIO_FRAME_MS, session.last_pts_ms + 1)
+    if resume_at is None:
+        # Frames of this run start where the sound is, and never before the last frame.
+        origin_ms = max(_sound_end(session), session.last_pts_ms + 1)
+        sound_from_ms = origin_ms
+    else:
+        origin_ms, sound_from_ms = resume_at.origin_ms, resume_at.sound_from_ms
     preset, mode = session.preset, session.mode
     attempt = _Attempt(origin_ms, start_seconds, trio.current_time(), preset, mode)
+    attempt.sound_from_ms = sound_from_ms
     read_fd, write_fd = os.pipe()
     env = None
     if source is TESTCARD_SOURCE:
@@ -318,7 +352,7 @@ async def _run_attempt(
         nursery.start_soon(
             _read_video, process, session, attempt, first_frame, hooks, nursery.cancel_scope
         )
-        nursery.start_soon(_read_audio, audio_pipe, session)
+        nursery.start_soon(_read_audio, audio_pipe, session, attempt)
         nursery.start_soon(_read_stderr, process.stderr, session.id, attempt.stderr)
         nursery.start_soon(_watch, session.id, attempt, playback, hooks, nursery.cancel_scope)
     session.attempt_scope = None
@@ -336,9 +370,8 @@ async def _read_video(
 ) -> None:
     cols, rows, fps, mode = attempt.preset.cols, attempt.preset.rows, attempt.fps, attempt.mode
     frame_size = MODE_SPECS[mode].frame_bytes(cols, rows)
-    encoder = session.encoder
+    timeline = session.timeline
     buffer = bytearray()
-    pacer = Pacer(slack=1 / fps, max_late=2 / fps)
     stream = process.stdout
     assert stream is not None
     async with stream:
@@ -348,13 +381,12 @@ async def _read_video(
                 grid = render(mode, frame_view(mode, buffer[:frame_size], cols, rows))
                 del buffer[:frame_size]
                 pts_ms = round(attempt.origin_ms + attempt.frames * 1000 / fps)
-                # Evenly spaced, whatever ffmpeg's cadence (see tuner.core.pacing).
-                await trio.sleep_until(pacer.release_at(pts_ms, trio.current_time()))
-                # Encoded after the last await: the encoder's reference must never get
-                # ahead of what viewers were sent, even when a retune cancels here.
-                message = encoder.encode(grid, session.frames, pts_ms)
-                delta = None if is_empty_delta(message) else message
-                session.video.publish(delta, encoder.keyframe)
+                # At most the lead ahead of the play head (with no lead: at its time).
+                # ffmpeg waits on its pipe meanwhile; that is not a stall.
+                await timeline.hold_lead(pts_ms)
+                # Encoded after the last await: a retune that cancels here must not
+                # leave the encoder's reference ahead of what the timeline holds.
+                timeline.add_frame(grid, session.frames, pts_ms)
                 session.frames += 1
                 session.last_pts_ms = pts_ms
                 attempt.frames += 1
@@ -374,11 +406,17 @@ async def _read_video(
     attempt_scope.cancel()
 
 
-async def _read_audio(stream: trio.abc.ReceiveStream, session: Session) -> None:
+async def _read_audio(stream: trio.abc.ReceiveStream, session: Session, attempt: _Attempt) -> None:
     splitter = ADTSSplitter()
     while chunk := await stream.receive_some(_READ_SIZE):
         for frame in splitter.feed(chunk):
-            session.audio.publish(frame)
+            at = attempt.origin_ms + attempt.sound_frames * AUDIO_FRAME_MS
+            attempt.sound_frames += 1
+            if at + AUDIO_FRAME_MS / 2 < attempt.sound_from_ms:
+                continue  # a retune's sound, where the sound already held is
+            # A session's first ADTS frame carries the encoder's priming: its frame k
+            # starts at (k - 1) frames.
+            session.timeline.add_sound((session.audio_frames - 1) * AUDIO_FRAME_MS, frame)
             session.audio_frames += 1
 
 

@@ -3,105 +3,102 @@
 The supervisor (:mod:`tuner.play.supervisor`) decides which session runs and for how
 long; the stage is what everyone watching sees of it:
 
-- the viewers' fan-out (``/ws/video``): the session's frames, and the control
-  messages around them: its ``hello`` (the grid, again after a retune), the clock of
-  every audio listener, its ``end``;
-- the hello and clocks a viewer who joins late is told first, and the picture now;
-- the sound (``/audio``): the current session's fan-out, or, while idle, the one the
-  next session will feed, each listener getting the preroll first
-  (:class:`AudioListener`).
+- the viewers (``/ws/video``): each reads the session's timeline from a cursor of
+  its own (:class:`~tuner.play.consumers.Viewer`), after the control messages
+  around it: its ``hello`` (the grid, again after a retune), the clock of every
+  audio listener, its ``end``;
+- the hello and clocks a viewer who joins late is told first, then the picture from
+  the start point at the play head;
+- the listeners (``/audio``): each reads the session's sound from a cursor of its
+  own, from the play head (or where it asks), after the preroll when it comes while
+  nothing plays (:class:`~tuner.play.consumers.Listener`); one that comes while
+  idle hears the next session from its start.
 
-The seam: a session writes only into what :meth:`Stage.feeds` hands it (a frame sink
-and a sound fan-out); the supervisor tells the stage when a session enters, is
-retuned and exits; the web routes and ``/metrics`` read only through the stage. A
-timeline (a buffer with a cursor per consumer) can replace what is behind these
-methods without touching either side.
+The seam: a session writes only into the timeline :meth:`Stage.timeline_for_next`
+hands it; the supervisor tells the stage when a session enters, is retuned, cut and
+exits; the web routes and ``/metrics`` read only through the stage.
 """
 
 from __future__ import annotations
 
-import contextlib
-
-import attrs
-
 from tuner.core.codec import PROTOCOL_VERSION
 from tuner.core.control import encode_control
 from tuner.core.presets import Preset
-from tuner.play.fanout import Control, Fanout, Subscriber
-from tuner.play.session import AUDIO_FRAME_MS, FrameSink, Session
-
-#: Per-listener audio queue, in ADTS frames (1024 samples each: ~2.7 s at 48 kHz).
-AUDIO_QUEUE_FRAMES = 128
-
-
-@attrs.define
-class AudioListener:
-    """An ``/audio`` subscription: the preroll to send first, then the session's
-    ADTS frames from ``first_frame`` on."""
-
-    subscriber: Subscriber[bytes]
-    first_frame: int
-    preroll: tuple[bytes, ...] = ()
-
-    def start_ms(self) -> float:
-        """Where this stream starts on the session's clock (the start of its preroll).
-
-        A session's first ADTS frame carries the encoder's priming, so its frame ``k``
-        starts at ``(k - 1)`` frames; frames the listener skipped move the rest later.
-        """
-        first = self.first_frame + self.subscriber.dropped - 1 - len(self.preroll)
-        return first * AUDIO_FRAME_MS
+from tuner.play.command import AUDIO_FRAME_MS
+from tuner.play.consumers import Listener, Viewer
+from tuner.play.fanout import Control
+from tuner.play.session import Session
+from tuner.play.timeline import SessionTimeline
 
 
 class Stage:
-    """The fan-outs of the current session, and what a newcomer is told first."""
+    """The viewers and listeners, the current session, and what a newcomer is told."""
 
-    def __init__(self, viewer_queue: int) -> None:
+    def __init__(self, lead_seconds: float) -> None:
+        self.lead_ms = lead_seconds * 1000
         #: Every ``/ws/video`` viewer, whatever session plays.
-        self.video: Fanout[bytes] = Fanout(viewer_queue)
-        #: ADTS frames every listener gets first (see ``preroll_command``): set once,
-        #: by the supervisor, before the first session.
+        self.viewers_now: set[Viewer] = set()
+        #: Every ``/audio`` listener, on the current session or waiting for the next.
+        self.listeners_now: set[Listener] = set()
+        #: ADTS frames a listener who comes while nothing plays gets first (see
+        #: ``preroll_command``): set once, by the supervisor, before the first session.
         self.preroll: tuple[bytes, ...] = ()
-        #: Listeners who came while idle, waiting for the next session's sound.
-        self._next_audio: Fanout[bytes] = Fanout(AUDIO_QUEUE_FRAMES)
         #: Each audio listener's clock: its token, and the ``audio`` control message.
         self._audio_clocks: dict[str, Control] = {}
         self._hello: Control | None = None
         self._session: Session | None = None
+        self._closed: tuple[int, str] | None = None
+        self._refusing_listeners: tuple[int, str] | None = None
+        # Counts of the viewers and listeners gone.
+        self._departed_delivered = 0
+        self._departed_dropped = 0
 
-    def feeds(self) -> tuple[FrameSink, Fanout[bytes]]:
-        """Where a new session's frames and sound go: the viewers' fan-out (through a
-        sink that its end shuts), and the sound fan-out that idle listeners already
-        wait on (the next session gets a fresh one)."""
-        audio = self._next_audio
-        self._next_audio = Fanout(AUDIO_QUEUE_FRAMES)
-        return FrameSink(self.video), audio
+    def timeline_for_next(self) -> SessionTimeline:
+        """The timeline a new session writes into."""
+        return SessionTimeline(self.lead_ms)
 
     def enter(self, session: Session, *, chosen: Preset, adaptive: bool) -> None:
         """``session`` is the one everyone sees now: viewers drop what they hold of
-        the last one and get its ``hello``."""
+        the last one and get its ``hello``; listeners waiting for it hear it."""
+        previous = self._session
         self._session = session
-        self._publish_hello(session, chosen, adaptive, clear=True)
+        session.on_cut = lambda index: self._cut(session, index)
+        self._publish_hello(session, chosen, adaptive)
+        for viewer in self.viewers_now:
+            viewer.attach(session.timeline)
+        for listener in list(self.listeners_now):
+            if listener.timeline is None and previous is None:
+                listener.attach(session.timeline, from_ms=0)
+            elif listener.timeline is not session.timeline:
+                # Its stream belongs to the session superseded: it comes back for
+                # this one (a new request, with the preroll again).
+                listener.close(1000, "superseded")
 
     def retuned(self, session: Session, *, chosen: Preset, adaptive: bool) -> None:
         """``session`` plays on at another preset or mode: viewers get its new grid."""
         if session is self._session:
-            self._publish_hello(session, chosen, adaptive, clear=False)
+            self._publish_hello(session, chosen, adaptive)
+
+    def _cut(self, session: Session, index: int) -> None:
+        if session is self._session:
+            for viewer in self.viewers_now:
+                viewer.cut_at(index)
 
     def exit(self, session: Session, reason: str, error: str | None) -> None:
-        """``session`` is over: viewers are told why and drop what they hold of it."""
+        """``session`` is over: viewers are told why, and its listeners' streams end."""
+        for listener in list(self.listeners_now):
+            if listener.timeline is session.timeline:
+                listener.close(1000, reason)
         if session is not self._session:
             return
         self._session = None
         self._hello = None
-        self.video.publish_control(
-            Control(encode_control("end", session_id=session.id, reason=reason, error=error)),
-            clear=True,
-        )
+        end = Control(encode_control("end", session_id=session.id, reason=reason, error=error))
+        for viewer in self.viewers_now:
+            viewer.detach()
+            viewer.put_control(end)
 
-    def _publish_hello(
-        self, session: Session, chosen: Preset, adaptive: bool, *, clear: bool
-    ) -> None:
+    def _publish_hello(self, session: Session, chosen: Preset, adaptive: bool) -> None:
         preset = session.preset
         self._hello = Control(
             encode_control(
@@ -118,65 +115,104 @@ class Stage:
                 audio_frame_ms=AUDIO_FRAME_MS,
             )
         )
-        self.video.publish_control(self._hello, clear=clear)
+        for viewer in self.viewers_now:
+            viewer.put_control(self._hello)
 
-    def subscribe_video(self) -> Subscriber[bytes]:
+    def subscribe_video(self) -> Viewer:
         """A new viewer, told about the current session first if there is one, and
-        about the clock of every audio listener."""
-        viewer = self.video.subscribe()
+        about the clock of every audio listener; then the picture at the play head."""
+        viewer = Viewer()
+        self.viewers_now.add(viewer)
+        if self._closed is not None:
+            viewer.close(*self._closed)
+            return viewer
         if self._hello is not None:
             viewer.put_control(self._hello)
         for clock in self._audio_clocks.values():
             viewer.put_control(clock)
         if self._session is not None:
-            # The picture now, rather than at the next frame (which may be a while
-            # when the session is reconnecting).
-            with contextlib.suppress(LookupError):  # no frame yet
-                viewer.put(self._session.encoder.keyframe())
-                viewer.needs_keyframe = False
+            viewer.attach(self._session.timeline)
         return viewer
+
+    def leave(self, consumer: Viewer | Listener) -> None:
+        """A viewer or listener went away (idempotent); its counts stay in the totals."""
+        consumer.detach()
+        if isinstance(consumer, Viewer):
+            if consumer in self.viewers_now:
+                self.viewers_now.remove(consumer)
+                self._departed_delivered += consumer.delivered
+                self._departed_dropped += consumer.dropped
+        else:
+            self.listeners_now.discard(consumer)
 
     def viewers(self) -> int:
         """How many ``/ws/video`` viewers there are now."""
-        return len(self.video.subscribers)
+        return len(self.viewers_now)
+
+    def delivered_total(self) -> int:
+        """Frames sent to every viewer there has been."""
+        return self._departed_delivered + sum(v.delivered for v in self.viewers_now)
+
+    def dropped_total(self) -> int:
+        """Frames skipped by every viewer there has been."""
+        return self._departed_dropped + sum(v.dropped for v in self.viewers_now)
+
+    def lost_step(self, viewer: Viewer, seq: int | None) -> None:
+        """A viewer could not apply a frame: it gets the picture again."""
+        viewer.lost_step(seq)
 
     def close_viewers(self, code: int, reason: str, *, final: bool = False) -> None:
         """End every ``/ws/video`` stream now; with ``final``, refuse later ones too."""
-        self.video.close_all(code, reason, final=final)
+        if final:
+            self._closed = (code, reason)
+        for viewer in list(self.viewers_now):
+            viewer.close(code, reason)
 
-    def subscribe_audio(self) -> AudioListener:
-        """A listener on the current session's sound (or the next session's, when idle).
-
-        The subscription ends with that session.
-        """
-        if self._session is not None:
-            session = self._session
-            return AudioListener(session.audio.subscribe(), session.audio_frames, self.preroll)
-        return AudioListener(self._next_audio.subscribe(), 0, self.preroll)
+    def subscribe_audio(
+        self, *, session_id: str | None = None, from_ms: float | None = None
+    ) -> Listener:
+        """A listener on the current session's sound from the play head, or from
+        ``from_ms`` when it names that session (a stream resumed); while idle, one
+        that waits for the next session and hears it from its start. The
+        subscription ends with that session."""
+        session = self._session
+        resumed = session is not None and session_id == session.id and from_ms is not None
+        listener = Listener(() if resumed else self.preroll)
+        self.listeners_now.add(listener)
+        if session is not None:
+            listener.attach(session.timeline, from_ms if resumed else None)
+        elif self._refusing_listeners is not None:
+            listener.close(*self._refusing_listeners)
+        return listener
 
     def audio_listeners(self) -> int:
         """How many ``/audio`` listeners there are now."""
-        current = len(self._session.audio.subscribers) if self._session is not None else 0
-        return current + len(self._next_audio.subscribers)
+        return len(self.listeners_now)
 
     def close_listeners(self, code: int, reason: str) -> None:
         """End every ``/audio`` stream now (they may come back)."""
-        if self._session is not None:
-            self._session.audio.close_all(code, reason)
-        self._next_audio.close_all(code, reason)
+        for listener in list(self.listeners_now):
+            listener.close(code, reason)
 
     def refuse_listeners(self, code: int, reason: str) -> None:
         """End the streams of listeners waiting for a next session, and refuse every
-        later one (the daemon is shutting down; a session's own end closes its own)."""
-        self._next_audio.close_all(code, reason, final=True)
+        later one that would wait (the daemon is shutting down; a session's own end
+        closes its own)."""
+        self._refusing_listeners = (code, reason)
+        for listener in list(self.listeners_now):
+            if listener.timeline is None:
+                listener.close(code, reason)
 
-    def publish_audio_clock(self, token: str, listener: AudioListener) -> None:
-        """Tell every viewer where the listener ``token``'s sound starts on the session's
-        clock (again whenever it skipped frames)."""
+    def publish_audio_clock(self, token: str, listener: Listener) -> None:
+        """Tell every viewer where the listener ``token``'s sound starts on the
+        session's clock (again whenever it skipped frames)."""
         start_ms = listener.start_ms()
+        if start_ms is None:
+            return
         clock = Control(encode_control("audio", listener=token, start_ms=round(start_ms, 3)))
         self._audio_clocks[token] = clock
-        self.video.publish_control(clock)
+        for viewer in self.viewers_now:
+            viewer.put_control(clock)
 
     def forget_audio_clock(self, token: str) -> None:
         """A listener left: new viewers need not hear of it."""

@@ -26,7 +26,7 @@ from tuner.core.query import Query, QueryError, QueryKind, parse_query
 from tuner.core.source import Source
 from tuner.core.state import State, Status
 from tuner.play.command import preroll_command
-from tuner.play.fanout import Subscriber
+from tuner.play.consumers import Viewer
 from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import Resolver
 from tuner.play.session import Hooks, Playback, Session, SessionError, run_session
@@ -58,7 +58,7 @@ class Supervisor:
         self,
         ffmpeg: Tool | None,
         ffmpeg_problem: str | None,
-        viewer_queue: int,
+        lead_seconds: float,
         *,
         resolver: Resolver | None = None,
         playback: Playback | None = None,
@@ -72,7 +72,7 @@ class Supervisor:
         self._resolver = resolver
         self._playback = playback or Playback()
         #: What viewers and listeners see of the current session.
-        self.stage = Stage(viewer_queue)
+        self.stage = Stage(lead_seconds)
         self._current: Session | None = None
         #: Adaptive quality for the current session (None when switched off).
         self._adapter: Adapter | None = None
@@ -174,7 +174,7 @@ class Supervisor:
         if self._nursery is None:
             raise UnavailableError("the session supervisor is not running")
         parsed = self.check_query(query)
-        session = Session(parsed, preset, mode, *self.stage.feeds())
+        session = Session(parsed, preset, mode, self.stage.timeline_for_next())
         session.prepared = prepared
         if self._current is not None:
             log.info("session %s superseded by %s", self._current.id, session.id)
@@ -224,7 +224,7 @@ class Supervisor:
         self._apply(session, preset or session.preset, mode or session.mode)
         return self.status
 
-    def report(self, viewer: Subscriber[bytes], frames: int, late: int, render_ms: float) -> None:
+    def report(self, viewer: Viewer, frames: int, late: int, render_ms: float) -> None:
         """A viewer's ``stats`` message: how it kept up since its last one."""
         session, adapter = self._current, self._adapter
         if session is None or adapter is None:
@@ -243,7 +243,7 @@ class Supervisor:
             )  # fmt: skip
             self._apply(session, wanted, session.mode)
 
-    def viewer_left(self, viewer: Subscriber[bytes]) -> None:
+    def viewer_left(self, viewer: Viewer) -> None:
         """A viewer went away: it no longer holds adaptive quality back."""
         if self._adapter is not None:
             self._adapter.forget(viewer.id)

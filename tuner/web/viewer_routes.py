@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 import trio
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
 
 from tuner.core.control import ProtocolError, decode_control, encode_control
-from tuner.play.fanout import Control, Subscriber, SubscriberClosed
+from tuner.play.fanout import Control, SubscriberClosed
 from tuner.web.auth import current_login, login_refused
 from tuner.web.context import WebContext
 from tuner.web.errors import error_response
@@ -67,8 +68,11 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
 
         def on_message(message: dict[str, Any]) -> None:
             if message["type"] == "keyframe":
-                # The client lost step (a decode error): the next frame is whole.
-                viewer.needs_keyframe = True
+                # The client lost step (a decode error): it gets the picture again,
+                # from before the frame it last applied when it says which.
+                seq = message.get("seq")
+                valid = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0
+                ctx.supervisor.stage.lost_step(viewer, seq if valid else None)
             elif message["type"] == "stats":
                 report = _viewer_report(message)
                 if report is None:
@@ -80,7 +84,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             await _serve_subscriber(viewer, on_message)
         finally:
             ctx.logins.release(login_id, viewer)
-            viewer.leave()
+            ctx.supervisor.stage.leave(viewer)
             ctx.supervisor.viewer_left(viewer)
             log.info(
                 "viewer %d gone: %d frames sent, %d dropped",
@@ -144,33 +148,33 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             )
             response.headers["Retry-After"] = "10"
             return response
-        listener = ctx.supervisor.stage.subscribe_audio()
-        subscriber = listener.subscriber
-        ctx.logins.hold(login_id, subscriber)
+        from_ms = _from_ms(request.args.get("from_ms"))
+        if from_ms is _BAD:
+            return error_response(
+                400, "bad from_ms", "from_ms must be a number of milliseconds, 0 or more"
+            )
+        listener = ctx.supervisor.stage.subscribe_audio(
+            session_id=request.args.get("session"), from_ms=from_ms
+        )
+        ctx.logins.hold(login_id, listener)
 
         async def body() -> AsyncIterator[bytes]:
-            told_dropped = -1
+            told: float | None = None
             try:
-                if token is not None:
-                    # Before the first byte: the browser may start playing at once.
-                    told_dropped = subscriber.dropped
-                    ctx.supervisor.stage.publish_audio_clock(token, listener)
-                for frame in listener.preroll:
-                    yield frame
                 while True:
-                    item = await subscriber.get()
-                    if not isinstance(item, bytes):
-                        continue
-                    if token is not None and subscriber.dropped != told_dropped:
-                        # The client maps its audio clock to frame times with this.
-                        told_dropped = subscriber.dropped
+                    frame = await listener.get()
+                    if token is not None and listener.start_ms() != told:
+                        # The client maps its audio clock to frame times with this:
+                        # told with the first frame of the session's sound (before
+                        # it is sent), and again whenever the listener skipped.
+                        told = listener.start_ms()
                         ctx.supervisor.stage.publish_audio_clock(token, listener)
-                    yield item
+                    yield frame
             except SubscriberClosed:
                 return
             finally:
-                ctx.logins.release(login_id, subscriber)
-                subscriber.leave()
+                ctx.logins.release(login_id, listener)
+                ctx.supervisor.stage.leave(listener)
                 if token is not None:
                     ctx.supervisor.stage.forget_audio_clock(token)
 
@@ -182,6 +186,26 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         # Quart would cut an endless body after RESPONSE_TIMEOUT (60 s by default).
         response.timeout = None
         return response
+
+
+#: What :func:`_from_ms` returns for a value that is not a clock time.
+_BAD = float("nan")
+
+
+def _from_ms(value: str | None) -> float | None:
+    """``/audio?from_ms=``: where on the session's clock a resumed stream starts, None
+    when not asked, :data:`_BAD` (compare with ``is``) when not a time."""
+    if value is None:
+        return None
+    try:
+        ms = float(value)
+    except ValueError:
+        return _BAD
+    return ms if math.isfinite(ms) and 0 <= ms <= _MAX_FROM_MS else _BAD
+
+
+#: A clock time past any session's length (a year).
+_MAX_FROM_MS = 365 * 24 * 3600 * 1000.0
 
 
 def _viewer_report(message: dict[str, Any]) -> tuple[int, int, float] | None:
@@ -206,8 +230,14 @@ _MAX_REPORTED_FRAMES = 100_000
 _MAX_REPORTED_MS = 60_000.0
 
 
+class _Queue(Protocol):
+    """What a socket sends from: a viewer, or an event subscriber."""
+
+    async def get(self) -> Any: ...
+
+
 async def _serve_subscriber(
-    subscriber: Subscriber[Any],
+    subscriber: _Queue,
     on_message: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Send a subscriber's queue on the current websocket until the server closes it;
@@ -219,7 +249,7 @@ async def _serve_subscriber(
     await websocket.close(closed.code, closed.reason)
 
 
-async def _send_until_closed(subscriber: Subscriber[Any]) -> SubscriberClosed:
+async def _send_until_closed(subscriber: _Queue) -> SubscriberClosed:
     """Send the queue until the server closes it; returns why it closed."""
     try:
         while True:

@@ -1,0 +1,194 @@
+"""Viewers and listeners: each reads the current session's timeline from a cursor of
+its own, as fast as its link takes it.
+
+A :class:`Viewer` (``/ws/video``) gets control messages first (a session's
+``hello``, the audio clocks, its ``end``), then the frames from its
+:class:`~tuner.core.timeline.FrameCursor`; a :class:`Listener` (``/audio``) gets
+ADTS frames from its :class:`~tuner.core.timeline.SoundCursor`, after a preroll
+when it starts with nothing to burst. Neither ever slows the session or another
+consumer: one that falls behind what the timeline holds goes on from the play head.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+
+import trio
+
+from tuner.core.timeline import FrameCursor, SoundCursor
+from tuner.play.command import AUDIO_FRAME_MS
+from tuner.play.fanout import Control, SubscriberClosed
+from tuner.play.timeline import SessionTimeline
+
+#: How far behind the play head a viewer's next frame may be before it is moved to
+#: the play head: frames older than that would come too late to be shown.
+MAX_BEHIND_MS = 1000.0
+
+
+class _Consumer:
+    """What viewers and listeners share: an id, a wake-up, and a way to end."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self) -> None:
+        self.id = next(self._ids)
+        self._wakeup = trio.Event()
+        self._closed: SubscriberClosed | None = None
+        self.timeline: SessionTimeline | None = None
+        self.delivered = 0
+
+    def wake(self) -> None:
+        """Something new may be there to send."""
+        self._wakeup.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """End the stream (``code`` as a websocket close code); ``get`` raises once
+        what must still go has gone."""
+        if self._closed is None:
+            self._closed = SubscriberClosed(code, reason)
+            self.wake()
+
+    def detach(self) -> None:
+        """Stop reading the current session's timeline (idempotent)."""
+        if self.timeline is not None:
+            self.timeline.unwatch(self.wake)
+            self.timeline = None
+        self.wake()
+
+    async def _wait(self) -> None:
+        self._wakeup = trio.Event()
+        await self._wakeup.wait()
+
+
+class Viewer(_Consumer):
+    """One ``/ws/video`` socket."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursor = FrameCursor()
+        self._control: collections.deque[Control] = collections.deque()
+
+    @property
+    def resyncs(self) -> int:
+        """Times it fell behind and was moved to the play head."""
+        return self.cursor.resyncs
+
+    @property
+    def dropped(self) -> int:
+        """Frames it did not get because of that."""
+        return self.cursor.skipped
+
+    def attach(self, timeline: SessionTimeline) -> None:
+        """Read ``timeline`` from its play head on (a new session)."""
+        self.detach()
+        self.timeline = timeline
+        self.cursor.restart()
+        timeline.watch(self.wake)
+        self.wake()
+
+    def put_control(self, message: Control) -> None:
+        """Queue a control message, sent before any frame."""
+        self._control.append(message)
+        self.wake()
+
+    def lost_step(self, seq: int | None) -> None:
+        """It could not apply a frame after ``seq`` (the last it applied, if known)."""
+        if self.timeline is not None:
+            self.cursor.lost_step(self.timeline.frames, seq)
+            self.wake()
+
+    def cut_at(self, index: int) -> None:
+        """The timeline was cut from ``index`` on."""
+        self.cursor.cut_at(index)
+        self.wake()
+
+    async def get(self) -> bytes | Control:
+        """The next control message, else the next frame; waits for one.
+
+        Raises:
+            SubscriberClosed: the stream ended (after its last control message).
+        """
+        while True:
+            if self._control:
+                return self._control.popleft()
+            if self._closed is not None:
+                raise self._closed
+            timeline = self.timeline
+            if timeline is not None:
+                message = self._next_frame(timeline)
+                if message is not None:
+                    self.delivered += 1
+                    return message
+            await self._wait()
+
+    def _next_frame(self, timeline: SessionTimeline) -> bytes | None:
+        play_head = timeline.now_ms()
+        cursor, frames = self.cursor, timeline.frames
+        if cursor.next is not None:
+            entry = frames.get(cursor.next)
+            if entry is not None and entry.pts_ms < play_head - MAX_BEHIND_MS:
+                # Too late to be shown: on from the play head.
+                start = frames.start_at_or_before(play_head)
+                if start is not None and start > cursor.next:
+                    cursor.resyncs += 1
+                    cursor.skipped += start - cursor.next
+                    cursor.restart()
+        return cursor.take(frames, play_head)
+
+
+class Listener(_Consumer):
+    """One ``/audio`` stream: the preroll, then the session's sound from a cursor."""
+
+    def __init__(self, preroll: tuple[bytes, ...]) -> None:
+        super().__init__()
+        self.preroll = preroll
+        self.cursor: SoundCursor | None = None
+        self._preroll_left = collections.deque(preroll)
+        self._start_ms: float | None = None
+
+    @property
+    def dropped(self) -> int:
+        """ADTS frames it did not get (it fell behind what the timeline holds)."""
+        return self.cursor.skipped if self.cursor is not None else 0
+
+    def attach(self, timeline: SessionTimeline, from_ms: float | None = None) -> None:
+        """Read ``timeline``'s sound from ``from_ms`` (else the play head) on."""
+        self.detach()
+        self.timeline = timeline
+        at = timeline.now_ms() if from_ms is None else from_ms
+        self.cursor = SoundCursor(next=timeline.sound.index_at(at))
+        timeline.watch(self.wake)
+        self.wake()
+
+    def start_ms(self) -> float | None:
+        """Where this stream starts on the session's clock (its first byte, preroll
+        included), or None until the first frame of the session's sound is sent. It
+        changes when the listener skipped frames."""
+        return self._start_ms
+
+    async def get(self) -> bytes:
+        """The next ADTS frame: the preroll's, then the session's; waits for one.
+
+        Raises:
+            SubscriberClosed: the stream ended.
+        """
+        while True:
+            if self._closed is not None:
+                raise self._closed
+            if self._preroll_left:
+                self.delivered += 1
+                return self._preroll_left.popleft()
+            timeline, cursor = self.timeline, self.cursor
+            if timeline is not None and cursor is not None:
+                skipped = cursor.skipped
+                frame = cursor.take(timeline.sound)
+                if frame is not None:
+                    if self._start_ms is None or cursor.skipped != skipped:
+                        entry = timeline.sound.get(cursor.next - 1)
+                        assert entry is not None
+                        # The stream's frame n plays n frames after its start.
+                        self._start_ms = entry.start_ms - self.delivered * AUDIO_FRAME_MS
+                    self.delivered += 1
+                    return frame
+            await self._wait()
