@@ -56,7 +56,7 @@ def test_config_file_from_tuner_config(tmp_path: Path) -> None:
         ("default_preset = 'huge'", "default_preset must be one of low, med, high, ultra"),
         ("log_level = 3", "log_level must be a non-empty string"),
         ("session_days = 0", "session_days must be a number from 0.01 to 3650"),
-        ("viewer_queue = 0", "viewer_queue must be a whole number from 1 to 1000"),
+        ("lead_seconds = -1", "lead_seconds must be a number from 0 to 60"),
         ("search_prefix = 'ytsearch8'", "search_prefix must be a yt-dlp search key of letters"),
         ("search_prefix = 'yt search'", "search_prefix must be a yt-dlp search key of letters"),
         ("prot = 8080", "unknown setting 'prot'"),
@@ -70,6 +70,17 @@ def test_bad_file_values_name_the_key_and_file(tmp_path: Path, toml: str, messag
         load_settings(config, environ={})
     assert message in str(error.value)
     assert str(config) in str(error.value)
+
+
+def test_a_retired_setting_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An old config file still starts the daemon, and says what took the place.
+    config = _write(tmp_path / "old.toml", "viewer_queue = 8\nlead_seconds = 4\n")
+    settings = load_settings(config, environ={})
+    assert settings.lead_seconds == 4
+    assert "viewer_queue no longer does anything" in caplog.text
+    assert "lead_seconds" in caplog.text
 
 
 def test_bad_environment_and_flag_values_name_their_source(tmp_path: Path) -> None:
