@@ -43,7 +43,7 @@ async def _metrics(daemon: RunningDaemon) -> dict[str, dict[str, float]]:
 async def test_a_stalled_viewer_neither_slows_others_nor_blocks_shutdown(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ultra = PRESETS["ultra"]
     async with trio.open_nursery() as nursery:
-        daemon = await start_daemon(nursery, settings_for(tmp_path, viewer_queue=4))
+        daemon = await start_daemon(nursery, settings_for(tmp_path))
         async with daemon.client() as client:
             cookie = await daemon.login(client)
             stalled = await _stalled_viewer(daemon, cookie)
@@ -54,9 +54,11 @@ async def test_a_stalled_viewer_neither_slows_others_nor_blocks_shutdown(tmp_pat
                     received = await frames_for(ws, 3.0)
                     # The fast viewer kept the full rate while the other one stalled...
                     assert_plays_at_rate(received, ultra.fps, 3.0)
-                    # ...which really was stalled: its queue overflowed, the other's never did.
-                    dropped = (await _metrics(daemon))["tuner_viewer_frames_dropped_total"]
-                    assert sorted(v > 0 for v in dropped.values()) == [False, True], dropped
+                    # ...which really was stalled: it was sent a fraction of the frames
+                    # (its socket's buffers hold a few), and went on no further.
+                    sent = (await _metrics(daemon))["tuner_viewer_frames_sent_total"]
+                    fewest, most = sorted(sent.values())
+                    assert fewest < most / 2, sent
 
                     started = trio.current_time()
                     daemon.shutdown.set()
@@ -87,7 +89,7 @@ async def test_shutdown_closes_viewers_with_1001_and_kills_ffmpeg(daemon: Runnin
 async def test_a_viewer_that_stops_reading_is_dropped_after_tcp_user_timeout(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Hypercorn's sends are shielded from cancellation, so the send timeout that drops
     a stalled viewer is the kernel's TCP_USER_TIMEOUT on the daemon's socket."""
-    settings = settings_for(tmp_path, tcp_user_timeout=1.0, viewer_queue=4)
+    settings = settings_for(tmp_path, tcp_user_timeout=1.0)
     async with trio.open_nursery() as nursery:
         daemon = await start_daemon(nursery, settings)
         async with daemon.client() as client:
