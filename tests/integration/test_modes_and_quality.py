@@ -54,7 +54,7 @@ async def test_a_slow_viewer_is_resynced_by_keyframes_and_a_fast_one_keeps_the_f
     tmp_path: Path,
 ) -> None:
     ultra = PRESETS["ultra"]
-    settings = settings_for(tmp_path, viewer_queue=4, adaptive_quality=False)
+    settings = settings_for(tmp_path, adaptive_quality=False)
     async with trio.open_nursery() as nursery:
         daemon = await start_daemon(nursery, settings)
         async with daemon.client() as client:
