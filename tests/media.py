@@ -18,6 +18,8 @@ from pathlib import Path
 
 import attrs
 
+from tests.timecode import TIMECODE_AUDIO, TIMECODE_VIDEO
+
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30"]
 _AAC = ["-c:a", "aac", "-b:a", "64k"]
 _FASTSTART = ["-movflags", "+faststart"]
@@ -80,6 +82,13 @@ CLIPS: dict[str, Clip] = {
             "bars.mp4",
             30,
             (BARS, "sine=frequency=660:sample_rate=48000"),
+            (*_X264, *_AAC, *_FASTSTART),
+        ),
+        # Its picture and its sound tell its media time (tests.timecode reads them).
+        Clip(
+            "timecode.mp4",
+            30,
+            (TIMECODE_VIDEO, TIMECODE_AUDIO),
             (*_X264, *_AAC, *_FASTSTART),
         ),
         # A playable HLS segment, for playlists that point at it by a file: URL.
