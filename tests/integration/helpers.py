@@ -84,6 +84,12 @@ def decode(ws: WebSocketConnection, message: bytes) -> Frame:
     return Frame(info.seq, info.pts_ms, info.kind, len(message), decoder.grid)
 
 
+def carry_on(new: WebSocketConnection, old: WebSocketConnection) -> None:
+    """``new`` replaces ``old`` (a viewer that reconnected): it decodes on from the
+    grid ``old`` held, as a client keeps its picture across a reconnect."""
+    _decoders[new] = _decoders[old]
+
+
 async def next_control(
     ws: WebSocketConnection, type_: str, timeout: float = 10
 ) -> dict[str, object]:

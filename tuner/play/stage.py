@@ -118,9 +118,13 @@ class Stage:
         for viewer in self.viewers_now:
             viewer.put_control(self._hello)
 
-    def subscribe_video(self) -> Viewer:
+    def subscribe_video(
+        self, *, session_id: str | None = None, after_seq: int | None = None
+    ) -> Viewer:
         """A new viewer, told about the current session first if there is one, and
-        about the clock of every audio listener; then the picture at the play head."""
+        about the clock of every audio listener; then the picture at the play head,
+        or (a socket that replaces one that died: it names the session and the last
+        frame it applied) the frames after that one, while the timeline holds them."""
         viewer = Viewer()
         self.viewers_now.add(viewer)
         if self._closed is not None:
@@ -130,8 +134,11 @@ class Stage:
             viewer.put_control(self._hello)
         for clock in self._audio_clocks.values():
             viewer.put_control(clock)
-        if self._session is not None:
-            viewer.attach(self._session.timeline)
+        session = self._session
+        if session is not None:
+            viewer.attach(session.timeline)
+            if session_id == session.id and after_seq is not None:
+                viewer.cursor.resume_after(session.timeline.frames, after_seq)
         return viewer
 
     def leave(self, consumer: Viewer | Listener) -> None:

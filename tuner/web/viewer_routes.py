@@ -61,7 +61,10 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             log.warning("refused a viewer from %s: already %d", websocket.remote_addr, most)
             await websocket.close(TRY_AGAIN_LATER, f"too many viewers: at most {most} at once")
             return None
-        viewer = ctx.supervisor.stage.subscribe_video()
+        after_seq = _whole(websocket.args.get("after_seq"))
+        viewer = ctx.supervisor.stage.subscribe_video(
+            session_id=websocket.args.get("session"), after_seq=after_seq
+        )
         # Held under its login: a logout or a revocation closes it (1008).
         ctx.logins.hold(login_id, viewer)
         log.info("viewer %d connected from %s", viewer.id, websocket.remote_addr)
@@ -186,6 +189,15 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         # Quart would cut an endless body after RESPONSE_TIMEOUT (60 s by default).
         response.timeout = None
         return response
+
+
+def _whole(value: str | None) -> int | None:
+    """A query argument that must be a whole number from 0 to 2**32 - 1 (a frame's
+    seq); None when absent or not one (a bad resume starts afresh, as a new viewer)."""
+    if value is None or not value.isdigit() or len(value) > 10:
+        return None
+    number = int(value)
+    return number if number < 2**32 else None
 
 
 #: What :func:`_from_ms` returns for a value that is not a clock time.
