@@ -145,7 +145,7 @@ class Listener(_Consumer):
         self.preroll = preroll
         self.cursor: SoundCursor | None = None
         self._preroll_left = collections.deque(preroll)
-        self._start_ms: float | None = None
+        self._first_index = 0
 
     @property
     def dropped(self) -> int:
@@ -158,14 +158,23 @@ class Listener(_Consumer):
         self.timeline = timeline
         at = timeline.now_ms() if from_ms is None else from_ms
         self.cursor = SoundCursor(next=timeline.sound.index_at(at))
+        self._first_index = self.cursor.next
         timeline.watch(self.wake)
         self.wake()
 
     def start_ms(self) -> float | None:
         """Where this stream starts on the session's clock (its first byte, preroll
-        included), or None until the first frame of the session's sound is sent. It
-        changes when the listener skipped frames."""
-        return self._start_ms
+        included), or None while it waits for a session. It changes when the
+        listener skipped frames.
+
+        The sound's index ``k`` in the timeline is the session's ADTS frame ``k``,
+        which starts at ``(k - 1)`` frames: the first one carries the encoder's
+        priming.
+        """
+        if self.cursor is None:
+            return None
+        first = self._first_index + self.cursor.skipped - 1 - len(self.preroll)
+        return first * AUDIO_FRAME_MS
 
     async def get(self) -> bytes:
         """The next ADTS frame: the preroll's, then the session's; waits for one.
@@ -181,14 +190,8 @@ class Listener(_Consumer):
                 return self._preroll_left.popleft()
             timeline, cursor = self.timeline, self.cursor
             if timeline is not None and cursor is not None:
-                skipped = cursor.skipped
                 frame = cursor.take(timeline.sound)
                 if frame is not None:
-                    if self._start_ms is None or cursor.skipped != skipped:
-                        entry = timeline.sound.get(cursor.next - 1)
-                        assert entry is not None
-                        # The stream's frame n plays n frames after its start.
-                        self._start_ms = entry.start_ms - self.delivered * AUDIO_FRAME_MS
                     self.delivered += 1
                     return frame
             await self._wait()

@@ -168,8 +168,9 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
                     frame = await listener.get()
                     if token is not None and listener.start_ms() != told:
                         # The client maps its audio clock to frame times with this:
-                        # told with the first frame of the session's sound (before
-                        # it is sent), and again whenever the listener skipped.
+                        # told before the first byte (the browser may start playing
+                        # at once), or once a session starts for a listener that
+                        # waited, and again whenever the listener skipped.
                         told = listener.start_ms()
                         ctx.supervisor.stage.publish_audio_clock(token, listener)
                     yield frame
