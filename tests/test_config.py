@@ -56,7 +56,7 @@ def test_config_file_from_tuner_config(tmp_path: Path) -> None:
         ("default_preset = 'huge'", "default_preset must be one of low, med, high, ultra"),
         ("log_level = 3", "log_level must be a non-empty string"),
         ("session_days = 0", "session_days must be a number from 0.01 to 3650"),
-        ("lead_seconds = -1", "lead_seconds must be a number from 0 to 60"),
+        ("lead_seconds = -1", "lead_seconds must be a number from 0 to 30"),
         ("search_prefix = 'ytsearch8'", "search_prefix must be a yt-dlp search key of letters"),
         ("search_prefix = 'yt search'", "search_prefix must be a yt-dlp search key of letters"),
         ("prot = 8080", "unknown setting 'prot'"),

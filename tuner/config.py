@@ -201,7 +201,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "session_days": _number_range(float, 0.01, 3650),
     "metrics_token": _str,
     "log_level": _choice("debug", "info", "warning", "error"),
-    "lead_seconds": _number_range(float, 0, 60),
+    "lead_seconds": _number_range(float, 0, 30),
     "drain_seconds": _number_range(float, 0.1, 60),
     "tcp_user_timeout": _number_range(float, 0.5, 600),
     "max_source_height": _number_range(int, 144, 4320),

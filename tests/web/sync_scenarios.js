@@ -67,8 +67,9 @@ const frames = (q, from, to, step) => { for (let p = from; p <= to; p += step) q
 // A queue that outgrows its bound drops its oldest frames, counted as late.
 {
   const q = new sync.FrameQueue();
-  frames(q, 0, 400 * 40, 40);
-  assert.strictEqual(q.frames.length, 300);
+  const max = sync.MAX_QUEUED;
+  frames(q, 0, (max + 100) * 40, 40);
+  assert.strictEqual(q.frames.length, max);
   assert.strictEqual(q.late, 101);
 }
 
@@ -81,7 +82,7 @@ const frames = (q, from, to, step) => { for (let p = from; p <= to; p += step) q
   const due = q.take(130);
   assert.strictEqual(due.ptsMs, 120);
   assert.deepStrictEqual(passed, [0, 40, 80]);
-  for (let i = 0; i < 300; i++) q.push({ ptsMs: 1000 + i });
+  for (let i = 0; i < sync.MAX_QUEUED; i++) q.push({ ptsMs: 1000 + i });
   assert.deepStrictEqual(passed.slice(3), [160, 200, 240, 280, 320, 360, 400, 440]);
   assert.strictEqual(q.late, 3 + 8);
 }

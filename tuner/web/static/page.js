@@ -72,7 +72,10 @@ window.tunerPage = (function () {
     var scheme = location.protocol === "https:" ? "wss:" : "ws:";
     var ws;
     try {
-      ws = new WebSocket(scheme + "//" + location.host + this.path);
+      // options.path, when given, says where to connect each time (a query that
+      // changes, such as where a viewer resumes).
+      var path = typeof options.path === "function" ? options.path() : this.path;
+      ws = new WebSocket(scheme + "//" + location.host + path);
     } catch (e) {
       this.retry();
       return;

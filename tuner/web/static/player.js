@@ -114,8 +114,17 @@
   var activeSession = null;
   var statusOnFirstFrame = false;
 
+  // The last frame received of the active session: a new socket after a drop asks to
+  // go on after it, and the server sends what the link missed while it holds it.
+  var lastSeqInSession = null;
+
   var socket = window.tunerPage.socket("/ws/video", {
     binary: "arraybuffer",
+    path: function () {
+      if (activeSession === null || lastSeqInSession === null) return "/ws/video";
+      return "/ws/video?session=" + encodeURIComponent(activeSession) +
+        "&after_seq=" + lastSeqInSession;
+    },
     onState: function (state) { stats.socketState = state; },
     onOpen: function () { app.setVideoProblem(""); },
     onMessage: function (event) {
@@ -167,6 +176,7 @@
       // A new session starts its own clock: nothing of the old one may be shown. Its
       // first frame is a keyframe.
       queue.clear();
+      lastSeqInSession = null;
       clock.reset();
       // The sound of this session may be loading already (a page opened while it
       // plays asks for it at once): the picture waits for it, as for any start.
@@ -221,6 +231,13 @@
     stats.framesReceived++;
     stats.bytesReceived += bytes.length;
     stats.lastSeq = info.seq;
+    lastSeqInSession = info.seq;
+    var newest = queue.frames.length ? queue.frames[queue.frames.length - 1] : null;
+    if (newest && info.ptsMs <= newest.ptsMs) {
+      // Older than what is held: the server went back (a retune or a seek at the play
+      // head, or a resume it could not serve) and what is held after it is void.
+      queue.clear();
+    }
     if (info.kind === "keyframe") stats.keyframes++;
     if (statusOnFirstFrame) {
       // The first picture means the session left "resolving": show that now, not at the next poll.
@@ -265,7 +282,10 @@
     var now = window.performance.now();
     if (now - keyframeAskedAt < KEYFRAME_ASK_MS) return;
     keyframeAskedAt = now;
-    if (socket.send(JSON.stringify({ type: "keyframe" }))) stats.keyframesAsked++;
+    // Saying the last frame applied lets the server send the picture again from
+    // before it, and everything after (nothing skipped).
+    var ask = decoder.seq === null ? { type: "keyframe" } : { type: "keyframe", seq: decoder.seq };
+    if (socket.send(JSON.stringify(ask))) stats.keyframesAsked++;
     if (window.console) window.console.warn("tuner: " + error.message + "; asked for a keyframe");
   }
 

@@ -15,8 +15,9 @@
 
   // How long the picture waits for loading sound before running on the wall clock.
   var AUDIO_WAIT_MS = 4000;
-  // Frames kept while they wait for their time (about 10 s at 30 fps).
-  var MAX_QUEUED = 300;
+  // Frames kept while they wait for their time: the server sends up to its lead
+  // ahead (lead_seconds, at most 30 s), so 30 s at 30 fps.
+  var MAX_QUEUED = 900;
   // Offsets remembered for the stats.
   var MAX_OFFSETS = 600;
 
@@ -124,7 +125,9 @@
     return due;
   };
 
-  var api = { Clock: Clock, FrameQueue: FrameQueue, AUDIO_WAIT_MS: AUDIO_WAIT_MS };
+  var api = {
+    Clock: Clock, FrameQueue: FrameQueue, AUDIO_WAIT_MS: AUDIO_WAIT_MS, MAX_QUEUED: MAX_QUEUED
+  };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   else root.TunerSync = api;
 })(this);
