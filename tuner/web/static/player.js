@@ -121,7 +121,11 @@
   var socket = window.tunerPage.socket("/ws/video", {
     binary: "arraybuffer",
     path: function () {
-      if (activeSession === null || lastSeqInSession === null) return "/ws/video";
+      // Resume only from a frame this page could apply: else it starts afresh, from
+      // a keyframe.
+      if (activeSession === null || lastSeqInSession === null || awaitingKeyframe) {
+        return "/ws/video";
+      }
       return "/ws/video?session=" + encodeURIComponent(activeSession) +
         "&after_seq=" + lastSeqInSession;
     },
