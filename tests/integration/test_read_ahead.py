@@ -142,3 +142,34 @@ async def test_audio_starts_where_it_is_asked_on_the_sessions_clock(
     # No preroll for a resumed stream: it starts at the ADTS frame that holds 3 s.
     assert clock["listener"] == "t"
     assert abs(clock["start_ms"] - 3000) <= 1024 * 1000 / 48000
+
+
+async def test_a_retune_takes_effect_at_the_play_head_not_after_the_lead(
+    tmp_path: Path, media: Media
+) -> None:
+    async with trio.open_nursery() as nursery:
+        daemon = await _lead_daemon(nursery, tmp_path)
+        async with (
+            daemon.client() as client,
+            open_viewer(daemon.url, await daemon.login(client)) as ws,
+        ):
+            body = {"query": media.url_of("timecode.mp4"), "preset": "low", "mode": "mono"}
+            await client.post("/api/play", json=body)
+            await next_control(ws, "hello")
+            # Read ahead: frames far beyond the play head are sent.
+            ahead = await _frames_until(ws, lambda got: got and got[-1][1].pts_ms >= 6000)
+            retuned_at = trio.current_time()
+            assert (await client.post("/api/tune", json={"preset": "med"})).status_code == 200
+            hello = await next_control(ws, "hello")
+            med = await _frames_until(ws, lambda got: len(got) >= 5)
+        daemon.shutdown.set()
+    assert hello["preset"] == "med"
+    first = med[0][1]
+    # The new grid starts where the clients play, about (retuned_at - start) into the
+    # clip: not after the 6 s already sent.
+    played = retuned_at - ahead[0][0]
+    assert first.cols == 160 and first.pts_ms / 1000 < played + 1.0, (first.pts_ms, played)
+    # And it shows the clip where its pts says.
+    for _, frame in med[1:]:
+        shown = media_time_of(frame.grid)
+        assert shown is not None and abs(shown - frame.pts_ms / 1000) <= 0.1, (shown, frame.pts_ms)

@@ -321,12 +321,12 @@ class FrameCursor:
 
     def cut_at(self, index: int) -> None:
         """The ring was cut from ``index`` on: what this viewer was sent from there is
-        void, and it goes on from the start point that the cut leaves at the play
-        head."""
-        if self.next is not None and self.next > index:
-            self.restart()
+        void. It goes on at ``index``, where the next frame held is a keyframe (see
+        :meth:`FrameWriter.cut`): what it holds before the cut stays good."""
         if self._start_at is not None and self._start_at >= index:
             self.restart()
+        if self.next is not None and self.next > index:
+            self.next = index
 
 
 @attrs.define

@@ -108,6 +108,10 @@ class Session:
     retuning: bool = False
     #: A source the queue resolved (or downloaded) ahead: played instead of resolving.
     prepared: Source | None = None
+    #: The running attempt.
+    attempt: _Attempt | None = None
+    #: Where the next attempt starts after a retune (on the clock, and in the source).
+    resume_at: tuple[_Resume, float] | None = None
 
     #: Called with the index of the first frame dropped when a retune cuts what lies
     #: ahead of the play head (the stage moves its viewers' cursors).
@@ -124,8 +128,11 @@ class Session:
         if (preset, mode) == (self.preset, self.mode):
             return
         self.preset, self.mode = preset, mode
-        if self.attempt_scope is not None:
+        if self.attempt_scope is not None and self.attempt is not None:
             self.retuning = True
+            # At once, before anyone is told of the new grid: what was read ahead of
+            # the play head goes, and the next attempt starts there.
+            self.resume_at = _cut_at_play_head(self, self.attempt)
             self.attempt_scope.cancel()
 
 
@@ -234,7 +241,9 @@ async def run_session(
             await session.timeline.played_out()
             return
         if verdict.next is Next.RETUNE:
-            resume_at, position = _cut_at_play_head(session, attempt, position)
+            if session.resume_at is not None:
+                (resume_at, at_head), session.resume_at = session.resume_at, None
+                position = min(position, at_head)
             log.info("session %s: %s in %s from %.1f s", session.id,
                      session.preset.name, session.mode, position)  # fmt: skip
             continue
@@ -258,9 +267,7 @@ class _Resume:
     sound_from_ms: float
 
 
-def _cut_at_play_head(
-    session: Session, attempt: _Attempt, position: float
-) -> tuple[_Resume, float]:
+def _cut_at_play_head(session: Session, attempt: _Attempt) -> tuple[_Resume, float]:
     """A retune takes effect at the play head: the frames read ahead of it are
     dropped, and the next attempt starts there. Returns where it starts on the clock
     and in the source (seconds)."""
@@ -275,7 +282,7 @@ def _cut_at_play_head(
     resume = _Resume(
         origin_ms=max(head, session.last_pts_ms + 1), sound_from_ms=_sound_end(session)
     )
-    return resume, min(position, at_head)
+    return resume, at_head
 
 
 def _sound_end(session: Session) -> float:
@@ -332,7 +339,8 @@ async def _run_attempt(
             env = child_environment(proxy)
     audio_pipe = trio.lowlevel.FdStream(read_fd)
     async with audio_pipe, trio.open_nursery() as nursery:
-        session.attempt_scope = nursery.cancel_scope
+        session.attempt_scope, session.attempt = nursery.cancel_scope, attempt
+        session.timeline.reopen()
         try:
             process: trio.Process = await nursery.start(
                 partial(run_in_own_group, command, pass_fds=(write_fd,), env=env)
@@ -355,7 +363,7 @@ async def _run_attempt(
         nursery.start_soon(_read_audio, audio_pipe, session, attempt)
         nursery.start_soon(_read_stderr, process.stderr, session.id, attempt.stderr)
         nursery.start_soon(_watch, session.id, attempt, playback, hooks, nursery.cancel_scope)
-    session.attempt_scope = None
+    session.attempt_scope, session.attempt = None, None
     attempt.returncode = process.returncode
     return attempt
 
@@ -384,6 +392,8 @@ async def _read_video(
                 # At most the lead ahead of the play head (with no lead: at its time).
                 # ffmpeg waits on its pipe meanwhile; that is not a stall.
                 await timeline.hold_lead(pts_ms)
+                if timeline.refuses(pts_ms):
+                    continue  # made before a retune's cut, read after it
                 # Encoded after the last await: a retune that cancels here must not
                 # leave the encoder's reference ahead of what the timeline holds.
                 timeline.add_frame(grid, session.frames, pts_ms)

@@ -42,6 +42,9 @@ class SessionTimeline:
         #: Called when something was added or cut (consumers wake and read on).
         self._watchers: set[Callable[[], None]] = set()
         self._shut = False
+        #: Frames later than this are refused until :meth:`reopen` (after a cut, the
+        #: attempt being ended may still read some of what it made before).
+        self._cut_ms: float | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -67,7 +70,7 @@ class SessionTimeline:
     def add_frame(self, grid: Grid, seq: int, pts_ms: int) -> FrameEntry | None:
         """Encode and hold a frame (nothing once the timeline is shut); the play head
         starts at the session's first frame."""
-        if self._shut:
+        if self.refuses(pts_ms):
             return None
         self._made(pts_ms)
         entry = self.writer.add(grid, seq, pts_ms)
@@ -89,8 +92,18 @@ class SessionTimeline:
         the index of the first dropped, for the viewers' cursors."""
         first_dropped = self.writer.cut(after_ms)
         self.made_ms = self.frames.newest_ms()
+        self._cut_ms = after_ms
         self._wake()
         return first_dropped
+
+    def refuses(self, pts_ms: float) -> bool:
+        """Whether a frame at ``pts_ms`` would be dropped: the timeline is shut, or the
+        frame is one an attempt made before a cut that ended it."""
+        return self._shut or (self._cut_ms is not None and pts_ms > self._cut_ms)
+
+    def reopen(self) -> None:
+        """Take frames again, whatever their time (a new attempt starts after a cut)."""
+        self._cut_ms = None
 
     def shut(self) -> None:
         """Take nothing more: the session is over or superseded."""
