@@ -21,8 +21,7 @@ exits; the web routes and ``/metrics`` read only through the stage.
 
 from __future__ import annotations
 
-from tuner.core.codec import PROTOCOL_VERSION
-from tuner.core.control import encode_control
+from tuner.core.control import PROTOCOL_VERSION, encode_control
 from tuner.core.presets import Preset
 from tuner.play.command import AUDIO_FRAME_MS
 from tuner.play.consumers import Listener, Viewer
@@ -232,7 +231,7 @@ class Stage:
         subscription ends with that session."""
         session = self._session
         resumed = session is not None and session_id == session.id and from_ms is not None
-        listener = Listener(() if resumed else self.preroll)
+        listener = Listener(() if resumed else self.preroll, burst=self.lead_ms > 0)
         self.listeners_now.add(listener)
         if session is not None:
             listener.attach(session.timeline, from_ms if resumed else None)
