@@ -54,7 +54,7 @@ class Settings:
     metrics_token: str | None = attrs.field(default=None, repr=False)
     log_level: str = "info"
     #: How far ffmpeg reads ahead of the play head, in seconds (0: in real time).
-    lead_seconds: float = 0.0
+    lead_seconds: float = 10.0
     drain_seconds: float = 1.5
     tcp_user_timeout: float = 10.0
     #: Sources are fetched at most this tall: the grid is at most 480x400 pixels.
