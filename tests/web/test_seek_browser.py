@@ -1,8 +1,8 @@
-"""Seeking from the page, in a real headless Chromium: ‹‹10 and 10››, the scrub bar
-dragged by touch (real touch input, through the DevTools protocol) and by mouse, the
-car's seek keys (the media session), a seek during a seek, an error answered; the
-server's ``seek`` message voiding what the page holds and restarting its sound there;
-and the controls hidden while the source cannot seek.
+"""Seeking from the page, in a real headless Chromium: the 10 s steps back and
+forward, the scrub bar dragged by touch (real touch input, through the DevTools
+protocol) and by mouse, the car's seek keys (the media session), a seek during a
+seek, an error answered; the server's ``seek`` message voiding what the page holds
+and restarting its sound there; and the controls hidden while the source cannot seek.
 
 Against a fake tuner (Playwright's routes: the static files from disk, canned JSON, a
 scripted video socket), which says exactly what the page must do with each message.
@@ -248,12 +248,18 @@ def test_the_scrub_bar_dragged_by_mouse_and_a_seek_during_a_seek(tuner: FakeTune
 def test_an_error_answer_is_said_as_the_page_says_errors(tuner: FakeTuner) -> None:
     page = tuner.page
     page.wait_for_selector("#seek:not([hidden])")
-    tuner.seek_answer = (409, {"error": "cannot seek", "detail": "this stream has no window to seek in"})  # noqa: E501
+    tuner.seek_answer = (
+        409,
+        {"error": "cannot seek", "detail": "this stream has no window to seek in"},
+    )
     page.tap("#seek-forward")
     page.wait_for_selector("#notice:not([hidden])")
     assert page.text_content("#message") == "Cannot seek: this stream has no window to seek in."
     page.tap("#dismiss")
-    tuner.seek_answer = (400, {"error": "bad position", "detail": "position must be less than the duration"})  # noqa: E501
+    tuner.seek_answer = (
+        400,
+        {"error": "bad position", "detail": "position must be less than the duration"},
+    )
     page.tap("#seek-back")
     page.wait_for_selector("#notice:not([hidden])")
     assert page.text_content("#message") == "Bad position: position must be less than the duration."

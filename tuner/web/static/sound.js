@@ -16,9 +16,9 @@
 (function () {
   "use strict";
 
-  // A broken stream is asked for again after a growing wait (1 s, 2 s, 4 s ... 15 s),
+  // A broken stream is asked for again after a growing wait (0.5 s, 1 s, 2 s ... 15 s),
   // at once when a socket comes back or the browser is online again.
-  var RETRY_FIRST_MS = 1000;
+  var RETRY_FIRST_MS = 500;
   var RETRY_MAX_MS = 15000;
   // Only a stream that played this long resets the wait, so a server that answers and
   // drops at once is not asked every second.
