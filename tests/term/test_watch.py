@@ -195,7 +195,10 @@ def test_watch_draws_the_test_card_resizes_switches_mode_logs_in_again_and_quits
 
         term.resize(100, 31)
         term.wait_for("the new size", lambda: term.picture()[:2] == (72, 30))
-        term.wait_for("a wider status line", lambda: term.status_line.rstrip().endswith("n next  \u2190\u2192 10 s"))
+        term.wait_for(
+            "a wider status line",
+            lambda: term.status_line.rstrip().endswith("n next  \u2190\u2192 10 s"),
+        )
 
         term.child.send("m")  # color -> blocks
         term.wait_for("blocks", lambda: "low/blocks" in term.status_line)

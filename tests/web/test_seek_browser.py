@@ -14,13 +14,31 @@ import json
 import re
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import Media
+from tests.daemon_process import DaemonProcess
 from tests.web.chromium import wait_for
-from tests.web.test_car_client import _RECORD_MEDIA_ACTIONS, check_fits_a_finger
-from tests.web.test_client_browser import STATIC, VIDEO_SOCKET, browser, fake_tuner, header
+from tests.web.relay import relay_to
+from tests.web.test_car_client import (
+    _RECORD_MEDIA_ACTIONS,
+    QUIET_CONFIG,
+    api,
+    check_fits_a_finger,
+    keypad_login,
+    open_page,
+)
+from tests.web.test_client_browser import (
+    PIN,
+    STATIC,
+    VIDEO_SOCKET,
+    browser,
+    fake_tuner,
+    header,
+)
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser"]  # the fixture, shared with the client's browser test
@@ -328,3 +346,152 @@ def test_controls_come_and_go_with_seekable(browser: Any) -> None:
                                       "duration": None, "seekable": False}))  # fmt: skip
     page.wait_for_selector("#seek", state="hidden")
     fake.close()
+
+
+# --- Against a real daemon ------------------------------------------------------------
+
+SEEK_BODIES = """(() => {
+  window.seekBodies = [];
+  const real = window.fetch;
+  window.fetch = function (path, init) {
+    if (String(path) === '/api/seek') window.seekBodies.push(JSON.parse(init.body));
+    return real.apply(this, arguments);
+  };
+})();"""
+
+
+def test_a_clip_seeks_by_touch_and_buttons_and_the_test_card_shows_no_controls(
+    browser: Any, media: Media, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(QUIET_CONFIG)
+    errors: list[str] = []
+    with DaemonProcess.start(tmp_path, pin=PIN, args=("--config", str(config))) as daemon:
+        page = open_page(
+            browser, daemon.base_url + "/", "car", errors, _RECORD_MEDIA_ACTIONS + SEEK_BODIES
+        )
+        keypad_login(page, PIN)
+        page.wait_for_selector("body[data-state=home]")
+
+        # The test card cannot seek: no controls, no seek keys for the car.
+        page.tap("#play")
+        wait_for(page, "window.tunerStats.framesDrawn > 5")
+        wait_for(page, "window.tunerStats.lastHello.seekable === false")
+        assert page.is_hidden("#seek")
+        actions = page.evaluate("window.mediaActions")
+        assert not any(actions.get(k) for k in ("seekto", "seekbackward", "seekforward"))
+
+        # A 30 s clip can: the controls, the car's seek keys.
+        page.tap("#back")
+        page.fill("#query", media.url_of("timecode.mp4"))
+        page.tap("#play")
+        page.wait_for_selector("#seek:not([hidden])")
+        page.wait_for_selector("#scrub:not([hidden])")
+        wait_for(page, "!!window.mediaActions.seekto && !!window.mediaActions.seekforward")
+        wait_for(page, f"/^0:0[1-9] \\/ 0:30$/.test({TIME})")
+        check_fits_a_finger(page)
+
+        # A finger drags the bar to the middle: 15 s.
+        box = track_box(page)
+        y = box["y"] + box["height"] / 2
+        cdp = page.context.new_cdp_session(page)
+        touch(cdp, "touchStart", box["x"] + box["width"] * 0.2, y)
+        touch(cdp, "touchMove", box["x"] + box["width"] * 0.5, y)
+        wait_for(page, "document.getElementById('scrub-time').textContent === '0:15 / 0:30'")
+        touch(cdp, "touchEnd", 0, 0)
+        wait_for(page, "window.seekBodies.length === 1")
+        assert page.evaluate("window.seekBodies[0]") == {"position": 15}
+        # The seek took effect: the page dropped what it held after it, its sound starts
+        # there, and the elapsed time is the clip's new place.
+        wait_for(page, "window.tunerStats.seeksApplied.length === 1")
+        at_ms = page.evaluate("window.tunerStats.seeksApplied[0].atMs")
+        src = page.evaluate("document.getElementById('audio').src")
+        assert f"from_ms={at_ms}" in src, (at_ms, src)
+        wait_for(page, f"/^0:1[5-9] \\/ 0:30$/.test({TIME})")
+        status = api(page, "GET", "/api/status")
+        assert 15 <= status["position"] < 22, status
+
+        # Ten seconds back, then forward.
+        page.tap("#seek-back")
+        wait_for(page, "window.tunerStats.seeksApplied.length === 2")
+        wait_for(page, f"/^0:(0[5-9]|1[0-2]) \\/ 0:30$/.test({TIME})")
+        page.tap("#seek-forward")
+        wait_for(page, "window.tunerStats.seeksApplied.length === 3")
+        wait_for(page, f"/^0:(1[5-9]|2[0-2]) \\/ 0:30$/.test({TIME})")
+        assert page.evaluate("window.seekBodies.slice(1)") == [{"delta": -10}, {"delta": 10}]
+        # The picture goes on after the seeks, on its sound's clock.
+        drawn = page.evaluate("window.tunerStats.framesDrawn")
+        wait_for(page, f"window.tunerStats.framesDrawn > {drawn + 10}")
+        page.context.close()
+    assert not errors, errors
+
+
+#: The page's sound on the session's clock now (ms): where its stream starts plus how
+#: far the element played into it.
+SOUND_AT = (
+    "window.tunerStats.sync.audioStartMs === null ? null :"
+    " window.tunerStats.sync.audioStartMs + document.getElementById('audio').currentTime * 1000"
+)
+
+
+def test_sound_cut_by_a_tunnel_goes_on_where_it_stopped(browser: Any, tmp_path: Path) -> None:
+    """The relay (a tunnel) cuts every connection while the daemon plays on: the page's
+    sound runs dry, and the page asks for it again from where it was (``from_ms``), not
+    from the live point; the server starts it there, and the picture follows it again."""
+    config = tmp_path / "config.toml"
+    # In real time (no lead): the element holds only a few seconds, so its sound stops
+    # during the cut (with a lead it would play on from what it holds).
+    config.write_text("lead_seconds = 0\n" + QUIET_CONFIG)
+    errors: list[str] = []
+    with (
+        DaemonProcess.start(tmp_path, pin=PIN, args=("--config", str(config))) as daemon,
+        relay_to(daemon.base_url) as relay,
+    ):
+        page = open_page(browser, f"http://127.0.0.1:{relay.port}/", "car", errors)
+        keypad_login(page, PIN)
+        page.wait_for_selector("body[data-state=home]")
+        page.tap("#play")  # the test card
+        wait_for(page, "window.tunerStats.sync.source === 'audio'")
+        # Past the silence a stream starts with: the session's own sound.
+        wait_for(page, f"{SOUND_AT} > 1000")
+        before, measured_at = page.evaluate(f"[{SOUND_AT}, performance.now()]")
+        assert before is not None
+
+        relay.cut()
+        wait_for(page, "window.tunerStats.audioResumes.length > 0", 30_000)
+        # The sound stopped within what the element held, and the page noticed it.
+        broke = page.evaluate("window.tunerStats.audioResumes[0]")
+        assert broke["reason"] in ("error", "stalled", "ended"), broke
+        heard = broke["heardMs"]
+        assert before <= heard < before + 6000, (before, broke)
+        # Out of the tunnel a second later (the page's first try fails in it): within the
+        # 10 s the daemon keeps behind its play head.
+        page.wait_for_timeout(1000)
+        relay.restore()
+        resumed_from = round(heard)
+        wait_for(
+            page,
+            f"document.getElementById('audio').src.indexOf('from_ms={resumed_from}') > 0"
+            " && !document.getElementById('audio').paused"
+            " && document.getElementById('audio').currentTime > 1",
+            30_000,
+        )
+        # Every try asked for the same place: where the sound stopped.
+        tries = page.evaluate("window.tunerStats.audioResumes")
+        assert {round(t["heardMs"]) for t in tries} == {resumed_from}, tries
+        # The waits between tries grew: no storm while the link was down.
+        waits = [t["waitMs"] for t in tries]
+        assert waits == sorted(waits) and len(waits) <= 7, waits
+        # The server started the stream there (within one ADTS frame: 1024 samples at
+        # 48 kHz), well behind the live point by then, and the picture follows it.
+        wait_for(page, "window.tunerStats.sync.audioStartMs !== null", 30_000)
+        start = page.evaluate("window.tunerStats.sync.audioStartMs")
+        assert abs(start - resumed_from) <= 1024 / 48 + 1, (start, resumed_from)
+        # (The test card plays in real time: its live point is as far on as the wall clock.)
+        live = before + page.evaluate("performance.now()") - measured_at
+        assert resumed_from < live - 4000, (resumed_from, live)
+        wait_for(page, "window.tunerStats.sync.source === 'audio'")
+        drawn = page.evaluate("window.tunerStats.framesDrawn")
+        wait_for(page, f"window.tunerStats.framesDrawn > {drawn + 10}")
+        page.context.close()
+    assert not errors, errors
