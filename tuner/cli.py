@@ -52,7 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     remote_cli.add_parsers(commands)
 
     watch = commands.add_parser(
-        "watch", help="draw what a running daemon plays in this terminal (q quits)"
+        "watch",
+        help="draw what a running daemon plays in this terminal (q quits)",
+        description=(
+            "Draw what a running daemon plays in this terminal. Keys: q quit, m the next "
+            "mode, p the next preset, s stop, n the queue's next item, \u2190 \u2192 seek "
+            "10 s back / forward."
+        ),
     )
     watch.add_argument("query", nargs="?", metavar="URL", help="play this first, then watch")
     watch.add_argument("--preset", help="with URL: the preset to play it at")

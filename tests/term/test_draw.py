@@ -194,6 +194,14 @@ def test_keys() -> None:
     # An arrow key and a function key are not the letters inside them.
     assert actions_of(b"\x1b[A\x1bOP\x1b[1;5m") == []
     assert actions_of(b"xyz") == []
+    # ← and → seek (both cursor key modes); a modified arrow (Ctrl-←) is not one.
+    assert actions_of(b"\x1b[D\x1b[C\x1bOD\x1bOC") == [
+        Action.BACK,
+        Action.FORWARD,
+        Action.BACK,
+        Action.FORWARD,
+    ]
+    assert actions_of(b"s\x1b[Cq\x1b[1;5D\x1b[B") == [Action.STOP, Action.FORWARD, Action.QUIT]
     assert cycle(["mono", "color", "blocks"], "color") == "blocks"
     assert cycle(["mono", "color", "blocks"], "blocks") == "mono"
     assert cycle(["low", "med"], None) == "low"

@@ -25,6 +25,7 @@ import psutil
 import pyte
 import pytest
 
+from tests.conftest import Media
 from tests.daemon_process import DaemonProcess
 from tuner.term import ENTER_SCREEN, LEAVE_SCREEN
 
@@ -195,7 +196,10 @@ def test_watch_draws_the_test_card_resizes_switches_mode_logs_in_again_and_quits
 
         term.resize(100, 31)
         term.wait_for("the new size", lambda: term.picture()[:2] == (72, 30))
-        term.wait_for("a wider status line", lambda: term.status_line.rstrip().endswith("n next"))
+        term.wait_for(
+            "a wider status line",
+            lambda: term.status_line.rstrip().endswith("n next  \u2190\u2192 10 s"),
+        )
 
         term.child.send("m")  # color -> blocks
         term.wait_for("blocks", lambda: "low/blocks" in term.status_line)
@@ -262,8 +266,12 @@ def test_watch_shows_idle_then_reconnects_after_a_restart(tmp_path: Path) -> Non
                 term.wait_for("colour bars", lambda: len(hues(term.picture()[2])) >= 4)
                 term.child.send("n")  # the queue is empty: a sentence, nothing else
                 term.wait_for("the note", lambda: "nothing to play next" in term.status_line)
+                term.child.send("\x1b[C")  # → on the test card: the daemon's reason
+                term.wait_for("the 409", lambda: "(HTTP 409): cannot seek" in term.status_line)
                 term.child.send("s")
                 term.wait_for("idle again", lambda: "waiting for a session" in term.text())
+                term.child.send("\x1b[D")
+                term.wait_for("the note", lambda: "nothing is playing: \u2190" in term.status_line)
                 term.child.send("m")
                 term.wait_for("the note", lambda: "nothing is playing: mode" in term.status_line)
                 term.child.send("\x03")  # Ctrl-C quits as q does
@@ -343,3 +351,26 @@ def test_watch_url_plays_it_and_an_interrupt_from_elsewhere_restores_the_termina
     assert before.read_text() == after.read_text()
     assert bytes(term.raw).rstrip(b"\r\n").endswith(LEAVE_SCREEN.encode())
     assert b"Traceback" not in term.raw
+
+
+def test_watch_seeks_a_clip_with_the_arrow_keys(daemon: DaemonProcess, media: Media) -> None:
+    clip = shlex.quote(media.url_of("timecode.mp4"))
+    command = (
+        f"{shlex.quote(sys.executable)} -m tuner watch {clip} --url {shlex.quote(daemon.base_url)}"
+    )
+    term = Terminal.spawn(command, _client_env(daemon, TERM="xterm"), 80, 12)
+    try:
+        term.wait_for("the clip", lambda: "timecode | playing" in term.status_line)
+        term.child.send("\x1b[C")  # → : ten seconds on
+        term.wait_for("the note", lambda: "forward 10 s (at 0:1" in term.status_line)
+        position = _status(daemon)["position"]
+        assert isinstance(position, float) and 10 <= position < 20, position
+        term.child.send("\x1bOD")  # ← (in the terminal's application cursor mode)
+        term.wait_for("the note", lambda: "back 10 s (at 0:0" in term.status_line)
+        position = _status(daemon)["position"]
+        assert isinstance(position, float) and 0 <= position < 10, position
+        term.child.send("q")
+        term.child.expect(pexpect.EOF, timeout=DEADLINE)
+    finally:
+        term.child.close(force=True)
+    assert term.child.exitstatus == 0

@@ -233,7 +233,7 @@ def _fit(cells: Cells, cols: int, rows: int) -> Cells:
 # --- the status line ----------------------------------------------------------------
 
 #: What the keys do, as the status line says it.
-KEYS_HELP = "q quit  m mode  p preset  s stop  n next"
+KEYS_HELP = "q quit  m mode  p preset  s stop  n next  \u2190\u2192 10 s"
 
 
 def status_text(
@@ -398,6 +398,8 @@ class Action(enum.Enum):
     PRESET = "preset"
     STOP = "stop"
     NEXT = "next"
+    BACK = "back"
+    FORWARD = "forward"
 
 
 _KEYS = {
@@ -410,14 +412,31 @@ _KEYS = {
     "s": Action.STOP,
     "n": Action.NEXT,
 }
+#: The arrow keys that are actions: ← and → (CSI or SS3 form, as the terminal's cursor
+#: key mode says), with no modifier.
+_ARROWS = {
+    "\x1b[D": Action.BACK,
+    "\x1bOD": Action.BACK,
+    "\x1b[C": Action.FORWARD,
+    "\x1bOC": Action.FORWARD,
+}
 # An escape sequence (an arrow key, a focus report): its letters are not keys.
 _ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|.)?", re.DOTALL)
 
 
 def actions_of(typed: bytes) -> list[Action]:
     """The actions of the keys in what was read from a terminal in raw mode."""
-    text = _ESCAPE.sub("", typed.decode("utf-8", "replace"))
-    return [_KEYS[key] for key in text if key in _KEYS]
+    text = typed.decode("utf-8", "replace")
+    actions: list[Action] = []
+    position = 0
+    for escape in _ESCAPE.finditer(text):
+        actions.extend(_KEYS[key] for key in text[position : escape.start()] if key in _KEYS)
+        arrow = _ARROWS.get(escape.group())
+        if arrow is not None:
+            actions.append(arrow)
+        position = escape.end()
+    actions.extend(_KEYS[key] for key in text[position:] if key in _KEYS)
+    return actions
 
 
 def cycle(options: Sequence[str], current: str | None) -> str:

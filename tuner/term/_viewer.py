@@ -61,6 +61,8 @@ KEYFRAME_ASK_INTERVAL = 1.0
 STATUS_INTERVAL = 3.0
 #: How long a note (a key's error, what a key did) stays on the status line.
 NOTE_SECONDS = 5.0
+#: What ← and → seek by, in seconds.
+SEEK_STEP = 10.0
 #: Frames as large as the largest grid a daemon sends, with room to spare.
 MAX_MESSAGE = 4 * 1024 * 1024
 
@@ -330,6 +332,8 @@ class Viewer:
             if action is Action.STOP:
                 await acall(self.http, "POST", "/api/stop")
                 self.say("stopped")
+            elif action in (Action.BACK, Action.FORWARD):
+                await self._seek(SEEK_STEP if action is Action.FORWARD else -SEEK_STEP)
             elif action is Action.NEXT:
                 queue = await acall(self.http, "GET", "/api/queue")
                 upcoming = queue.get("next")
@@ -344,6 +348,15 @@ class Viewer:
         except CommandError as exc:
             self.say(str(exc))
         self._status_wanted.set()
+
+    async def _seek(self, delta: float) -> None:
+        if self.status.get("state") in (None, "idle", "error"):
+            self.say("nothing is playing: \u2190 and \u2192 seek in a playing session")
+            return
+        self.status = await acall(self.http, "POST", "/api/seek", json={"delta": delta})
+        position = self.status.get("position")
+        where = f" (at {_clock(position)})" if isinstance(position, int | float) else ""
+        self.say(f"{'forward' if delta > 0 else 'back'} {abs(delta):g} s{where}")
 
     async def _tune(self, action: Action) -> None:
         if self.status.get("state") in (None, "idle", "error"):
@@ -375,3 +388,11 @@ class Viewer:
                 self.interrupted = signum == signal.SIGINT
                 cancel_scope.cancel()
                 return
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as m:ss, or h:mm:ss from an hour on (as the web page says it)."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -4,13 +4,14 @@
  * optional chaining, no ??, no modules; newer APIs are feature-detected (fullscreen,
  * media session, its position state) and the page works without them.
  *
- * The client is four scripts, loaded in this order after page.js (what every script
+ * The client is five scripts, loaded in this order after page.js (what every script
  * of the page shares), each adding its part to window.tunerApp:
  *
  *   app.js      this one: the status the page shows (from /api/status and "session"
  *               events), the notice, the pickers, starting and stopping, Next
  *   sound.js    .sound: the <audio> element (the master clock) and the media session
  *   player.js   .player: the video socket, the canvas, the elapsed time, full screen
+ *   seek.js     .seek: ‹‹10, 10››, the scrub bar and the car's seek keys
  *   screens.js  .screens: login, home and player, and the boot
  *
  * A part calls another's functions when something happens, never while the scripts
@@ -61,6 +62,12 @@
     renderer: null,
     socketState: "closed",
     audioLoads: 0,
+    // Each time the sound broke, ended or stalled and was asked for again: why, where
+    // it was on the session's clock (ms) and how long the page waited before asking.
+    audioResumes: [],
+    // Seeks asked for, and "seek" messages received.
+    seeksSent: [],
+    seeksApplied: [],
     // A/V sync: where the clock comes from, and each shown frame's pts minus the clock.
     sync: { source: "none", clockMs: null, late: 0, offsets: [], audioStartMs: null }
   };
@@ -69,6 +76,7 @@
   var app = window.tunerApp = {
     el: el,
     stats: stats,
+    EXPIRED: EXPIRED,
     // The last status, from /api/status or a "session" event.
     current: { state: "idle", session_id: null },
     // The screen shown (screens.js sets it), null until the page booted.
@@ -279,6 +287,7 @@
     showStageText();
     if (!on) app.player.clearTime();
     if (on) showPickers(s);
+    if (on) app.seek.learn(s.session_id, s.seekable, s.duration);
 
     if (s.state === "error" && s.session_id !== toldError) {
       toldError = s.session_id;

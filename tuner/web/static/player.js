@@ -31,8 +31,14 @@
   var queue = new window.TunerSync.FrameQueue(decodeFrame);
   stats.sync.offsets = queue.offsets;
 
+  // Where the clock is in the media ("position" messages): the elapsed time and the
+  // scrub bar show it.
+  var mediaTime = new window.TunerSync.MediaTime();
+
   app.player = {
     clock: clock,
+    mediaTime: mediaTime,
+    now: now,
     connect: connect,
     disconnect: disconnect,
     layout: layout,
@@ -43,8 +49,10 @@
 
   /* ---------- Elapsed time ---------- */
 
-  // Elapsed time is the session's own clock: the shown frame's pts, and between frames
-  // (a still picture sends none) the sync clock.
+  // Elapsed time is where the shown picture is in the media: the "position" messages
+  // map the session's clock to it (a seek jumps it); without them (a live stream, an
+  // older server) it is the clock itself. The clock is the shown frame's pts, and
+  // between frames (a still picture sends none) the sync clock.
   var shownPtsMs = null;
 
   function advanceTime(ms) {
@@ -56,6 +64,16 @@
   function clearTime() {
     el.time.textContent = "";
     shownPtsMs = null;
+    if (app.seek) app.seek.show(null);
+  }
+
+  // {position, duration} in seconds of what is shown now, or null before a picture.
+  function now() {
+    if (shownPtsMs === null || !app.running(app.current)) return null;
+    var at = mediaTime.at(shownPtsMs);
+    if (at === null) at = { position: shownPtsMs / 1000, duration: null };
+    if (at.duration === null && app.current.duration) at.duration = app.current.duration;
+    return at;
   }
 
   setInterval(function () {
@@ -64,10 +82,12 @@
   }, 500);
 
   function renderTime() {
-    if (shownPtsMs === null || !app.running(app.current)) return;
-    var text = app.formatDuration(shownPtsMs / 1000);
-    if (app.current.duration) text += " / " + app.formatDuration(app.current.duration);
+    var at = now();
+    if (at === null) return;
+    var text = app.formatDuration(at.position);
+    if (at.duration) text += " / " + app.formatDuration(at.duration);
     if (el.time.textContent !== text) el.time.textContent = text;
+    if (app.seek) app.seek.show(at);
   }
 
   /* ---------- Full screen (where the browser has it) ---------- */
@@ -167,6 +187,8 @@
     if (message.type === "hello") onHello(message);
     else if (message.type === "end") onEnd(message);
     else if (message.type === "audio") onAudioClock(message);
+    else if (message.type === "position") onPosition(message);
+    else if (message.type === "seek") onSeek(message);
   }
 
   function onHello(hello) {
@@ -181,6 +203,7 @@
       // A new session starts its own clock: nothing of the old one may be shown. Its
       // first frame is a keyframe.
       queue.clear();
+      mediaTime.clear();
       lastSeqInSession = null;
       clock.reset();
       // The sound of this session may be loading already (a page opened while it
@@ -193,6 +216,7 @@
     // Also a retune (the same session at another preset or mode): its frames come
     // after a keyframe; the report window starts again with the new grid.
     activeSession = hello.session_id;
+    if (app.seek) app.seek.learn(hello.session_id, hello.seekable, hello.duration);
     resetReport();
     sound.start(hello.session_id);
     sound.resume();
@@ -202,8 +226,32 @@
   function onAudioClock(message) {
     if (message.listener === sound.listener && typeof message.start_ms === "number") {
       clock.setAudioStart(message.start_ms);
+      sound.told(message.listener, message.start_ms);
       scheduleDraw();
     }
+  }
+
+  // From clock at_ms on, the media is at position (+ the clock since); also whether
+  // it can seek now (a live stream's window can come and go).
+  function onPosition(message) {
+    if (activeSession === null || typeof message.at_ms !== "number") return;
+    mediaTime.mark(message.at_ms, message.position, message.duration);
+    if (app.seek) app.seek.learn(activeSession, message.seekable, message.duration, true);
+    renderTime();
+  }
+
+  // A seek took effect at clock at_ms: what is held from there on is void (the new
+  // keyframe at at_ms follows, then a "position"), and the sound starts again there.
+  function onSeek(message) {
+    if (activeSession === null || typeof message.at_ms !== "number") return;
+    var dropped = queue.dropFrom(message.at_ms);
+    mediaTime.voidFrom(message.at_ms);
+    var applied = stats.seeksApplied;
+    applied.push({ atMs: message.at_ms, dropped: dropped, at: window.performance.now() });
+    if (applied.length > 20) applied.shift();
+    sound.seeked(message.at_ms);
+    if (app.seek) app.seek.applied();
+    scheduleDraw();
   }
 
   function onEnd(end) {

@@ -5,16 +5,29 @@
  *
  * A plain <audio src> is what a car keeps playing in Drive (WebAudio and
  * <audio srcObject> are not treated as a media session): /audio is asked for once a
- * session plays, again when it breaks, and the stream's start is told to the picture
- * by the video socket ("audio" messages, see player.js).
+ * session plays, and again when it breaks, ends or stalls while the session plays:
+ * then from where its sound was (/audio?from_ms=), so the sound goes on where it
+ * stopped, not at the live point, and after a seek from where the seek took effect.
+ * Each stream's start is told to the picture by the video socket ("audio" messages,
+ * see player.js).
  *
  * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
  */
 (function () {
   "use strict";
 
-  var AUDIO_RETRY_MS = 2000;
-  var AUDIO_RETRIES = 3;
+  // A broken stream is asked for again after a growing wait (0.5 s, 1 s, 2 s ... 15 s),
+  // at once when a socket comes back or the browser is online again.
+  var RETRY_FIRST_MS = 500;
+  var RETRY_MAX_MS = 15000;
+  // Only a stream that played this long resets the wait, so a server that answers and
+  // drops at once is not asked every second.
+  var HEALTHY_MS = 5000;
+  // Sound that does not move this long while its session plays is a stalled stream.
+  var STALL_MS = 5000;
+  var STALL_CHECK_MS = 1000;
+  // Resumes remembered for the stats.
+  var MAX_RESUMES = 20;
   var ARTWORK = "/static/icon.png";
 
   var app = window.tunerApp;
@@ -23,21 +36,32 @@
   var sound = app.sound = {
     // The session whose sound is asked for, or null.
     session: null,
-    // "playing" (its clock leads the picture), "loading" (about to), or "off".
+    // "playing" (its clock leads the picture), "loading" (about to, or about to go
+    // on where it stopped), or "off".
     state: "off",
     // Names this page's audio stream, so the server can say where it starts.
     listener: null,
+    // Where this stream starts on the session's clock (ms): the server's word (the
+    // "audio" message), or, for a resumed stream until it comes, where it was asked
+    // to start (it starts at the ADTS frame that holds it).
+    startMs: null,
     start: start,
     resume: resume,
     stop: stop,
     play: playAudio,
+    told: told,
+    seeked: seeked,
     setAction: setAction,
     showSession: updateMediaSession
   };
 
-  var retriesLeft = AUDIO_RETRIES;
-  // The stream failed or ended while its session goes on: to be asked for again.
+  var retryMs = RETRY_FIRST_MS;
+  var retryTimer = null;
+  var playingSince = null;
+  // The stream failed, ended or stalled while its session goes on: to be asked for
+  // again, from where its sound was (heardMs, on the session's clock).
   var broken = false;
+  var heardMs = null;
 
   function setState(state) {
     sound.state = state;
@@ -47,28 +71,57 @@
   function start(sessionId) {
     if (!sessionId || sessionId === sound.session) return;
     sound.session = sessionId;
-    retriesLeft = AUDIO_RETRIES;
-    load();
+    heardMs = null;
+    retryMs = RETRY_FIRST_MS;
+    load(null);
   }
 
   // Back from a drop (a tunnel, a daemon restart) that broke the stream (a short one
-  // Chromium bridges itself): the same session's sound again. Not a pause: that is
-  // the car's (a phone call), and not ours to undo.
+  // Chromium bridges itself): the same session's sound again, at once, from where it
+  // was. Not a pause: that is the car's (a phone call), and not ours to undo.
   function resume() {
     if (sound.session === null || !broken || sound.session !== app.current.session_id) return;
-    retriesLeft = AUDIO_RETRIES;
-    load();
+    load(heardMs);
   }
 
-  function load() {
-    // A new URL per session: /audio ends with its session and must be asked for again.
+  // The server's word on where a stream starts (player.js, the "audio" message).
+  function told(listener, startMs) {
+    if (listener === sound.listener) sound.startMs = startMs;
+  }
+
+  // A seek took effect at clock atMs: the sound from there on is new, so the stream
+  // starts again there (the server also ends the old one).
+  function seeked(atMs) {
+    if (sound.session === null || sound.session !== app.current.session_id) return;
+    heardMs = atMs;
+    retryMs = RETRY_FIRST_MS;
+    load(atMs);
+  }
+
+  // Where the element's sound is on the session's clock (ms), if known.
+  function soundAt() {
+    if (sound.startMs === null || !el.audio.hasAttribute("src")) return null;
+    return sound.startMs + el.audio.currentTime * 1000;
+  }
+
+  function load(fromMs) {
+    cancelRetry();
+    // A new URL per stream: /audio ends with its session and must be asked for again.
     sound.listener = Math.random().toString(36).slice(2, 14) || "l";
     broken = false;
+    stall.time = -1;
     app.stats.audioLoads++;
     app.player.clock.audioLoading();
-    setState("loading");
-    el.audio.src = "/audio?session=" + encodeURIComponent(sound.session) +
+    var url = "/audio?session=" + encodeURIComponent(sound.session) +
       "&listener=" + encodeURIComponent(sound.listener);
+    sound.startMs = null;
+    if (fromMs !== null) {
+      fromMs = Math.max(0, Math.round(fromMs));
+      sound.startMs = fromMs;
+      url += "&from_ms=" + fromMs;
+    }
+    setState("loading");
+    el.audio.src = url;
     playAudio();
   }
 
@@ -94,9 +147,13 @@
   }
 
   function stop() {
+    cancelRetry();
     sound.session = null;
     sound.listener = null;
+    sound.startMs = null;
     broken = false;
+    heardMs = null;
+    playingSince = null;
     setState("off");
     el.sound.hidden = true;
     el.audio.pause();
@@ -108,36 +165,91 @@
   el.sound.addEventListener("click", playAudio);
   el.audio.addEventListener("playing", function () {
     el.sound.hidden = true;
-    retriesLeft = AUDIO_RETRIES;
     broken = false;
+    playingSince = window.performance.now();
     setState("playing");
     setPlaybackState("playing");
   });
-  // Out of data (a tunnel) or paused: its clock stands still, so the wall clock runs.
-  el.audio.addEventListener("waiting", function () {
-    if (sound.state === "playing") setState("off");
+  el.audio.addEventListener("timeupdate", function () {
+    var at = soundAt();
+    if (at !== null && sound.state === "playing") heardMs = at;
   });
+  // Out of data (a stalled link): the picture waits a while for the sound to go on
+  // where it stopped, as at a start; then the wall clock runs (sync.js).
+  el.audio.addEventListener("waiting", function () {
+    if (sound.state !== "playing") return;
+    app.player.clock.audioWaiting();
+    setState("loading");
+  });
+  // Paused: its clock stands still, so the wall clock runs.
   el.audio.addEventListener("pause", function () { setState("off"); });
 
-  // The stream can break (an LTE tunnel) while its session goes on: ask for it again,
-  // a few times at once; after that, when a socket comes back (resume).
-  function interrupted() {
-    var sessionId = sound.session;
-    if (!sessionId) return;
-    broken = true;
-    if (retriesLeft <= 0) return;
-    retriesLeft--;
-    setTimeout(function () {
-      if (sessionId === sound.session && sessionId === app.current.session_id && broken) load();
-    }, AUDIO_RETRY_MS);
+  function cancelRetry() {
+    if (retryTimer !== null) clearTimeout(retryTimer);
+    retryTimer = null;
   }
+
+  // The stream broke (an LTE tunnel), ended or stalled while its session goes on: ask
+  // for it again from where its sound was, after a wait that grows while it keeps
+  // breaking (never a storm), or at once when a socket comes back (resume).
+  function interrupted(reason) {
+    var sessionId = sound.session;
+    if (!sessionId || broken) return;
+    var at = soundAt();
+    if (at !== null && playingSince !== null) heardMs = at;
+    broken = true;
+    var now = window.performance.now();
+    if (playingSince !== null && now - playingSince >= HEALTHY_MS) retryMs = RETRY_FIRST_MS;
+    playingSince = null;
+    var resumes = app.stats.audioResumes;
+    resumes.push({ reason: reason, heardMs: heardMs, waitMs: retryMs, at: now });
+    if (resumes.length > MAX_RESUMES) resumes.shift();
+    if (heardMs !== null) {
+      // The picture waits for the sound, which goes on where it stopped.
+      app.player.clock.audioWaiting();
+      setState("loading");
+    } else {
+      setState("off");
+    }
+    var wait = retryMs;
+    retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    cancelRetry();
+    retryTimer = setTimeout(function () {
+      retryTimer = null;
+      if (sessionId === sound.session && sessionId === app.current.session_id &&
+          app.running(app.current) && broken) {
+        load(heardMs);
+      }
+    }, wait);
+  }
+
   el.audio.addEventListener("error", function () {
     // Without a src (stop) the element reports an error too: not a break.
     if (!el.audio.hasAttribute("src")) return;
-    setState("off");
-    interrupted();
+    interrupted("error");
   });
-  el.audio.addEventListener("ended", function () { setState("off"); interrupted(); });
+  el.audio.addEventListener("ended", function () { interrupted("ended"); });
+
+  // A stream can stall without an error (a link that stops carrying data): sound that
+  // should play and does not move for STALL_MS is asked for again too. Not while the
+  // session itself waits for its source (reconnecting), when the gap is the server's.
+  var stall = { time: -1, since: 0 };
+  setInterval(function () {
+    var audio = el.audio;
+    if (broken || sound.session === null || audio.paused || !audio.hasAttribute("src") ||
+        app.current.session_id !== sound.session || app.current.state !== "playing") {
+      stall.time = -1;
+      return;
+    }
+    var now = window.performance.now();
+    if (audio.currentTime !== stall.time) {
+      stall.time = audio.currentTime;
+      stall.since = now;
+    } else if (now - stall.since >= STALL_MS) {
+      stall.time = -1;
+      interrupted("stalled");
+    }
+  }, STALL_CHECK_MS);
 
   window.addEventListener("online", function () { resume(); });
 

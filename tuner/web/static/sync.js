@@ -1,4 +1,6 @@
-/* tuner's A/V sync: which frame to show now. Protocol: docs/protocol.rst.
+/* tuner's A/V sync: which frame to show now, where that is in the media (for the
+ * elapsed time and the scrub bar), and seeks that supersede each other.
+ * Protocol: docs/protocol.rst.
  *
  * Pure logic, no DOM, so it runs (and is tested) under node too. Plain ES2019.
  *
@@ -20,6 +22,8 @@
   var MAX_QUEUED = 900;
   // Offsets remembered for the stats.
   var MAX_OFFSETS = 600;
+  // Position marks remembered (one per ffmpeg start, reconnect or seek).
+  var MAX_MARKS = 16;
 
   function Clock(now) {
     this.nowMs = now;
@@ -42,6 +46,13 @@
   // The element was given a new stream: its mapping is unknown until the server says.
   Clock.prototype.audioLoading = function () {
     this.audioStartMs = null;
+    this.loadingSince = this.nowMs();
+  };
+
+  // The element ran out of data (its stream stalled or broke) and its sound will go on
+  // where it stopped: the picture waits for it as for a start (a while), rather than
+  // run ahead of it. The mapping, if known, still holds for this stream.
+  Clock.prototype.audioWaiting = function () {
     this.loadingSince = this.nowMs();
   };
 
@@ -101,6 +112,16 @@
     }
   };
 
+  // A seek at clock atMs: what is held from there on is void (never shown, never
+  // decoded: the new keyframe at atMs follows). Returns how many were dropped.
+  FrameQueue.prototype.dropFrom = function (atMs) {
+    var kept = 0;
+    while (kept < this.frames.length && this.frames[kept].ptsMs < atMs) kept++;
+    var dropped = this.frames.length - kept;
+    this.frames.length = kept;
+    return dropped;
+  };
+
   FrameQueue.prototype.firstPts = function () {
     return this.frames.length ? this.frames[0].ptsMs : null;
   };
@@ -125,8 +146,94 @@
     return due;
   };
 
+  // Where the session's clock is in the media: the server's "position" messages, each
+  // saying that from clock atMs on, media position = position + (clock - atMs) / 1000
+  // (seconds). A later mark (a reconnect, a seek) takes over from its atMs on.
+  function MediaTime() {
+    this.marks = [];
+  }
+
+  MediaTime.prototype.clear = function () {
+    this.marks.length = 0;
+  };
+
+  // A "position" message. One at or before an older mark's atMs replaces it (a seek
+  // voids what was said for the clock after it).
+  MediaTime.prototype.mark = function (atMs, position, duration) {
+    if (typeof atMs !== "number" || typeof position !== "number" || !isFinite(position)) return;
+    this.voidFrom(atMs);
+    this.marks.push({
+      atMs: atMs,
+      position: position,
+      duration: typeof duration === "number" && duration > 0 ? duration : null
+    });
+    if (this.marks.length > MAX_MARKS) this.marks.shift();
+  };
+
+  MediaTime.prototype.voidFrom = function (atMs) {
+    while (this.marks.length && this.marks[this.marks.length - 1].atMs >= atMs) this.marks.pop();
+  };
+
+  // {position, duration} (seconds) at clock t, or null when no mark is known (or t is).
+  // Before the first mark (a mark sent ahead) its own position is extrapolated back.
+  MediaTime.prototype.at = function (t) {
+    if (t === null || t === undefined || !this.marks.length) return null;
+    var mark = this.marks[0];
+    for (var i = 1; i < this.marks.length && this.marks[i].atMs <= t; i++) mark = this.marks[i];
+    var position = Math.max(0, mark.position + (t - mark.atMs) / 1000);
+    if (mark.duration !== null) position = Math.min(position, mark.duration);
+    return { position: position, duration: mark.duration };
+  };
+
+  // Seeks asked for one at a time: send(body) returns a promise of the answer. A seek
+  // asked for while one is on its way waits, and a newer one replaces it (a position
+  // replaces anything; a step adds to what waits), so a burst of taps or drags sends
+  // at most two requests and never a stale one.
+  // limit(), if given, says the duration (seconds, or null): a position waiting is kept
+  // before it when a step is added to it.
+  function Seeks(send, limit) {
+    this.send = send;
+    this.limit = limit || null;
+    this.busy = false;
+    this.waiting = null;
+  }
+
+  // body: {position: seconds} or {delta: seconds}.
+  Seeks.prototype.ask = function (body) {
+    if (this.busy) {
+      this.waiting = merge(this.waiting, body, this.limit ? this.limit() : null);
+      return;
+    }
+    this.go(body);
+  };
+
+  Seeks.prototype.go = function (body) {
+    var self = this;
+    this.busy = true;
+    var done = function () {
+      self.busy = false;
+      var next = self.waiting;
+      self.waiting = null;
+      if (next !== null) self.go(next);
+    };
+    var sent;
+    try { sent = this.send(body); } catch (e) { sent = null; }
+    if (sent && typeof sent.then === "function") sent.then(done, done); else done();
+  };
+
+  function merge(waiting, body, duration) {
+    if (typeof body.position === "number" || waiting === null) return body;
+    if (typeof waiting.position === "number") {
+      var position = waiting.position + body.delta;
+      if (typeof duration === "number" && duration > 0) position = Math.min(position, duration - 1);
+      return { position: Math.max(0, position) };
+    }
+    return { delta: waiting.delta + body.delta };
+  }
+
   var api = {
-    Clock: Clock, FrameQueue: FrameQueue, AUDIO_WAIT_MS: AUDIO_WAIT_MS, MAX_QUEUED: MAX_QUEUED
+    Clock: Clock, FrameQueue: FrameQueue, MediaTime: MediaTime, Seeks: Seeks,
+    AUDIO_WAIT_MS: AUDIO_WAIT_MS, MAX_QUEUED: MAX_QUEUED
   };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   else root.TunerSync = api;
