@@ -27,6 +27,20 @@ the time to the first grid drawn that
   floor(p) to floor(p) + 2).
 
 Goal (issue 17): median <= 0.6 s. Without the seek API (404 or 405) it says so.
+
+Results
+=======
+
+On branch ``timeline`` at 7f8aa36 (no ``POST /api/seek`` yet), ``python
+bench/bench_seek.py``::
+
+    lead 10 s: method check, 1 s of play at 24 fps: picture read to its pts on 24 of
+    24 draws, pitch to its second on 24
+      seek to 18 s: POST /api/seek answered 404: {... 'error': 'not found'}
+      no seek measured; goal <= 0.6 s: NOT met
+
+(at load average 8 the page drew only 3 frames in that second: the check also says
+when the browser is too starved for the figure to mean much.)
 """
 
 from __future__ import annotations

@@ -42,7 +42,29 @@ for the clip over HTTP, each <= 0.35 x lead 0's.
 Results
 =======
 
-See the end of this docstring (kept up to date by whoever runs it).
+On branch ``timeline`` at 7f8aa36 (before ``/audio`` bursts real sound: a new listener
+still gets the 3 s preroll first), this 2-CPU VM shared with other work (load average
+8.3 before), ``python bench/bench_start.py``::
+
+    5 taps each; median (p95) ms from the tap to: the first frame received, the first
+    picture drawn, the first real sound heard, the first frame moving with its sound
+                                   arrived           drawn           sound    MOVING + SOUND
+    testcard, lead 10 s        506 (  770)     576 (  800)    3244 ( 3412)      3310 ( 3476)
+    testcard, lead 0 s         449 (  585)     470 (  648)    3259 ( 3460)      3326 ( 3518)
+    clip, lead 10 s            888 ( 1231)     945 ( 1269)    3299 ( 3738)      3341 ( 3785)
+    clip, lead 0 s             798 ( 1252)     817 ( 1311)    3320 ( 3412)      3361 ( 3448)
+    queued, lead 10 s          517 (  580)     558 (  677)    3456 ( 3660)      3501 ( 3708)
+    queued, lead 0 s           589 (  996)     608 ( 1043)    3373 ( 3428)      3425 ( 3468)
+
+    testcard: lead 10 s 3.31 s, lead 0 3.33 s, ratio 1.00; goal <= 0.8 s and <= 0.35x: NOT met
+    clip: lead 10 s 3.34 s, lead 0 3.36 s, ratio 0.99; goal <= 1.5 s and <= 0.35x: NOT met
+    queued: lead 10 s 3.50 s, lead 0 3.42 s, ratio 1.02; goal <= 0.8 s and <= 0.35x: NOT met
+    (benchmark took 199.6 s)
+
+What it says: the first picture is there in 0.5-0.9 s at either lead, and held; the
+sound is the preroll's near-silence for its 3 s, and the picture moves when the real
+sound starts behind it. The lead changes nothing yet: the goal needs ``/audio`` to
+start with the burst's real sound instead of the preroll.
 """
 
 from __future__ import annotations
