@@ -103,8 +103,8 @@ async def build_services(settings: Settings, pin: Pin, egress: EgressProxy) -> S
         thumbnail_path=thumbnails.tokens.path,
     )
     events = EventHub()
-    events.add_snapshot("session", lambda: supervisor.status.to_json())
-    supervisor.on_status.append(lambda status: events.publish("session", status.to_json()))
+    events.add_snapshot("session", supervisor.status_json)
+    supervisor.on_status.append(lambda status: events.publish("session", supervisor.status_json()))
     poller = make_poller(settings, events, proxy=egress.url("extract"))
     download = DownloadSettings(
         max_height=settings.max_source_height,

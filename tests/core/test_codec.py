@@ -467,7 +467,7 @@ def test_random_bytes_raise_protocol_error_only(message: bytes) -> None:
 @pytest.mark.parametrize(
     ("message", "error"),
     [
-        (b"\x01" + header()[1:] + bytes(8), "protocol version 1, expected 2"),
+        (b"\x01" + header()[1:] + bytes(8), "frame version 1, expected 2"),
         (header(kind=3), "unknown message kind 3"),
         (header(mode=9), "unknown mode 9"),
         (header(flags=2), "unknown flags 0x02"),

@@ -34,7 +34,7 @@ async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon)
             low = PRESETS["low"]
             assert hello == {
                 "type": "hello",
-                "protocol": 2,
+                "protocol": 3,
                 "session_id": session_id,
                 "cols": low.cols,
                 "rows": low.rows,
@@ -44,6 +44,10 @@ async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon)
                 "chosen_preset": "low",
                 "adaptive": True,
                 "audio_frame_ms": 1024 * 1000 / 48000,
+                # Not known until the source is (the test card never has a place).
+                "position": None,
+                "duration": None,
+                "seekable": False,
             }
             received = await frames_for(ws, 3.0)
 
@@ -79,6 +83,8 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
             "title": None,
             "is_live": False,
             "duration": None,
+            "seekable": False,
+            "position": None,
             "preset": None,
             "fps": None,
             "chosen_preset": None,

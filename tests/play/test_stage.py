@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
+import trio
 
 from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.presets import PRESETS, Mode
 from tuner.core.query import parse_query
+from tuner.core.source import Source
 from tuner.play.command import AUDIO_FRAME_MS
+from tuner.play.consumers import BURST_MS, BURST_WAIT_SECONDS
 from tuner.play.fanout import Control, SubscriberClosed
 from tuner.play.session import Session
 from tuner.play.stage import Stage
@@ -120,3 +123,75 @@ async def test_an_exit_tells_the_viewers_and_a_superseded_session_tells_nothing(
     stage.refuse_listeners(1001, "shutting down")
     with pytest.raises(SubscriberClosed):
         await stage.subscribe_audio().get()
+
+
+def _hold_sound(session: Session, frames: int) -> None:
+    for k in range(frames):
+        session.timeline.add_sound((k - 1) * AUDIO_FRAME_MS, bytes([k % 256]))
+
+
+async def test_with_a_lead_a_listener_starts_with_real_sound_when_enough_is_held() -> None:
+    stage = Stage(lead_seconds=10)
+    stage.preroll = (b"p",)
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    _draw_a_frame(session)
+    _hold_sound(session, round(BURST_MS / AUDIO_FRAME_MS) + 10)
+    listener = stage.subscribe_audio()
+    # The burst fills the browser's first block: no silence first, and the clock
+    # says so (the stream starts at the play head, with no preroll before it).
+    first = await listener.get()
+    assert first != b"p"
+    assert listener.start_ms() == pytest.approx((first[0] - 1) * AUDIO_FRAME_MS)
+
+
+async def test_with_a_lead_but_nothing_to_burst_the_preroll_comes_after_a_wait(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    stage = Stage(lead_seconds=10)
+    stage.preroll = (b"p",)
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    _draw_a_frame(session)
+    _hold_sound(session, 3)  # a live stream at its edge: sound comes in real time
+    listener = stage.subscribe_audio()
+    started = trio.current_time()
+    assert [await listener.get() for _ in range(2)] == [b"p", bytes([1])]
+    assert trio.current_time() - started == pytest.approx(BURST_WAIT_SECONDS)
+    assert listener.start_ms() == pytest.approx(-AUDIO_FRAME_MS)
+    # Without a lead the preroll goes first at once, as ever.
+    real_time = Stage(lead_seconds=0)
+    real_time.preroll = (b"p",)
+    other = _session(real_time)
+    real_time.enter(other, chosen=LOW, adaptive=False)
+    started = trio.current_time()
+    assert await real_time.subscribe_audio().get() == b"p"
+    assert trio.current_time() == started
+
+
+async def test_a_seek_voids_what_viewers_hold_and_ends_the_sessions_sound() -> None:
+    stage = Stage(lead_seconds=10)
+    session = _session(stage)
+    session.source = Source(title="clip", inputs=(), is_live=False, duration=30.0)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    viewer = stage.subscribe_video()
+    assert _control(await viewer.get())["type"] == "hello"
+    listener = stage.subscribe_audio()
+    session.media.mark(0, 0.0)
+    stage.positioned(session)
+    assert _control(await viewer.get()) == {
+        "type": "position", "at_ms": 0, "position": 0.0, "duration": 30.0, "seekable": True,
+    }  # fmt: skip
+
+    stage.seeked(session, 4321.4)
+    assert _control(await viewer.get()) == {"type": "seek", "at_ms": 4321}
+    with pytest.raises(SubscriberClosed):
+        await listener.get()
+    session.media.mark(4321.4, 20.0)
+    stage.positioned(session)
+    assert _control(await viewer.get())["position"] == 20.0
+    # A viewer who comes later is told the newest place after its hello.
+    later = stage.subscribe_video()
+    hello = _control(await later.get())
+    assert (hello["duration"], hello["seekable"]) == (30.0, True)
+    assert _control(await later.get())["at_ms"] == 4321

@@ -126,7 +126,7 @@ def test_login_play_testcard_and_stop(page: Any) -> None:
     wait_for(page, "window.tunerStats.framesDrawn > 10", timeout=30_000)
     stats = page.evaluate("window.tunerStats")
     hello = stats["lastHello"]
-    assert hello["type"] == "hello" and hello["protocol"] == 2
+    assert hello["type"] == "hello" and hello["protocol"] == 3
     assert (hello["cols"], hello["rows"]) == (120, 50)
     assert stats["socketState"] == "open"
     assert stats["framesReceived"] >= stats["framesDrawn"]
@@ -271,7 +271,7 @@ def test_protocol_edge_cases_against_a_fake_server(browser: Any) -> None:
                 json.dumps(
                     {
                         "type": "hello",
-                        "protocol": 2,
+                        "protocol": 3,
                         "session_id": "abc123",
                         "cols": 4,
                         "rows": 2,

@@ -44,10 +44,10 @@ from tuner.core.presets import Mode
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "FRAME_VERSION",
     "HEADER_SIZE",
     "MAX_CELLS",
     "MODE_IDS",
-    "PROTOCOL_VERSION",
     "Decoder",
     "Encoder",
     "Flags",
@@ -59,7 +59,9 @@ __all__ = [
     "parse_header",
 ]
 
-PROTOCOL_VERSION = 2
+#: The first byte of every frame: the frame format, unchanged since protocol 2 (the
+#: protocol's own version, in the ``hello``, is ``tuner.core.control.PROTOCOL_VERSION``).
+FRAME_VERSION = 2
 
 _HEADER = struct.Struct(">BBBBIIIHH")
 #: Bytes before the payload.
@@ -139,8 +141,8 @@ def parse_header(message: bytes | bytearray | memoryview) -> FrameInfo:
         ProtocolError: too short, another version, or a field out of range.
     """
     # The version first, even in a short message: a v1 frame is shorter than a v2 header.
-    if len(message) and message[0] != PROTOCOL_VERSION:
-        raise ProtocolError(f"protocol version {message[0]}, expected {PROTOCOL_VERSION}")
+    if len(message) and message[0] != FRAME_VERSION:
+        raise ProtocolError(f"frame version {message[0]}, expected {FRAME_VERSION}")
     if len(message) < HEADER_SIZE:
         raise ProtocolError(f"message too short: {len(message)} bytes, header is {HEADER_SIZE}")
     _, kind, mode, flags, seq, pts_ms, base_seq, cols, rows = _HEADER.unpack_from(message)
@@ -181,7 +183,7 @@ def _pack_header(
     rows: int,
 ) -> bytes:
     return _HEADER.pack(
-        PROTOCOL_VERSION,
+        FRAME_VERSION,
         kind,
         MODE_IDS[mode],
         flags,

@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+#: The protocol's version, told in every ``hello`` (docs/protocol.rst). Version 3 adds
+#: text messages and query parameters; the frames are version 2's.
+PROTOCOL_VERSION = 3
+
 
 class ProtocolError(ValueError):
     """A message that is not valid in this protocol version."""

@@ -52,6 +52,8 @@ class Status:
     #: While playing: no frame came for a while (the watchdog suspects a stall), as
     #: a sentence; ``None`` again once a frame comes or the stream is restarted.
     stalled: str | None = None
+    #: The source can seek (``POST /api/seek``): a video of known length.
+    seekable: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The status as ``/api/status`` shows it (``stalled`` only when playing,
@@ -63,6 +65,7 @@ class Status:
             "title": self.title,
             "is_live": self.is_live,
             "duration": self.duration,
+            "seekable": self.seekable,
             "preset": self.preset,
             "fps": self.fps,
             "chosen_preset": self.chosen_preset,
@@ -116,6 +119,7 @@ def resolved(
     *,
     thumbnail: str | None = None,
     channel: str | None = None,
+    seekable: bool = False,
 ) -> Status:
     """The session's source is known and its first frame is out (again, after a
     reconnect). ``thumbnail`` is the same-origin path of its thumbnail."""
@@ -130,6 +134,7 @@ def resolved(
         thumbnail=thumbnail,
         channel=channel,
         stalled=None,
+        seekable=seekable,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import math
 
 import trio
 
@@ -24,6 +25,12 @@ from tuner.play.timeline import SessionTimeline
 #: How far behind the play head a viewer's next frame may be before it is moved to
 #: the play head: frames older than that would come too late to be shown.
 MAX_BEHIND_MS = 1000.0
+#: Sound a listener must be able to get at once to go without the preroll: Chromium
+#: plays nothing until it holds a 32 KB block, about 2.7 s of tuner's sound.
+BURST_MS = 3000.0
+#: How long a new listener waits for that much sound before it takes the preroll
+#: after all (a source that cannot be read ahead: a live stream at its edge).
+BURST_WAIT_SECONDS = 1.0
 
 
 class _Consumer:
@@ -138,14 +145,25 @@ class Viewer(_Consumer):
 
 
 class Listener(_Consumer):
-    """One ``/audio`` stream: the preroll, then the session's sound from a cursor."""
+    """One ``/audio`` stream: the session's sound from a cursor, after the preroll
+    when there is not enough sound to burst.
 
-    def __init__(self, preroll: tuple[bytes, ...]) -> None:
+    With ``burst`` (the session reads ahead), the stream starts with real sound when
+    the timeline holds :data:`BURST_MS` of it from the cursor, which fills the
+    browser's first block as the preroll would; when it does not within
+    :data:`BURST_WAIT_SECONDS` of attaching, the preroll goes first after all.
+    Without ``burst``, the preroll always goes first.
+    """
+
+    def __init__(self, preroll: tuple[bytes, ...], *, burst: bool = False) -> None:
         super().__init__()
         self.preroll = preroll
         self.cursor: SoundCursor | None = None
         self._preroll_left = collections.deque(preroll)
         self._first_index = 0
+        #: Whether the preroll goes first is still open (until then nothing is sent).
+        self._deciding = burst and bool(preroll)
+        self._burst_deadline = math.inf
 
     @property
     def dropped(self) -> int:
@@ -159,6 +177,7 @@ class Listener(_Consumer):
         at = timeline.now_ms() if from_ms is None else from_ms
         self.cursor = SoundCursor(next=timeline.sound.index_at(at))
         self._first_index = self.cursor.next
+        self._burst_deadline = trio.current_time() + BURST_WAIT_SECONDS
         timeline.watch(self.wake)
         self.wake()
 
@@ -185,6 +204,10 @@ class Listener(_Consumer):
         while True:
             if self._closed is not None:
                 raise self._closed
+            if self._deciding and not self._decide():
+                with trio.move_on_at(self._burst_deadline):
+                    await self._wait()
+                continue
             if self._preroll_left:
                 self.delivered += 1
                 return self._preroll_left.popleft()
@@ -195,3 +218,18 @@ class Listener(_Consumer):
                     self.delivered += 1
                     return frame
             await self._wait()
+
+    def _decide(self) -> bool:
+        """Settle whether the preroll goes first; False while that is still open."""
+        timeline, cursor = self.timeline, self.cursor
+        if timeline is None or cursor is None:
+            return False
+        first = timeline.sound.get(max(cursor.next, timeline.sound.first))
+        newest = timeline.sound.newest_ms()
+        if first is not None and newest is not None and newest - first.start_ms >= BURST_MS:
+            self.preroll = ()
+            self._preroll_left.clear()
+        elif trio.current_time() < self._burst_deadline:
+            return False
+        self._deciding = False
+        return True

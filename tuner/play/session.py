@@ -40,6 +40,7 @@ from tuner.core.retry import (
     after_resolve_error,
     watch,
 )
+from tuner.core.seek import MediaClock
 from tuner.core.source import Source
 from tuner.egress_proxy import EgressProxy, child_environment
 from tuner.play.command import AUDIO_FRAME_MS, source_command, testcard_command
@@ -110,8 +111,13 @@ class Session:
     prepared: Source | None = None
     #: The running attempt.
     attempt: _Attempt | None = None
-    #: Where the next attempt starts after a retune (on the clock, and in the source).
-    resume_at: tuple[_Resume, float] | None = None
+    #: Where the next attempt starts after a retune or a seek (on the clock, and in
+    #: the source).
+    resume_at: _Resume | None = None
+    #: Which position in the source plays at which clock time.
+    media: MediaClock = attrs.field(factory=MediaClock)
+    #: A seek's target, until the run it started shows its first frame.
+    seeking_to: float | None = None
 
     #: Called with the index of the first frame dropped when a retune cuts what lies
     #: ahead of the play head (the stage moves its viewers' cursors).
@@ -135,6 +141,38 @@ class Session:
             self.resume_at = _cut_at_play_head(self, self.attempt)
             self.attempt_scope.cancel()
 
+    def seek(self, position: float) -> float:
+        """Play on from ``position`` seconds into the source: what was read ahead of
+        the play head goes, picture and sound, and ffmpeg starts again there. Returns
+        the clock time from which everything a client holds is void (the new run's
+        frames and sound start there)."""
+        timeline = self.timeline
+        head = timeline.now_ms()
+        if self.attempt is not None:
+            self.attempt.cut_off = True
+        first_dropped = timeline.cut(head, sound=True)
+        if self.on_cut is not None:
+            self.on_cut(first_dropped)
+        newest = timeline.frames.newest_ms()
+        self.last_pts_ms = round(newest) if newest is not None else -1
+        # The sound's next ADTS frame is the ring's next index (see _read_audio).
+        self.audio_frames = timeline.sound.end
+        self.media.cut(head)
+        origin_ms = max(_sound_end(self), self.last_pts_ms + 1)
+        self.resume_at = _Resume(origin_ms, origin_ms, position, seek=True)
+        self.seeking_to = position
+        if self.attempt_scope is not None:
+            self.retuning = True
+            self.attempt_scope.cancel()
+        return origin_ms
+
+    def position(self) -> float | None:
+        """Where the source is at the play head (seconds), when it is known (a seek's
+        target from the moment it is asked)."""
+        if self.seeking_to is not None:
+            return self.seeking_to
+        return self.media.position_at(self.timeline.now_ms())
+
 
 @attrs.define
 class _Attempt:
@@ -149,6 +187,8 @@ class _Attempt:
     video_ended: bool = False
     #: ffmpeg still ran after its video ended, and was stopped.
     stopped_after_end: bool = False
+    #: A retune or seek cut the timeline: what this run still reads is not kept.
+    cut_off: bool = False
     returncode: int | None = None
     #: This run's sound is held from this clock time on (a retune's sound overlaps
     #: what was sent already).
@@ -198,9 +238,6 @@ async def run_session(
     """
     failures = 0
     position = 0.0
-    #: Where the next attempt's frames start on the clock, when not after the last
-    #: frame (a retune starts at the play head).
-    resume_at: _Resume | None = None
     while True:
         session.attempts += 1
         try:
@@ -218,10 +255,17 @@ async def run_session(
                 log.info("session %s: the live stream is over", session.id)
                 return
             session.source = source
+            # Where the next attempt's frames start on the clock, when not after the
+            # last frame (a retune or seek starts at the play head; a seek elsewhere
+            # in the source).
+            resume_at, session.resume_at = session.resume_at, None
+            if resume_at is not None:
+                position = (
+                    resume_at.position if resume_at.seek else min(position, resume_at.position)
+                )
             attempt = await _run_attempt(
                 session, ffmpeg, source, position, playback, hooks, resume_at
             )
-            resume_at = None
             position = attempt.start_seconds + attempt.frames / attempt.fps
             # What the egress proxy met during this attempt (taken now, so it never
             # outlives it).
@@ -241,11 +285,8 @@ async def run_session(
             await session.timeline.played_out()
             return
         if verdict.next is Next.RETUNE:
-            if session.resume_at is not None:
-                (resume_at, at_head), session.resume_at = session.resume_at, None
-                position = min(position, at_head)
-            log.info("session %s: %s in %s from %.1f s", session.id,
-                     session.preset.name, session.mode, position)  # fmt: skip
+            log.info("session %s: %s in %s, again", session.id,
+                     session.preset.name, session.mode)  # fmt: skip
             continue
         assert verdict.reason is not None
         if verdict.next is Next.GIVE_UP:
@@ -260,29 +301,35 @@ async def run_session(
 
 @attrs.frozen
 class _Resume:
-    """Where a retuned attempt starts: its frames at ``origin_ms``; its sound only
-    from ``sound_from_ms`` on (what is before that was sent already)."""
+    """Where a retuned or seeking attempt starts: its frames at ``origin_ms``; its
+    sound only from ``sound_from_ms`` on (what is before that was sent already); in
+    the source at ``position`` seconds (a retune: at most there, as the run before
+    may have ended sooner)."""
 
     origin_ms: float
     sound_from_ms: float
+    position: float
+    seek: bool = False
 
 
-def _cut_at_play_head(session: Session, attempt: _Attempt) -> tuple[_Resume, float]:
+def _cut_at_play_head(session: Session, attempt: _Attempt) -> _Resume:
     """A retune takes effect at the play head: the frames read ahead of it are
-    dropped, and the next attempt starts there. Returns where it starts on the clock
-    and in the source (seconds)."""
+    dropped, and the next attempt starts there, on the clock and in the source."""
     timeline = session.timeline
     head = timeline.now_ms()
+    attempt.cut_off = True
     first_dropped = timeline.cut(head)
     if session.on_cut is not None:
         session.on_cut(first_dropped)
     newest = timeline.frames.newest_ms()
     session.last_pts_ms = round(newest) if newest is not None else -1
+    session.media.cut(head)
     at_head = attempt.start_seconds + max(0.0, head - attempt.origin_ms) / 1000
-    resume = _Resume(
-        origin_ms=max(head, session.last_pts_ms + 1), sound_from_ms=_sound_end(session)
+    return _Resume(
+        origin_ms=max(head, session.last_pts_ms + 1),
+        sound_from_ms=_sound_end(session),
+        position=at_head,
     )
-    return resume, at_head
 
 
 def _sound_end(session: Session) -> float:
@@ -299,6 +346,12 @@ async def _resolve(session: Session, resolver: Resolver | None) -> Source:
     if resolver is None:
         raise ResolveError("the resolver is not running")
     return await resolver.resolve(session.query)
+
+
+def seekable(source: Source) -> bool:
+    """Whether tuner can seek in ``source``: a video of known length (a file,
+    HTTP media, a download, a YouTube video); not a live stream or the test card."""
+    return not source.is_live and source.duration is not None
 
 
 def _egress_user(session: Session) -> str:
@@ -338,11 +391,13 @@ async def _run_attempt(
             # Without no_proxy, which would let ffmpeg bypass the proxy.
             env = child_environment(proxy)
     audio_pipe = trio.lowlevel.FdStream(read_fd)
+    # Stays None when a retune or seek cancels the attempt before ffmpeg started.
+    process: trio.Process | None = None
     async with audio_pipe, trio.open_nursery() as nursery:
         session.attempt_scope, session.attempt = nursery.cancel_scope, attempt
         session.timeline.reopen()
         try:
-            process: trio.Process = await nursery.start(
+            process = await nursery.start(
                 partial(run_in_own_group, command, pass_fds=(write_fd,), env=env)
             )
         except OSError as exc:
@@ -364,7 +419,7 @@ async def _run_attempt(
         nursery.start_soon(_read_stderr, process.stderr, session.id, attempt.stderr)
         nursery.start_soon(_watch, session.id, attempt, playback, hooks, nursery.cancel_scope)
     session.attempt_scope, session.attempt = None, None
-    attempt.returncode = process.returncode
+    attempt.returncode = None if process is None else process.returncode
     return attempt
 
 
@@ -402,6 +457,9 @@ async def _read_video(
                 attempt.frames += 1
                 attempt.last_progress = trio.current_time()
                 if attempt.frames == 1:
+                    if not (session.source is None or session.source.is_live):
+                        session.media.mark(attempt.origin_ms, attempt.start_seconds)
+                        session.seeking_to = None
                     on_first_frame()
                 elif attempt.suspected:
                     attempt.suspected = False
@@ -419,6 +477,8 @@ async def _read_video(
 async def _read_audio(stream: trio.abc.ReceiveStream, session: Session, attempt: _Attempt) -> None:
     splitter = ADTSSplitter()
     while chunk := await stream.receive_some(_READ_SIZE):
+        if attempt.cut_off:
+            return  # what it made after a cut is not this session's any more
         for frame in splitter.feed(chunk):
             at = attempt.origin_ms + attempt.sound_frames * AUDIO_FRAME_MS
             attempt.sound_frames += 1

@@ -21,13 +21,12 @@ exits; the web routes and ``/metrics`` read only through the stage.
 
 from __future__ import annotations
 
-from tuner.core.codec import PROTOCOL_VERSION
-from tuner.core.control import encode_control
+from tuner.core.control import PROTOCOL_VERSION, encode_control
 from tuner.core.presets import Preset
 from tuner.play.command import AUDIO_FRAME_MS
 from tuner.play.consumers import Listener, Viewer
 from tuner.play.fanout import Control
-from tuner.play.session import Session
+from tuner.play.session import Session, seekable
 from tuner.play.timeline import SessionTimeline
 
 
@@ -46,6 +45,8 @@ class Stage:
         #: Each audio listener's clock: its token, and the ``audio`` control message.
         self._audio_clocks: dict[str, Control] = {}
         self._hello: Control | None = None
+        #: The newest ``position`` message: which place in the source plays when.
+        self._position: Control | None = None
         self._session: Session | None = None
         self._closed: tuple[int, str] | None = None
         self._refusing_listeners: tuple[int, str] | None = None
@@ -62,6 +63,7 @@ class Stage:
         the last one and get its ``hello``; listeners waiting for it hear it."""
         previous = self._session
         self._session = session
+        self._position = None
         session.on_cut = lambda index: self._cut(session, index)
         self._publish_hello(session, chosen, adaptive)
         for viewer in self.viewers_now:
@@ -78,6 +80,42 @@ class Stage:
         """``session`` plays on at another preset or mode: viewers get its new grid."""
         if session is self._session:
             self._publish_hello(session, chosen, adaptive)
+            if self._position is not None:
+                for viewer in self.viewers_now:
+                    viewer.put_control(self._position)
+
+    def seeked(self, session: Session, at_ms: float) -> None:
+        """``session`` plays on from another place in its source: viewers hear that
+        what they hold from ``at_ms`` on is void (the new place's keyframe comes), and
+        its listeners' streams end, since a browser cannot drop the sound it holds
+        (they come back from ``at_ms``)."""
+        if session is not self._session:
+            return
+        seek = Control(encode_control("seek", at_ms=round(at_ms)))
+        for viewer in self.viewers_now:
+            viewer.put_control(seek)
+        for listener in list(self.listeners_now):
+            if listener.timeline is session.timeline:
+                listener.close(1000, "seek")
+
+    def positioned(self, session: Session) -> None:
+        """``session``'s run shows its first frame: viewers hear which place in the
+        source plays from when (nothing for a live stream, which has no place)."""
+        source = session.source
+        if session is not self._session or source is None or not session.media.anchors:
+            return
+        anchor = session.media.anchors[-1]
+        self._position = Control(
+            encode_control(
+                "position",
+                at_ms=round(anchor.at_ms),
+                position=round(anchor.position, 3),
+                duration=source.duration,
+                seekable=seekable(source),
+            )
+        )
+        for viewer in self.viewers_now:
+            viewer.put_control(self._position)
 
     def _cut(self, session: Session, index: int) -> None:
         if session is self._session:
@@ -93,6 +131,7 @@ class Stage:
             return
         self._session = None
         self._hello = None
+        self._position = None
         end = Control(encode_control("end", session_id=session.id, reason=reason, error=error))
         for viewer in self.viewers_now:
             viewer.detach()
@@ -100,6 +139,9 @@ class Stage:
 
     def _publish_hello(self, session: Session, chosen: Preset, adaptive: bool) -> None:
         preset = session.preset
+        source = session.source
+        live = source is None or source.is_live
+        position = None if live else session.position()
         self._hello = Control(
             encode_control(
                 "hello",
@@ -113,6 +155,9 @@ class Stage:
                 chosen_preset=chosen.name,
                 adaptive=adaptive,
                 audio_frame_ms=AUDIO_FRAME_MS,
+                position=None if position is None else round(position, 3),
+                duration=None if source is None else source.duration,
+                seekable=source is not None and seekable(source),
             )
         )
         for viewer in self.viewers_now:
@@ -132,6 +177,8 @@ class Stage:
             return viewer
         if self._hello is not None:
             viewer.put_control(self._hello)
+        if self._position is not None:
+            viewer.put_control(self._position)
         for clock in self._audio_clocks.values():
             viewer.put_control(clock)
         session = self._session
@@ -184,7 +231,7 @@ class Stage:
         subscription ends with that session."""
         session = self._session
         resumed = session is not None and session_id == session.id and from_ms is not None
-        listener = Listener(() if resumed else self.preroll)
+        listener = Listener(() if resumed else self.preroll, burst=self.lead_ms > 0)
         self.listeners_now.add(listener)
         if session is not None:
             listener.attach(session.timeline, from_ms if resumed else None)

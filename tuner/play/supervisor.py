@@ -23,13 +23,14 @@ from tuner.core.adts import ADTSSplitter
 from tuner.core.health import Health, Level
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryError, QueryKind, parse_query
+from tuner.core.seek import NotSeekableError, SeekRequest, seek_target
 from tuner.core.source import Source
 from tuner.core.state import State, Status
 from tuner.play.command import preroll_command
 from tuner.play.consumers import Viewer
 from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import Resolver
-from tuner.play.session import Hooks, Playback, Session, SessionError, run_session
+from tuner.play.session import Hooks, Playback, Session, SessionError, run_session, seekable
 from tuner.play.stage import Stage
 from tuner.procs import run_captured
 
@@ -224,6 +225,41 @@ class Supervisor:
         self._apply(session, preset or session.preset, mode or session.mode)
         return self.status
 
+    def seek(self, request: SeekRequest) -> Status:
+        """Play the current session on from another place in its source, at once.
+
+        Raises:
+            NothingPlayingError: no session is running.
+            NotSeekableError: its source cannot seek (a sentence says why).
+            SeekError: a position past the end of the source.
+        """
+        session = self._current
+        if session is None:
+            raise NothingPlayingError("nothing is playing")
+        source = session.source
+        if source is None:
+            raise NotSeekableError("the source is still being found: seek once it plays")
+        if not seekable(source):
+            raise NotSeekableError(_why_not_seekable(source))
+        before = session.position()
+        target = seek_target(request, before, source.duration)
+        at_ms = session.seek(target)
+        log.info("session %s: seek from %s to %.1f s", session.id, _seconds(before),
+                 target)  # fmt: skip
+        self.stage.seeked(session, at_ms)
+        return self.status
+
+    def position(self) -> float | None:
+        """Where the current session's source is at the play head (seconds)."""
+        return self._current.position() if self._current is not None else None
+
+    def status_json(self) -> dict[str, object]:
+        """The status as the API shows it, with the position at the play head now."""
+        status = self.status
+        session = self._current
+        live = session is not None and session.source is not None and session.source.is_live
+        return {**status.to_json(), "position": None if live else self.position()}
+
     def report(self, viewer: Viewer, frames: int, late: int, render_ms: float) -> None:
         """A viewer's ``stats`` message: how it kept up since its last one."""
         session, adapter = self._current, self._adapter
@@ -303,6 +339,7 @@ class Supervisor:
         log.info("session %s over after %.1f s", session.id, time.monotonic() - started)
 
     def _on_playing(self, session: Session, source: Source) -> None:
+        self.stage.positioned(session)
         if state.is_current(self.status, session.id):
             self.status = state.resolved(
                 self.status,
@@ -312,6 +349,7 @@ class Supervisor:
                 source.duration,
                 thumbnail=self._thumbnail_path(source.thumbnail),
                 channel=source.channel,
+                seekable=seekable(source),
             )
 
     def _on_stalled(self, session: Session, sentence: str | None) -> None:
@@ -337,6 +375,18 @@ class Supervisor:
         if reason == "ended":
             for hook in self.on_ended:
                 hook(session)
+
+
+def _why_not_seekable(source: Source) -> str:
+    if source.is_live and not source.inputs:
+        return "the test card cannot seek"
+    if source.is_live:
+        return "this live stream cannot seek: tuner plays it at its live edge"
+    return "this source's length is not known, so tuner cannot seek in it"
+
+
+def _seconds(value: float | None) -> str:
+    return "an unknown position" if value is None else f"{value:.1f} s"
 
 
 async def make_preroll(ffmpeg: Tool) -> tuple[bytes, ...]:

@@ -87,10 +87,13 @@ class SessionTimeline:
         self.sound.trim_behind(self.now_ms(), self.keep_behind_ms)
         self._wake()
 
-    def cut(self, after_ms: float) -> int:
-        """Drop the frames later than ``after_ms`` (a retune at the play head); returns
-        the index of the first dropped, for the viewers' cursors."""
+    def cut(self, after_ms: float, *, sound: bool = False) -> int:
+        """Drop the frames later than ``after_ms`` (a retune or seek at the play
+        head), and with ``sound`` the sound that starts later too (a seek); returns
+        the index of the first frame dropped, for the viewers' cursors."""
         first_dropped = self.writer.cut(after_ms)
+        if sound:
+            self.sound.cut(after_ms)
         self.made_ms = self.frames.newest_ms()
         self._cut_ms = after_ms
         self._wake()

@@ -40,7 +40,8 @@ from trio_websocket import (
 )
 
 from tuner.client import TIMEOUT, CommandError, LoginError, acall, alogin
-from tuner.core.codec import PROTOCOL_VERSION, Decoder, ProtocolError
+from tuner.core.codec import Decoder, ProtocolError
+from tuner.core.control import PROTOCOL_VERSION
 from tuner.term._draw import Action, Painter, actions_of, cycle, status_text
 from tuner.term._options import WatchOptions
 

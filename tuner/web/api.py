@@ -1,4 +1,4 @@
-"""The JSON API: login, logout, play, tune, stop, status, presets."""
+"""The JSON API: login, logout, play, tune, seek, stop, status, presets."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 
 from tuner.core.logins import describe_device
 from tuner.core.presets import PRESETS, Mode, get_mode, get_preset
+from tuner.core.seek import NotSeekableError, SeekError, parse_seek
 from tuner.core.throttle import retry_after_header, wall_time
 from tuner.core.tokens import new_id
 from tuner.logins import LoginStoreError
@@ -141,10 +142,24 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         if preset is None and mode is None:
             raise BadRequestError("send 'preset' and/or 'mode'")
         try:
-            status = ctx.supervisor.retune(preset, mode)
+            ctx.supervisor.retune(preset, mode)
         except NothingPlayingError:
             return error_response(409, "nothing is playing", "start a session with /api/play")
-        return jsonify(status.to_json()), 200
+        return jsonify(ctx.supervisor.status_json()), 200
+
+    @app.post("/api/seek")
+    @logged_in
+    async def seek() -> Response | tuple[Response, int]:
+        try:
+            wanted = parse_seek(await json_object())
+            ctx.supervisor.seek(wanted)
+        except SeekError as exc:
+            raise BadRequestError(str(exc)) from None
+        except NothingPlayingError:
+            return error_response(409, "nothing is playing", "start a session with /api/play")
+        except NotSeekableError as exc:
+            return error_response(409, "cannot seek", str(exc))
+        return jsonify(ctx.supervisor.status_json()), 200
 
     @app.post("/api/stop")
     @logged_in
@@ -156,7 +171,7 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
     @logged_in
     async def status() -> Response:
         # The daemon's faults too (a full state directory, a failing extractor).
-        return jsonify({**ctx.supervisor.status.to_json(), "problems": check(ctx).problems})
+        return jsonify({**ctx.supervisor.status_json(), "problems": check(ctx).problems})
 
     @app.get("/api/presets")
     @logged_in

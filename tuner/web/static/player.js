@@ -14,7 +14,8 @@
 (function () {
   "use strict";
 
-  var PROTOCOL = window.TunerCodec.VERSION;
+  // The hello's protocol (docs/protocol.rst); frames carry the codec's own VERSION.
+  var PROTOCOL = 3;
   // How often the server hears how drawing keeps up (adaptive quality).
   var REPORT_MS = 2000;
   // At most one keyframe request this often: the first answer fixes every later delta.
