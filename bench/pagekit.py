@@ -39,7 +39,8 @@ START_CLIP = Clip("start720.mp4", 12, CLIPS["clip720.mp4"].inputs, CLIPS["clip72
 #: Its sound is real at every instant, so "drawn with its sound" can be heard at once
 #: after a seek, and the pitch says that the sound is the new position's.
 SEEK_TONE = f"aevalsrc='0.5*sin(2*PI*(400+100*floor(t))*t)':s={SAMPLE_RATE}:c=stereo"
-SEEK_CLIP = Clip("seektone.mp4", 30, (TIMECODE_VIDEO, SEEK_TONE), (*_X264, *_AAC, *_FASTSTART))
+#: 42 s: the timecode picture counts 1024 frames (42.6 s at 24 fps).
+SEEK_CLIP = Clip("seektone.mp4", 42, (TIMECODE_VIDEO, SEEK_TONE), (*_X264, *_AAC, *_FASTSTART))
 
 
 def tone_second(pitch_hz: float | None) -> int | None:
