@@ -101,6 +101,17 @@ async def daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
 
 
 @pytest.fixture
+async def realtime_daemon(tmp_path: Path) -> AsyncIterator[RunningDaemon]:
+    """A running daemon with no lead (``lead_seconds = 0``): frames leave at their time."""
+    async with trio.open_nursery() as nursery:
+        running = await start_daemon(nursery, settings_for(tmp_path, lead_seconds=0))
+        yield running
+        running.shutdown.set()
+        with trio.fail_after(10):
+            await running.stopped.wait()
+
+
+@pytest.fixture
 async def live_hls(media: Media, ffmpeg: str) -> AsyncIterator[str]:
     """A live HLS stream that ffmpeg makes in real time while the test runs; its URL."""
     directory = media.directory / f"live-{os.getpid()}-{time.monotonic_ns()}"

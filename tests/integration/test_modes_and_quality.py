@@ -54,7 +54,10 @@ async def test_a_slow_viewer_is_resynced_by_keyframes_and_a_fast_one_keeps_the_f
     tmp_path: Path,
 ) -> None:
     ultra = PRESETS["ultra"]
-    settings = settings_for(tmp_path, adaptive_quality=False)
+    # In real time: a viewer that falls a second behind is resynced every second or
+    # so. (With a lead, the kernel's buffers fill with frames sent ahead and hide a
+    # slow reader for longer; a stall that the lead rides out is test_read_ahead's.)
+    settings = settings_for(tmp_path, adaptive_quality=False, lead_seconds=0)
     async with trio.open_nursery() as nursery:
         daemon = await start_daemon(nursery, settings)
         async with daemon.client() as client:
@@ -86,7 +89,20 @@ async def test_a_slow_viewer_is_resynced_by_keyframes_and_a_fast_one_keeps_the_f
                 await next_control(fast, "hello")
                 nursery.start_soon(read_slowly)
                 received = await frames_for(fast, 4.0)
-                metrics = await _metrics(daemon)
+
+                async def keep_reading_fast() -> None:
+                    while True:
+                        await fast.get_message()
+
+                # However long it takes on a busy machine: the slow one is resynced
+                # again and again, while the fast one reads on.
+                nursery.start_soon(keep_reading_fast)
+                with trio.fail_after(30):
+                    while True:
+                        metrics = await _metrics(daemon)
+                        if max(metrics["tuner_viewer_resyncs_total"].values()) >= 2:
+                            break
+                        await trio.sleep(0.2)
                 hurry.set()
                 with trio.move_on_after(10):
                     await enough.wait()
@@ -123,11 +139,14 @@ async def test_a_video_changes_mode_and_preset_without_a_new_resolution(
     async with daemon.client() as client:
         cookie = await daemon.login(client)
         async with open_viewer(daemon.url, cookie) as ws:
-            body = {"query": media.url_of("clip720.mp4"), "preset": "low", "mode": "mono"}
+            # Longer than the lead: its ffmpeg still reads when the retune comes.
+            body = {"query": media.url_of("timecode.mp4"), "preset": "low", "mode": "mono"}
             session_id = (await client.post("/api/play", json=body)).json()["session_id"]
             await next_control(ws, "hello")
             before = await frames_for(ws, 1.5)
             resolved = (await _metrics(daemon))["tuner_resolutions_total"][""]
+            # Where the clients play: the play head started with the first frame.
+            head = (trio.current_time() - before[0][0]) + before[0][1].pts_ms / 1000
             response = await client.post("/api/tune", json={"mode": "blocks", "preset": "med"})
             assert response.status_code == 200
             status = response.json()
@@ -150,14 +169,16 @@ async def test_a_video_changes_mode_and_preset_without_a_new_resolution(
     assert all((f.cols, f.rows) == (med.cols, med.rows) for f in new)
     # Its own rate (the bound leaves room for a busy machine, not for a stuck grid).
     assert len(new) >= 0.5 * med.fps, "the new grid plays at its own rate"
-    # The session's clock went on: no frame went back in time.
-    pts = [f.pts_ms for f in [*old, *after]]
+    # The session's clock went on from the play head: what was sent ahead of it in
+    # the old grid is replaced, from where the clients play.
+    pts = [f.pts_ms for f in new]
     assert pts == sorted(pts)
+    assert head - 0.5 < pts[0] / 1000 < head + 1.0, (pts[0], head)
     # No new resolution, and the new ffmpeg started where the picture was.
     assert metrics["tuner_resolutions_total"][""] == resolved
     command = ffmpegs[0].cmdline()
     start = float(command[command.index("-ss") + 1])
-    assert old[-1].pts_ms / 1000 - 0.5 < start < old[-1].pts_ms / 1000 + 1.0, (start, pts[-1])
+    assert head - 0.5 < start < head + 1.0, (start, head)
     assert metrics["tuner_ffmpeg_restarts_total"][""] == 0, "a retune is not a reconnect"
 
 

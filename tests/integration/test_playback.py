@@ -23,7 +23,12 @@ from tuner.core.modes import MONO_RAMP
 from tuner.core.presets import PRESETS
 
 
-async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon) -> None:
+async def test_testcard_frames_arrive_at_the_presets_rate_in_real_time(
+    realtime_daemon: RunningDaemon,
+) -> None:
+    """With no lead, each frame leaves at its time (a lead is tests/integration/
+    test_read_ahead.py's)."""
+    daemon = realtime_daemon
     async with daemon.client() as client:
         cookie = await daemon.login(client)
         async with open_viewer(daemon.url, cookie) as ws:
@@ -51,7 +56,7 @@ async def test_testcard_frames_arrive_at_the_presets_rate(daemon: RunningDaemon)
             }
             received = await frames_for(ws, 3.0)
 
-    assert_plays_at_rate(received, low.fps, 3.0)
+    assert_plays_at_rate(received, low.fps, 3.0, lead_seconds=0)
     frames = [frame for _, frame in received]
     assert all((f.cols, f.rows) == (low.cols, low.rows) for f in frames)
     # The test card is a picture, not a blank: many distinct characters, all from the ramp.
@@ -172,7 +177,7 @@ async def test_the_ffmpeg_bundled_with_imageio_plays_the_testcard(
                 await client.post("/api/play", json={"query": "testcard"})
                 await next_control(ws, "hello")
                 received = await frames_for(ws, 1.0)
-            assert_plays_at_rate(received, PRESETS["low"].fps, 1.0)
+            assert_plays_at_rate(received, PRESETS["low"].fps, 1.0, settings.lead_seconds)
             audio = tmp_path / "audio.aac"
             audio.write_bytes(await read_audio(client, cookie, 8000))
             assert probe_codec(ffprobe, audio) == "aac"

@@ -188,7 +188,8 @@ async def test_the_end_of_a_video_plays_the_next_item_from_the_cache(
                 while True:
                     message = await viewer.get_message()
                     if isinstance(message, str):
-                        hello = decode_control(message)
+                        if decode_control(message)["type"] == "hello":
+                            hello = decode_control(message)
                     elif hello is not None:
                         break
             first_frame = trio.current_time() - ended_at

@@ -138,6 +138,13 @@ async def test_audio_starts_where_it_is_asked_on_the_sessions_clock(
                 for bad in ("x", "-1", "nan", "inf"):
                     refused = await client.get(f"/audio?from_ms={bad}", headers={"Cookie": cookie})
                     assert refused.status_code == 400, bad
+                # What Chromium asks after its stream broke: the rest by bytes, which a
+                # live stream does not have (the page asks again with from_ms).
+                by_bytes = await client.get(
+                    f"/audio?session={session_id}",
+                    headers={"Cookie": cookie, "Range": "bytes=40960-"},
+                )
+                assert by_bytes.status_code == 416 and "from_ms" in by_bytes.json()["detail"]
         daemon.shutdown.set()
     # No preroll for a resumed stream: it starts at the ADTS frame that holds 3 s.
     assert clock["listener"] == "t"

@@ -277,3 +277,27 @@ async def test_a_seek_storm_leaves_one_ffmpeg_at_the_last_place(
     assert position["position"] == targets[-1]
     _shows([f for f in after if f.pts_ms >= last_seek["at_ms"]], position)
     assert not live_ffmpegs()
+
+
+async def test_a_seek_after_the_end_was_read_ahead_plays_on_from_there(
+    tmp_path: Path, media: Media
+) -> None:
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings_for(tmp_path, lead_seconds=LEAD))
+        async with (
+            daemon.client() as client,
+            open_viewer(daemon.url, await daemon.login(client)) as ws,
+        ):
+            body = {"query": media.url_of("timecode.mp4"), "preset": "low", "mode": "mono"}
+            await client.post("/api/play", json=body)
+            await _until(ws, lambda c, f: _of_type(c, "position") and f)
+            # 5 s before the end with a 10 s lead: ffmpeg reads to the end and exits,
+            # and the session waits for its clients to play what they hold.
+            await _seek_and_read(client, ws, {"position": 25}, frames=3)
+            await wait_for_ffmpegs(0, timeout=10)
+            assert (await client.get("/api/status")).json()["state"] == "playing"
+            _, _, position, new = await _seek_and_read(client, ws, {"position": 5})
+            await wait_for_ffmpegs(1)
+        daemon.shutdown.set()
+    assert position["position"] == 5
+    _shows(new, position)

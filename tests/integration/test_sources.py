@@ -12,6 +12,7 @@ import trio
 
 from tests.integration.conftest import Media, RunningDaemon
 from tests.integration.helpers import (
+    DEFAULT_LEAD,
     Frame,
     assert_plays_at_rate,
     frames_for,
@@ -68,7 +69,7 @@ async def test_each_kind_of_file_plays_at_the_presets_rate_with_sound(
         await wait_for_state(client, "idle", timeout=10)
         await wait_for_ffmpegs(0)
 
-    assert_plays_at_rate(received, LOW.fps, 1.5)
+    assert_plays_at_rate(received, LOW.fps, 1.5, DEFAULT_LEAD)
     frames = [frame for _, frame in received]
     assert all((f.cols, f.rows) == (LOW.cols, LOW.rows) for f in frames)
     assert len(set(frames[-1].cells)) >= 3, "the picture is blank"

@@ -151,8 +151,9 @@ class Listener(_Consumer):
     With ``burst`` (the session reads ahead), the stream starts with real sound when
     the timeline holds :data:`BURST_MS` of it from the cursor, which fills the
     browser's first block as the preroll would; when it does not within
-    :data:`BURST_WAIT_SECONDS` of attaching, the preroll goes first after all.
-    Without ``burst``, the preroll always goes first.
+    :data:`BURST_WAIT_SECONDS` of the first sound there (the source is found and
+    ffmpeg started by then), the preroll goes first after all. Without ``burst``,
+    the preroll always goes first.
     """
 
     def __init__(self, preroll: tuple[bytes, ...], *, burst: bool = False) -> None:
@@ -175,9 +176,13 @@ class Listener(_Consumer):
         self.detach()
         self.timeline = timeline
         at = timeline.now_ms() if from_ms is None else from_ms
-        self.cursor = SoundCursor(next=timeline.sound.index_at(at))
+        index = timeline.sound.index_at(at)
+        before = timeline.sound.get(index - 1)
+        if before is not None and before.start_ms + AUDIO_FRAME_MS > at:
+            index -= 1  # the frame that holds ``at``, not the one after it
+        self.cursor = SoundCursor(next=index)
         self._first_index = self.cursor.next
-        self._burst_deadline = trio.current_time() + BURST_WAIT_SECONDS
+        self._burst_deadline = math.inf
         timeline.watch(self.wake)
         self.wake()
 
@@ -226,7 +231,11 @@ class Listener(_Consumer):
             return False
         first = timeline.sound.get(max(cursor.next, timeline.sound.first))
         newest = timeline.sound.newest_ms()
-        if first is not None and newest is not None and newest - first.start_ms >= BURST_MS:
+        if first is None or newest is None:
+            return False  # no sound yet: the source is being found, ffmpeg starting
+        if self._burst_deadline == math.inf:
+            self._burst_deadline = trio.current_time() + BURST_WAIT_SECONDS
+        if newest - first.start_ms >= BURST_MS:
             self.preroll = ()
             self._preroll_left.clear()
         elif trio.current_time() < self._burst_deadline:

@@ -118,6 +118,8 @@ class Session:
     media: MediaClock = attrs.field(factory=MediaClock)
     #: A seek's target, until the run it started shows its first frame.
     seeking_to: float | None = None
+    #: The source was read to its end; its clients play out what they hold.
+    playing_out: bool = False
 
     #: Called with the index of the first frame dropped when a retune cuts what lies
     #: ahead of the play head (the stage moves its viewers' cursors).
@@ -140,6 +142,9 @@ class Session:
             # the play head goes, and the next attempt starts there.
             self.resume_at = _cut_at_play_head(self, self.attempt)
             self.attempt_scope.cancel()
+        elif self.playing_out and self.position() is not None:
+            # The source was read to its end in the old grid: the rest is made again.
+            self.resume_at = _cut_at_play_head(self, None)
 
     def seek(self, position: float) -> float:
         """Play on from ``position`` seconds into the source: what was read ahead of
@@ -281,9 +286,15 @@ async def run_session(
             )
         failures = verdict.failures
         if verdict.next is Next.END:
-            # What was read ahead plays out before the session ends.
+            # What was read ahead plays out before the session ends...
+            session.playing_out = True
             await session.timeline.played_out()
-            return
+            session.playing_out = False
+            if session.resume_at is None:
+                return
+            # ...unless a seek or retune cut it meanwhile: the source was fine.
+            session.retuning = True
+            continue
         if verdict.next is Next.RETUNE:
             log.info("session %s: %s in %s, again", session.id,
                      session.preset.name, session.mode)  # fmt: skip
@@ -312,19 +323,27 @@ class _Resume:
     seek: bool = False
 
 
-def _cut_at_play_head(session: Session, attempt: _Attempt) -> _Resume:
-    """A retune takes effect at the play head: the frames read ahead of it are
-    dropped, and the next attempt starts there, on the clock and in the source."""
+def _cut_at_play_head(session: Session, attempt: _Attempt | None) -> _Resume:
+    """A retune takes effect at the play head: the frames read ahead of it (by
+    ``attempt``, or by one that ended) are dropped, and the next attempt starts there,
+    on the clock and in the source."""
     timeline = session.timeline
     head = timeline.now_ms()
-    attempt.cut_off = True
+    # Read before the cut forgets what was marked after the play head.
+    known = session.media.position_at(head)
+    if attempt is not None:
+        attempt.cut_off = True
     first_dropped = timeline.cut(head)
     if session.on_cut is not None:
         session.on_cut(first_dropped)
     newest = timeline.frames.newest_ms()
     session.last_pts_ms = round(newest) if newest is not None else -1
     session.media.cut(head)
-    at_head = attempt.start_seconds + max(0.0, head - attempt.origin_ms) / 1000
+    if known is not None:
+        at_head = known
+    else:  # a live stream (which restarts at its edge) or a run with no frame yet
+        assert attempt is not None
+        at_head = attempt.start_seconds + max(0.0, head - attempt.origin_ms) / 1000
     return _Resume(
         origin_ms=max(head, session.last_pts_ms + 1),
         sound_from_ms=_sound_end(session),

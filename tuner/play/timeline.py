@@ -45,6 +45,8 @@ class SessionTimeline:
         #: Frames later than this are refused until :meth:`reopen` (after a cut, the
         #: attempt being ended may still read some of what it made before).
         self._cut_ms: float | None = None
+        #: Set (and replaced) at every cut: :meth:`played_out` waits no longer.
+        self._cut_event = trio.Event()
 
     @property
     def encoder(self) -> Encoder:
@@ -94,6 +96,8 @@ class SessionTimeline:
         first_dropped = self.writer.cut(after_ms)
         if sound:
             self.sound.cut(after_ms)
+        self._cut_event.set()
+        self._cut_event = trio.Event()
         self.made_ms = self.frames.newest_ms()
         self._cut_ms = after_ms
         self._wake()
@@ -133,8 +137,10 @@ class SessionTimeline:
 
     async def played_out(self) -> None:
         """Wait until the play head has reached the newest frame (the end of a video
-        that was read ahead)."""
-        while True:
+        that was read ahead), or until a cut (a seek meanwhile: the caller looks)."""
+        cut = self._cut_event
+        while not cut.is_set():
             if self.made_ms is None or (ahead := self.made_ms - self.now_ms()) <= 0:
                 return
-            await trio.sleep(ahead / 1000)
+            with trio.move_on_after(ahead / 1000):
+                await cut.wait()

@@ -151,6 +151,16 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             )
             response.headers["Retry-After"] = "10"
             return response
+        if _resumes_bytes(request.headers.get("Range")):
+            # A browser whose stream broke asks for the rest of the same URL by bytes
+            # (Chromium does, every half second): a live stream has no such bytes,
+            # and a new stream glued on at that offset would put its clock wrong.
+            # Refused, the element errors, and the page asks again with from_ms.
+            response = error_response(
+                416, "not a file", "an audio stream cannot resume by bytes: ask with from_ms"
+            )
+            response.headers["Content-Range"] = "bytes */*"
+            return response
         from_ms = _from_ms(request.args.get("from_ms"))
         if from_ms is _BAD:
             return error_response(
@@ -190,6 +200,14 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
         # Quart would cut an endless body after RESPONSE_TIMEOUT (60 s by default).
         response.timeout = None
         return response
+
+
+def _resumes_bytes(header: str | None) -> bool:
+    """Whether a ``Range`` header asks for bytes other than from the start."""
+    if header is None:
+        return False
+    unit, _, ranges = header.partition("=")
+    return unit.strip().lower() != "bytes" or ranges.strip() not in ("0-", "")
 
 
 def _whole(value: str | None) -> int | None:
