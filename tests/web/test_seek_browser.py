@@ -11,7 +11,6 @@ scripted video socket), which says exactly what the page must do with each messa
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,20 +32,21 @@ from tests.web.test_car_client import (
 )
 from tests.web.test_client_browser import (
     PIN,
-    STATIC,
     VIDEO_SOCKET,
     browser,
     fake_tuner,
     header,
 )
+from tuner.core.codec import FRAME_VERSION
+from tuner.core.control import PROTOCOL_VERSION
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser"]  # the fixture, shared with the client's browser test
 
-#: The protocol version the page speaks (its hello must say the same).
-PROTOCOL = int(
-    re.search(r"var VERSION = (\d+);", (STATIC / "codec.js").read_text()).group(1)  # type: ignore[union-attr]
-)
+#: The protocol version the server's hello says (the page must speak it).
+PROTOCOL = PROTOCOL_VERSION
+#: The first byte of every frame.
+FRAME = FRAME_VERSION
 SESSION = "seek01"
 DURATION = 120.0
 STATUS = {
@@ -117,7 +117,7 @@ class FakeTuner:
                  "duration": self.hello["duration"], "seekable": self.hello["seekable"]}
             )
         )  # fmt: skip
-        ws.send(header(PROTOCOL, 1, 1) + b"@#%&*+=-")  # a keyframe at pts 40
+        ws.send(header(FRAME, 1, 1) + b"@#%&*+=-")  # a keyframe at pts 40
 
     def _seek(self, route: Any) -> None:
         body = json.loads(route.request.post_data or "null")
@@ -304,7 +304,7 @@ def test_a_seek_message_voids_what_is_held_and_restarts_the_sound_there(
     ws = tuner.sockets[-1]
     # Frames sent ahead (the lead): 60.0 s to 60.4 s on the clock, far past the page's.
     for seq in range(1500, 1511):
-        ws.send(header(PROTOCOL, 2, seq, base=seq - 1) + bytes([0, 0]))
+        ws.send(header(FRAME, 2, seq, base=seq - 1) + bytes([0, 0]))
     wait_for(page, "window.tunerStats.framesReceived >= 12")
     loads = page.evaluate("window.tunerStats.audioLoads")
     ws.send(json.dumps({"type": "seek", "at_ms": 60200}))
