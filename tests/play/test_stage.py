@@ -195,3 +195,30 @@ async def test_a_seek_voids_what_viewers_hold_and_ends_the_sessions_sound() -> N
     hello = _control(await later.get())
     assert (hello["duration"], hello["seekable"]) == (30.0, True)
     assert _control(await later.get())["at_ms"] == 4321
+
+
+async def test_sound_read_ahead_slowly_is_waited_for_rather_than_the_preroll(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A busy machine reads a video ahead at twice real time: 3 s of sound take 1.5 s,
+    longer than the wait, but waiting costs less than the 3 s preroll would."""
+    stage = Stage(lead_seconds=10)
+    stage.preroll = (b"p",)
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    _draw_a_frame(session)
+    listener = stage.subscribe_audio()
+
+    async def read_ahead_at_twice_real_time() -> None:
+        for k in range(400):
+            session.timeline.add_sound((k - 1) * AUDIO_FRAME_MS, bytes([k % 256]))
+            await trio.sleep(AUDIO_FRAME_MS / 2000)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_ahead_at_twice_real_time)
+        started = trio.current_time()
+        first = await listener.get()
+        waited = trio.current_time() - started
+        nursery.cancel_scope.cancel()
+    assert first != b"p", "the preroll went first"
+    assert BURST_WAIT_SECONDS < waited < 2 * BURST_WAIT_SECONDS, waited

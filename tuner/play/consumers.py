@@ -29,8 +29,12 @@ MAX_BEHIND_MS = 1000.0
 #: plays nothing until it holds a 32 KB block, about 2.7 s of tuner's sound.
 BURST_MS = 3000.0
 #: How long a new listener waits for that much sound before it takes the preroll
-#: after all (a source that cannot be read ahead: a live stream at its edge).
+#: after all, if the sound does not come faster than real time (a source that
+#: cannot be read ahead: a live stream at its edge). One that does (a busy machine
+#: reading a video ahead slowly) is waited for: the preroll would cost 3 s more.
 BURST_WAIT_SECONDS = 1.0
+#: Sound made this much faster than the wall clock is being read ahead.
+_AHEAD_RATE = 1.5
 
 
 class _Consumer:
@@ -165,6 +169,8 @@ class Listener(_Consumer):
         #: Whether the preroll goes first is still open (until then nothing is sent).
         self._deciding = burst and bool(preroll)
         self._burst_deadline = math.inf
+        #: When the first sound was there, and the newest sound's time then.
+        self._first_sound: tuple[float, float] | None = None
 
     @property
     def dropped(self) -> int:
@@ -183,6 +189,7 @@ class Listener(_Consumer):
         self.cursor = SoundCursor(next=index)
         self._first_index = self.cursor.next
         self._burst_deadline = math.inf
+        self._first_sound = None
         timeline.watch(self.wake)
         self.wake()
 
@@ -233,12 +240,20 @@ class Listener(_Consumer):
         newest = timeline.sound.newest_ms()
         if first is None or newest is None:
             return False  # no sound yet: the source is being found, ffmpeg starting
-        if self._burst_deadline == math.inf:
-            self._burst_deadline = trio.current_time() + BURST_WAIT_SECONDS
+        now = trio.current_time()
+        if self._first_sound is None:
+            self._first_sound = (now, newest)
+            self._burst_deadline = now + BURST_WAIT_SECONDS
         if newest - first.start_ms >= BURST_MS:
             self.preroll = ()
             self._preroll_left.clear()
-        elif trio.current_time() < self._burst_deadline:
+        elif now < self._burst_deadline:
             return False
+        else:
+            since, newest_then = self._first_sound
+            if newest - newest_then > _AHEAD_RATE * (now - since) * 1000:
+                # Read ahead, only slowly: look again soon rather than wait for news.
+                self._burst_deadline = now + BURST_WAIT_SECONDS / 4
+                return False
         self._deciding = False
         return True
