@@ -11,6 +11,7 @@ scripted video socket), which says exactly what the page must do with each messa
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +194,32 @@ def touch(cdp: Any, kind: str, x: float, y: float) -> None:
     """A real touch event (Chromium makes the pointer events of it, as for a finger)."""
     points = [] if kind == "touchEnd" else [{"x": x, "y": y, "id": 1}]
     cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+
+def drag(page: Any, cdp: Any, box: dict[str, float], start: float, end: float) -> None:
+    """A finger drags the bar from ``start`` to ``end`` (shares of its width), rests
+    there, and lets go, as a person does: a flick (a move let go at once) makes
+    Chromium start a fling, and a tap during a fling (within about 1.5 s) only stops
+    it and clicks nothing. Each event says when it happened (``timestamp``), so that
+    Chromium sees the rest however late this busy machine delivers them."""
+    y = box["y"] + box["height"] / 2
+    at = time.time()
+
+    def send(kind: str, share: float) -> None:
+        nonlocal at
+        at = max(time.time(), at)
+        points = (
+            [] if kind == "touchEnd" else [{"x": box["x"] + box["width"] * share, "y": y, "id": 1}]
+        )
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points, "timestamp": at})
+
+    send("touchStart", start)
+    for step in range(1, 11):
+        page.wait_for_timeout(30)
+        send("touchMove", start + (end - start) * step / 10)
+    page.wait_for_timeout(500)
+    at += 0.5
+    send("touchEnd", end)
 
 
 def test_the_scrub_bar_dragged_by_touch_shows_where_and_seeks_on_release(
@@ -391,14 +418,10 @@ def test_a_clip_seeks_by_touch_and_buttons_and_the_test_card_shows_no_controls(
         wait_for(page, f"/^0:0[1-9] \\/ 0:30$/.test({TIME})")
         check_fits_a_finger(page)
 
-        # A finger drags the bar to the middle: 15 s.
+        # A finger drags the bar to the middle (15 s), rests there, lets go.
         box = track_box(page)
-        y = box["y"] + box["height"] / 2
         cdp = page.context.new_cdp_session(page)
-        touch(cdp, "touchStart", box["x"] + box["width"] * 0.2, y)
-        touch(cdp, "touchMove", box["x"] + box["width"] * 0.5, y)
-        wait_for(page, "document.getElementById('scrub-time').textContent === '0:15 / 0:30'")
-        touch(cdp, "touchEnd", 0, 0)
+        drag(page, cdp, box, 0.2, 0.5)
         wait_for(page, "window.seekBodies.length === 1")
         assert page.evaluate("window.seekBodies[0]") == {"position": 15}
         # The seek took effect: the page dropped what it held after it, its sound starts
@@ -461,7 +484,8 @@ def test_sound_cut_by_a_tunnel_goes_on_where_it_stopped(browser: Any, tmp_path: 
         wait_for(page, "window.tunerStats.audioResumes.length > 0", 30_000)
         # The sound stopped within what the element held, and the page noticed it.
         broke = page.evaluate("window.tunerStats.audioResumes[0]")
-        assert broke["reason"] in ("error", "stalled", "ended"), broke
+        # (Chromium fires no error while it retries by bytes: the element runs dry.)
+        assert broke["reason"] in ("waiting", "error", "stalled", "ended"), broke
         heard = broke["heardMs"]
         assert before <= heard < before + 6000, (before, broke)
         # Out of the tunnel a second later (the page's first try fails in it): within the
@@ -487,9 +511,10 @@ def test_sound_cut_by_a_tunnel_goes_on_where_it_stopped(browser: Any, tmp_path: 
         wait_for(page, "window.tunerStats.sync.audioStartMs !== null", 30_000)
         start = page.evaluate("window.tunerStats.sync.audioStartMs")
         assert abs(start - resumed_from) <= 1024 / 48 + 1, (start, resumed_from)
-        # (The test card plays in real time: its live point is as far on as the wall clock.)
+        # (The test card plays in real time: its live point is at least as far on as the
+        # wall clock from the page's sound; the page waited 1 s dry and 1 s in the tunnel.)
         live = before + page.evaluate("performance.now()") - measured_at
-        assert resumed_from < live - 4000, (resumed_from, live)
+        assert resumed_from < live - 1500, (resumed_from, live)
         wait_for(page, "window.tunerStats.sync.source === 'audio'")
         drawn = page.evaluate("window.tunerStats.framesDrawn")
         wait_for(page, f"window.tunerStats.framesDrawn > {drawn + 10}")

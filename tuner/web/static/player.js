@@ -139,8 +139,19 @@
   // go on after it, and the server sends what the link missed while it holds it.
   var lastSeqInSession = null;
 
+  // A new socket's first messages (hello, position, then an "audio" message for every
+  // audio stream the server still sends, then frames) say whether this page's audio
+  // stream outlived the drop: fresh is true from the socket's opening to its first
+  // hello; askedAbout is the stream to look for until the first frame (null: none).
+  var fresh = false;
+  var askedAbout = null;
+  var askedAboutNamed = false;
+
+  // Out of a tunnel the picture should come back well within what the page holds
+  // (the server's lead, 10 s by default): tries every 0.5 s, 1 s, 2 s, then 3 s.
   var socket = window.tunerPage.socket("/ws/video", {
     binary: "arraybuffer",
+    backoff: [500, 3000],
     path: function () {
       // Resume only from a frame this page could apply: else it starts afresh, from
       // a keyframe.
@@ -151,7 +162,11 @@
         "&after_seq=" + lastSeqInSession;
     },
     onState: function (state) { stats.socketState = state; },
-    onOpen: function () { app.setVideoProblem(""); },
+    onOpen: function () {
+      fresh = true;
+      askedAbout = null;
+      app.setVideoProblem("");
+    },
     onMessage: function (event) {
       if (typeof event.data === "string") onControl(event.data);
       else onFrame(event.data);
@@ -199,6 +214,12 @@
       return;
     }
     stats.lastHello = hello;
+    // The socket after a drop, in the same session: does the server still send this
+    // page's sound? (Looked at when the first frame comes.)
+    askedAbout = fresh && hello.session_id === activeSession && sound.session === activeSession ?
+      sound.confirmed() : null;
+    askedAboutNamed = false;
+    fresh = false;
     if (hello.session_id !== activeSession) {
       // A new session starts its own clock: nothing of the old one may be shown. Its
       // first frame is a keyframe.
@@ -224,6 +245,7 @@
   }
 
   function onAudioClock(message) {
+    if (askedAbout !== null && message.listener === askedAbout) askedAboutNamed = true;
     if (message.listener === sound.listener && typeof message.start_ms === "number") {
       clock.setAudioStart(message.start_ms);
       sound.told(message.listener, message.start_ms);
@@ -283,6 +305,12 @@
     }
     stats.framesReceived++;
     stats.bytesReceived += bytes.length;
+    if (askedAbout !== null) {
+      // Every stream the server sends was named before this first frame: not this
+      // page's, so the drop ended it (see sound.js).
+      if (!askedAboutNamed) sound.lost(askedAbout);
+      askedAbout = null;
+    }
     stats.lastSeq = info.seq;
     lastSeqInSession = info.seq;
     var newest = queue.frames.length ? queue.frames[queue.frames.length - 1] : null;

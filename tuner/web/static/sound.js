@@ -11,6 +11,13 @@
  * Each stream's start is told to the picture by the video socket ("audio" messages,
  * see player.js).
  *
+ * A drop (a tunnel) breaks the element's connection, and Chromium asks for the rest
+ * by bytes, which tuner refuses (a stream has no bytes to resume): the element then
+ * plays what it holds (up to the server's lead) and ends, silently; it fires no
+ * error. So the page asks again itself: at once when it knows the server has ended
+ * its stream (a new video socket after the drop does not name it, see player.js),
+ * at once when the sound ends or runs dry, and after a growing wait while that fails.
+ *
  * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
  */
 (function () {
@@ -25,6 +32,9 @@
   var HEALTHY_MS = 5000;
   // Sound that does not move this long while its session plays is a stalled stream.
   var STALL_MS = 5000;
+  // An element out of data (waiting) this long is fed again from where it stopped:
+  // its own retries (by bytes) cannot succeed.
+  var DRY_MS = 1000;
   var STALL_CHECK_MS = 1000;
   // Resumes remembered for the stats.
   var MAX_RESUMES = 20;
@@ -50,6 +60,7 @@
     stop: stop,
     play: playAudio,
     told: told,
+    lost: lost,
     seeked: seeked,
     setAction: setAction,
     showSession: updateMediaSession
@@ -62,6 +73,10 @@
   // again, from where its sound was (heardMs, on the session's clock).
   var broken = false;
   var heardMs = null;
+  // Whether the server told where the current stream starts (then it names it to every
+  // new video socket while the stream lasts).
+  var confirmed = false;
+  var dryTimer = null;
 
   function setState(state) {
     sound.state = state;
@@ -86,8 +101,24 @@
 
   // The server's word on where a stream starts (player.js, the "audio" message).
   function told(listener, startMs) {
-    if (listener === sound.listener) sound.startMs = startMs;
+    if (listener !== sound.listener) return;
+    sound.startMs = startMs;
+    confirmed = true;
   }
+
+  // A new video socket after a drop did not name this stream: the server ended it
+  // (the drop broke it), so what the element holds is all it will get. The sound is
+  // asked for again now, from where it is, while the element still plays: the new
+  // stream fills the lead again before the next tunnel (one short gap now rather
+  // than at the end of what it holds). listener: the stream the socket was asked about.
+  function lost(listener) {
+    if (listener !== sound.listener || !confirmed || broken) return;
+    if (sound.session === null || sound.session !== app.current.session_id) return;
+    interrupted("lost", "now");
+  }
+
+  // Whether the page expects the server to name its stream on a new video socket.
+  sound.confirmed = function () { return confirmed && !broken ? sound.listener : null; };
 
   // A seek took effect at clock atMs: the sound from there on is new, so the stream
   // starts again there (the server also ends the old one).
@@ -109,6 +140,8 @@
     // A new URL per stream: /audio ends with its session and must be asked for again.
     sound.listener = Math.random().toString(36).slice(2, 14) || "l";
     broken = false;
+    confirmed = false;
+    cancelDry();
     stall.time = -1;
     app.stats.audioLoads++;
     app.player.clock.audioLoading();
@@ -152,6 +185,8 @@
     sound.listener = null;
     sound.startMs = null;
     broken = false;
+    confirmed = false;
+    cancelDry();
     heardMs = null;
     playingSince = null;
     setState("off");
@@ -164,6 +199,7 @@
 
   el.sound.addEventListener("click", playAudio);
   el.audio.addEventListener("playing", function () {
+    cancelDry();
     el.sound.hidden = true;
     broken = false;
     playingSince = window.performance.now();
@@ -175,12 +211,24 @@
     if (at !== null && sound.state === "playing") heardMs = at;
   });
   // Out of data (a stalled link): the picture waits a while for the sound to go on
-  // where it stopped, as at a start; then the wall clock runs (sync.js).
+  // where it stopped, as at a start; then the wall clock runs (sync.js). Dry for
+  // DRY_MS, the stream is asked for again from there (the element's own retries by
+  // bytes are refused).
   el.audio.addEventListener("waiting", function () {
     if (sound.state !== "playing") return;
     app.player.clock.audioWaiting();
     setState("loading");
+    cancelDry();
+    dryTimer = setTimeout(function () {
+      dryTimer = null;
+      if (sound.state === "loading" && !broken) interrupted("waiting", "healthy");
+    }, DRY_MS);
   });
+
+  function cancelDry() {
+    if (dryTimer !== null) clearTimeout(dryTimer);
+    dryTimer = null;
+  }
   // Paused: its clock stands still, so the wall clock runs.
   el.audio.addEventListener("pause", function () { setState("off"); });
 
@@ -191,18 +239,24 @@
 
   // The stream broke (an LTE tunnel), ended or stalled while its session goes on: ask
   // for it again from where its sound was, after a wait that grows while it keeps
-  // breaking (never a storm), or at once when a socket comes back (resume).
-  function interrupted(reason) {
+  // breaking (never a storm), or at once when a socket comes back (resume). first:
+  // "now" (the link is back: a video socket just came through it), "healthy" (now
+  // after a stream that played well: it ended or ran dry after playing what it held,
+  // so the link may be back), or "wait".
+  function interrupted(reason, first) {
     var sessionId = sound.session;
     if (!sessionId || broken) return;
+    cancelDry();
     var at = soundAt();
     if (at !== null && playingSince !== null) heardMs = at;
     broken = true;
     var now = window.performance.now();
-    if (playingSince !== null && now - playingSince >= HEALTHY_MS) retryMs = RETRY_FIRST_MS;
+    var healthy = playingSince !== null && now - playingSince >= HEALTHY_MS;
+    if (healthy) retryMs = RETRY_FIRST_MS;
     playingSince = null;
+    var wait = first === "now" || (first === "healthy" && healthy) ? 0 : retryMs;
     var resumes = app.stats.audioResumes;
-    resumes.push({ reason: reason, heardMs: heardMs, waitMs: retryMs, at: now });
+    resumes.push({ reason: reason, heardMs: heardMs, waitMs: wait, at: now });
     if (resumes.length > MAX_RESUMES) resumes.shift();
     if (heardMs !== null) {
       // The picture waits for the sound, which goes on where it stopped.
@@ -211,24 +265,30 @@
     } else {
       setState("off");
     }
-    var wait = retryMs;
-    retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     cancelRetry();
-    retryTimer = setTimeout(function () {
+    var again = function () {
       retryTimer = null;
       if (sessionId === sound.session && sessionId === app.current.session_id &&
           app.running(app.current) && broken) {
         load(heardMs);
       }
-    }, wait);
+    };
+    if (wait === 0) {
+      again();
+      return;
+    }
+    retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    retryTimer = setTimeout(again, wait);
   }
 
   el.audio.addEventListener("error", function () {
     // Without a src (stop) the element reports an error too: not a break.
     if (!el.audio.hasAttribute("src")) return;
-    interrupted("error");
+    interrupted("error", "wait");
   });
-  el.audio.addEventListener("ended", function () { interrupted("ended"); });
+  // A session's stream ends only with it (or at a seek, which says so first): one that
+  // ends while its session plays was cut, and the element played all it held.
+  el.audio.addEventListener("ended", function () { interrupted("ended", "healthy"); });
 
   // A stream can stall without an error (a link that stops carrying data): sound that
   // should play and does not move for STALL_MS is asked for again too. Not while the
@@ -247,7 +307,7 @@
       stall.since = now;
     } else if (now - stall.since >= STALL_MS) {
       stall.time = -1;
-      interrupted("stalled");
+      interrupted("stalled", "wait");
     }
   }, STALL_CHECK_MS);
 
