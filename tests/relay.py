@@ -110,8 +110,13 @@ class Relay:
 
     @property
     def open(self) -> int:
-        """Connections open now."""
+        """Connections open now (accepted; some may still be connecting onwards)."""
         return len(self._links)
+
+    @property
+    def linked(self) -> int:
+        """Connections open now and connected to the target: a cut resets both sides."""
+        return sum(link.upstream is not None for link in self._links)
 
     @property
     def paused(self) -> bool:
@@ -305,6 +310,10 @@ class ThreadedRelay:
     @property
     def open(self) -> int:
         return self._relay.open
+
+    @property
+    def linked(self) -> int:
+        return self._relay.linked
 
     @property
     def paused(self) -> bool:

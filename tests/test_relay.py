@@ -329,7 +329,8 @@ def test_the_threaded_relay_serves_a_synchronous_test_and_ends_with_it() -> None
             with socket.create_connection(("127.0.0.1", relay.port), timeout=20) as held:
                 held.sendall(b"GET /three HTTP/1.1\r\n")  # the request is never finished
                 deadline = time.monotonic() + 10
-                while relay.open < 1 and time.monotonic() < deadline:
+                # Connected onwards too, or the cut would only reset the test's side.
+                while relay.linked < 1 and time.monotonic() < deadline:
                     time.sleep(0.01)
                 assert relay.cut() == 1
                 with pytest.raises(ConnectionResetError):
