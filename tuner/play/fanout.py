@@ -1,26 +1,16 @@
-"""One upstream, many subscribers: each gets its own bounded queue.
+"""One upstream, many subscribers: each gets its own bounded queue (the events of
+``/ws/events``; viewers and listeners read the session's timeline instead, see
+:mod:`tuner.play.consumers`).
 
-A session publishes each item once and every subscriber's queue takes it, so a slow
-subscriber never slows ffmpeg or the others. What a full queue does depends on the
-stream:
-
-- sound (:meth:`Fanout.publish`): the oldest ADTS frame is dropped, and the
-  listener's clock moves on by one frame;
-- video (:meth:`Fanout.publish_frame`): frames are deltas, each valid only on top of
-  the one before, so dropping one would break every later one. A viewer whose queue
-  is full drops it whole and gets a keyframe of the newest state instead, and
-  follows the deltas from there. A viewer who just joined, or asks, gets a keyframe
-  at the next frame in the same way.
-
-Control messages (a session's ``hello``) have a queue of their own and are never
-dropped.
+Each item is published once and every subscriber's queue takes it, so a slow
+subscriber never slows the publisher or the others: a full queue drops its oldest
+item. Control messages have a queue of their own and are never dropped.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
-from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import attrs
@@ -61,10 +51,6 @@ class Subscriber(Generic[T]):
         self._closed: SubscriberClosed | None = None
         self.delivered = 0
         self.dropped = 0
-        #: The next frame must be a keyframe (see :meth:`offer`).
-        self.needs_keyframe = True
-        #: Times the queue was full and replaced by a keyframe.
-        self.resyncs = 0
 
     def put(self, item: T) -> None:
         """Queue an item, pushing out the oldest one when full."""
@@ -73,42 +59,14 @@ class Subscriber(Generic[T]):
         self._items.append(item)
         self._wakeup.set()
 
-    def offer(self, item: T | None, keyframe: Callable[[], T]) -> None:
-        """Queue a frame of a delta-coded stream.
-
-        Args:
-            item: the frame's delta; ``None`` when it changes nothing and need not go
-                to a viewer who is in step.
-            keyframe: the same state as one keyframe. Called only when this viewer
-                needs it: it joined or asked (:attr:`needs_keyframe`), or its queue is
-                full, in which case the queue is dropped whole for it.
-        """
-        full = len(self._items) == self._items.maxlen
-        if full:
-            self.dropped += len(self._items)
-            self.resyncs += 1
-            self._items.clear()
-        if full or self.needs_keyframe:
-            self.needs_keyframe = False
-            self._items.append(keyframe())
-        elif item is not None:
-            self._items.append(item)
-        else:
-            return
-        self._wakeup.set()
-
     def put_control(self, message: Control) -> None:
         """Queue a control message, delivered before any queued item."""
         self._control.append(message)
         self._wakeup.set()
 
     def clear(self) -> None:
-        """Forget queued items (not control messages): they belong to an old session.
-
-        A delta-coded stream starts again from a keyframe.
-        """
+        """Forget queued items (not control messages)."""
         self._items.clear()
-        self.needs_keyframe = True
 
     def close(self, code: int, reason: str) -> None:
         """End the subscription; :meth:`get` raises once the control queue is empty."""
@@ -175,12 +133,6 @@ class Fanout(Generic[T]):
         """Offer an item to every subscriber."""
         for subscriber in self.subscribers:
             subscriber.put(item)
-
-    def publish_frame(self, item: T | None, keyframe: Callable[[], T]) -> None:
-        """Offer a frame of a delta-coded stream to every subscriber (see
-        :meth:`Subscriber.offer`); ``keyframe`` should cache what it makes."""
-        for subscriber in self.subscribers:
-            subscriber.offer(item, keyframe)
 
     def publish_control(self, message: Control, *, clear: bool = False) -> None:
         """Send a control message to every subscriber, optionally dropping their queues."""
