@@ -135,6 +135,90 @@ def live_hls_command(ffmpeg: str, directory: Path) -> list[str]:
     ]  # fmt: skip
 
 
+#: The timecode clip cut into this many HLS segments of 1 s (its picture counts to 42 s).
+LIVE_SEGMENTS = 40
+
+
+def make_timecode_segments(ffmpeg: str, directory: Path) -> list[Path]:
+    """The timecode clip (:mod:`tests.timecode`) as :data:`LIVE_SEGMENTS` MPEG-TS
+    segments of exactly 1 s (a keyframe at each second), ``seg000.ts`` on, in
+    ``directory``; made once."""
+    paths = [directory / f"seg{n:03d}.ts" for n in range(LIVE_SEGMENTS)]
+    if all(path.exists() for path in paths):
+        return paths
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", TIMECODE_VIDEO, "-f", "lavfi", "-i", TIMECODE_AUDIO,
+            "-t", str(LIVE_SEGMENTS), *_X264, "-force_key_frames", "expr:gte(t,n_forced)",
+            *_AAC, "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
+            "-hls_segment_filename", str(directory / "seg%03d.ts"),
+            str(directory / "all.m3u8"),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return paths
+
+
+@contextlib.contextmanager
+def simulated_live_hls(
+    directory: Path, *, published: int, window: int | None = None
+) -> Iterator[str]:
+    """A live HLS stream of :func:`make_timecode_segments`' segments in ``directory``
+    whose past is published already: at first its playlist ends with segment
+    ``published - 1``, and one more is published each second (until the last). An
+    event playlist of every segment from the first, or with ``window`` a sliding one
+    of that many. Served from a thread on a loopback port; yields the playlist's URL.
+
+    Segment ``n`` has media sequence number ``n`` and shows media time ``n`` s on.
+    """
+    started = time.monotonic()
+
+    def playlist() -> str:
+        newest = min(published - 1 + int(time.monotonic() - started), LIVE_SEGMENTS - 1)
+        first = 0 if window is None else max(0, newest - window + 1)
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1"]
+        lines.append(f"#EXT-X-MEDIA-SEQUENCE:{first}")
+        if window is None:
+            lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")
+        for n in range(first, newest + 1):
+            lines += ["#EXTINF:1.000000,", f"seg{n:03d}.ts"]
+        return "\n".join(lines) + "\n"
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            name = self.path.lstrip("/").split("?")[0]
+            if name == "live.m3u8":
+                body, kind = playlist().encode(), "application/vnd.apple.mpegurl"
+            elif re.fullmatch(r"seg\d{3}\.ts", name) and (directory / name).is_file():
+                body, kind = (directory / name).read_bytes(), "video/mp2t"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/live.m3u8"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 @contextlib.contextmanager
 def http_server(directory: Path) -> Iterator[str]:
     """Serve ``directory`` on a loopback port (a child process); yields its base URL."""

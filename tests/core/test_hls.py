@@ -36,3 +36,22 @@ def test_anything_else_is_not_a_playlist(text: str) -> None:
 
 def test_a_byte_order_mark_and_crlf_are_fine() -> None:
     assert not parse_playlist("\ufeff#EXTM3U\r\n#EXTINF:4,\r\na.ts\r\n").is_master
+
+
+def test_a_media_playlist_says_its_sequence_its_segments_lengths_and_its_type() -> None:
+    text = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:1041\n"
+        "#EXT-X-PLAYLIST-TYPE:EVENT\n#EXTINF:6.006,title\na.ts\n#EXTINF:5.5,\nb.ts\n"
+    )
+    playlist = parse_playlist(text)
+    assert playlist.media_sequence == 1041
+    assert playlist.durations == (6.006, 5.5)
+    assert (playlist.target_duration, playlist.event, playlist.segments) == (6.0, True, 2)
+
+
+def test_a_playlist_without_those_tags_starts_at_0_and_slides() -> None:
+    playlist = parse_playlist(LIVE)
+    assert (playlist.media_sequence, playlist.event, playlist.durations) == (0, False, (6.0, 6.0))
+    # A tag with no number is read as absent, not as an error.
+    odd = parse_playlist("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:x\n#EXTINF:,\na.ts\n")
+    assert (odd.media_sequence, odd.durations) == (0, (0.0,))

@@ -1,4 +1,4 @@
-"""A source's thumbnail and channel: taken from yt-dlp's info, carried across the
+"""A source's thumbnail, channel and HLS mark: taken from yt-dlp's info, carried across the
 worker's pipe, and absent without harm from an older answer."""
 
 from __future__ import annotations
@@ -36,3 +36,14 @@ def test_they_cross_the_pipe_and_an_older_answer_still_parses() -> None:
     again = Source.from_json(old)
     assert (again.thumbnail, again.channel) == (None, None)
     assert again.title == "Cats"
+
+
+def test_an_hls_format_is_marked_so_and_the_mark_crosses_the_pipe() -> None:
+    live = source_from_info(
+        {**INFO, "url": "https://cdn.example.com/live.m3u8", "protocol": "m3u8_native"}
+    )
+    assert live.inputs[0].hls and not source_from_info(INFO).inputs[0].hls
+    assert Source.from_json(live.to_json()).inputs[0].hls
+    old = live.to_json()
+    del old["inputs"][0]["hls"]
+    assert not Source.from_json(old).inputs[0].hls

@@ -74,6 +74,20 @@ def test_a_video_resumes_where_it_stopped_but_a_live_stream_at_its_edge() -> Non
     assert option_before(live, BOTH.url, "-ss") is None
 
 
+def test_a_live_playlist_starts_at_a_segment_and_only_hls_inputs_are_told_so() -> None:
+    hls = MediaInput("https://cdn.example/live.m3u8", (), True, True, hls=True)
+    for extra in ((), (AUDIO,)):
+        source = Source("t", (hls, *extra), is_live=True)
+        command = source_command("ffmpeg", source, LOW, Mode.MONO, 3, live_start_index=12)
+        assert option_before(command, hls.url, "-live_start_index") == "12"
+        assert option_before(command, hls.url, "-ss") is None
+        # Any other demuxer would refuse the option and fail the run.
+        for other in extra:
+            assert option_before(command, other.url, "-live_start_index") is None
+    at_edge = source_command("ffmpeg", Source("t", (hls,), is_live=True), LOW, Mode.MONO, 3)
+    assert "-live_start_index" not in at_edge
+
+
 def test_a_silent_video_gets_silence_as_long_as_itself() -> None:
     command = source_command("ffmpeg", Source("t", (VIDEO,), duration=30.0), LOW, Mode.MONO, 3)
     assert inputs(command) == [VIDEO.url, "anullsrc=r=48000:cl=stereo"]

@@ -181,6 +181,7 @@ async def test_a_seek_voids_what_viewers_hold_and_ends_the_sessions_sound() -> N
     stage.positioned(session)
     assert _control(await viewer.get()) == {
         "type": "position", "at_ms": 0, "position": 0.0, "duration": 30.0, "seekable": True,
+        "window": None,
     }  # fmt: skip
 
     stage.seeked(session, 4321.4)

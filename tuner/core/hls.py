@@ -1,8 +1,9 @@
 """Just enough of an HLS playlist (RFC 8216) to tell whether a URL plays, and how.
 
-Sans-IO: the extractors' stream check fetches the text and asks this module what it
-is. A master playlist lists variants (their resolutions give the quality); a media
-playlist without ``#EXT-X-ENDLIST`` is live.
+Sans-IO: the extractors' stream check and a live session's window
+(:mod:`tuner.core.live_window`) fetch the text and ask this module what it is. A
+master playlist lists variants (their resolutions give the quality); a media playlist
+without ``#EXT-X-ENDLIST`` is live, and lists its segments from its media sequence on.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import attrs
 
 _RESOLUTION = re.compile(r"RESOLUTION=(\d+)x(\d+)")
+_NUMBER = re.compile(r"\s*(\d+(?:\.\d*)?)")
 
 
 class NotAPlaylistError(ValueError):
@@ -28,6 +30,11 @@ class Playlist:
         height: the tallest variant's height in pixels, if the playlist says.
         ended: a media playlist with ``#EXT-X-ENDLIST`` (not live).
         segments: how many media segments a media playlist lists.
+        media_sequence: the first segment's sequence number (``#EXT-X-MEDIA-SEQUENCE``).
+        durations: each segment's length in seconds (``#EXTINF``), in order.
+        target_duration: ``#EXT-X-TARGETDURATION`` (seconds), when given.
+        event: ``#EXT-X-PLAYLIST-TYPE:EVENT``: segments are only ever added (the
+            window keeps its start), not slid off.
     """
 
     is_master: bool
@@ -35,6 +42,10 @@ class Playlist:
     height: int | None = None
     ended: bool = False
     segments: int = 0
+    media_sequence: int = 0
+    durations: tuple[float, ...] = ()
+    target_duration: float | None = None
+    event: bool = False
 
     @property
     def quality(self) -> str | None:
@@ -53,8 +64,10 @@ def parse_playlist(text: str) -> Playlist:
         raise NotAPlaylistError("not an HLS playlist: it does not start with #EXTM3U")
     variants: list[str] = []
     heights: list[int] = []
-    ended = False
-    segments = 0
+    ended = event = False
+    durations: list[float] = []
+    media_sequence = 0
+    target_duration: float | None = None
     expect_variant_uri = False
     for line in lines[1:]:
         if not line:
@@ -67,7 +80,13 @@ def parse_playlist(text: str) -> Playlist:
         elif line == "#EXT-X-ENDLIST":
             ended = True
         elif line.startswith("#EXTINF:"):
-            segments += 1
+            durations.append(_number(line[len("#EXTINF:") :]) or 0.0)
+        elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            media_sequence = int(_number(line[len("#EXT-X-MEDIA-SEQUENCE:") :]) or 0)
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            target_duration = _number(line[len("#EXT-X-TARGETDURATION:") :])
+        elif line.startswith("#EXT-X-PLAYLIST-TYPE:"):
+            event = line.partition(":")[2].strip().upper() == "EVENT"
         elif not line.startswith("#") and expect_variant_uri:
             variants.append(line)
             expect_variant_uri = False
@@ -76,5 +95,15 @@ def parse_playlist(text: str) -> Playlist:
         variants=tuple(variants),
         height=max(heights, default=None),
         ended=ended,
-        segments=segments,
+        segments=len(durations),
+        media_sequence=media_sequence,
+        durations=tuple(durations),
+        target_duration=target_duration,
+        event=event,
     )
+
+
+def _number(text: str) -> float | None:
+    """The decimal number a tag's value starts with (``6.006,title`` is 6.006)."""
+    match = _NUMBER.match(text)
+    return float(match.group(1)) if match else None

@@ -83,6 +83,28 @@ def seek_target(request: SeekRequest, now: float | None, duration: float | None)
     return min(max(0.0, target), last)
 
 
+def live_seek_target(
+    request: SeekRequest, now: float | None, earliest: float, edge: float
+) -> float:
+    """Where in a live stream's window (:mod:`tuner.core.live_window`) ``request``
+    lands, with the play head at ``now``: between the oldest place still held and the
+    live edge (the run then starts at the segment that holds it).
+
+    Raises:
+        SeekError: a position past the live edge.
+    """
+    if request.position is not None:
+        if request.position > edge:
+            raise SeekError(
+                f"'position' {request.position:g} s is past the live edge ({edge:.0f} s)"
+            )
+        target = request.position
+    else:
+        assert request.delta is not None
+        target = (now if now is not None else edge) + request.delta
+    return min(max(earliest, target), edge)
+
+
 @attrs.frozen
 class Anchor:
     """From clock time ``at_ms`` on, the source plays from ``position`` seconds."""

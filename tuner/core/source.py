@@ -35,6 +35,9 @@ class MediaInput:
     absolute path, and ffmpeg may read it as a file. Only the cache makes such
     inputs; :meth:`Source.from_json` (what crosses a worker's pipe) never does, and
     a user's query can never name a local file (:mod:`tuner.core.query`).
+
+    ``hls`` marks an HLS playlist (yt-dlp's ``m3u8`` protocols): a live one has a
+    window that a session reads (:mod:`tuner.play.live`).
     """
 
     url: str
@@ -42,6 +45,7 @@ class MediaInput:
     has_video: bool | None = None
     has_audio: bool | None = None
     local: bool = False
+    hls: bool = False
 
     @property
     def known(self) -> bool:
@@ -99,6 +103,8 @@ class Source:
                     headers=tuple((str(k), str(v)) for k, v in i["headers"]),
                     has_video=i["has_video"],
                     has_audio=i["has_audio"],
+                    # Absent from answers of older versions.
+                    hls=i.get("hls") is True,
                 )
                 for i in data["inputs"]
             )
@@ -156,6 +162,7 @@ def _input(fmt: dict[str, Any]) -> MediaInput:
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
         has_video=_has(fmt.get("vcodec")),
         has_audio=_has(fmt.get("acodec")),
+        hls=str(fmt.get("protocol") or "").startswith("m3u8"),
     )
 
 

@@ -69,8 +69,11 @@ def source_command(
     audio_fd: int,
     *,
     start_seconds: float = 0.0,
+    live_start_index: int | None = None,
 ) -> list[str]:
-    """Play a resolved source from ``start_seconds`` (0 for live streams).
+    """Play a resolved source from ``start_seconds`` (0 for live streams), or a live
+    HLS stream from the segment ``live_start_index`` of its playlist (its window,
+    :mod:`tuner.core.live_window`; ffmpeg cannot seek in a live playlist by time).
 
     The egress proxy, when the inputs are to be fetched through it, is not on the
     command line, where any local user could read its password (``/proc/PID/cmdline``):
@@ -85,7 +88,7 @@ def source_command(
         raise ValueError("a source needs video or audio")
     command = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error"]
     for media in source.inputs:
-        command += _network_input(media, start_seconds)
+        command += _network_input(media, start_seconds, live_start_index)
     video_at = next((n for n, i in enumerate(source.inputs) if i.has_video), None)
     audio_at = next((n for n, i in enumerate(source.inputs) if i.has_audio), None)
 
@@ -202,7 +205,9 @@ def _audio_output(audio_fd: int) -> list[str]:
     ]  # fmt: skip
 
 
-def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
+def _network_input(
+    media: MediaInput, start_seconds: float, live_start_index: int | None = None
+) -> list[str]:
     if media.local:
         seek = ["-ss", f"{start_seconds:.3f}"] if start_seconds > 0 else []
         return ["-protocol_whitelist", "file", *seek, "-i", f"file:{media.url}"]
@@ -210,7 +215,10 @@ def _network_input(media: MediaInput, start_seconds: float) -> list[str]:
     headers = "".join(f"{name}: {value}\r\n" for name, value in media.headers if _safe(name, value))
     if headers:
         args += ["-headers", headers]
-    if start_seconds > 0:
+    if live_start_index is not None and media.hls:
+        # An option of the HLS demuxer only: any other input would refuse it.
+        args += ["-live_start_index", str(live_start_index)]
+    elif start_seconds > 0:
         args += ["-ss", f"{start_seconds:.3f}"]
     return [*args, "-i", media.url]
 

@@ -10,6 +10,10 @@ for too long while ffmpeg still runs. Once a session has shown a frame, a broken
 attempt is followed by another, after a backoff and a fresh resolution (resolved
 URLs expire): a live stream resumes at its live edge, a video where it stopped.
 
+A live HLS stream's playlist is read before each run (:mod:`tuner.play.live`): when
+it holds a window long enough to seek in (:mod:`tuner.core.live_window`), the stream
+has positions like a video, and each run starts at the segment that holds its place.
+
 Clock: the session's media time is counted in ADTS frames of its sound (1024 samples
 at 48 kHz each), which flow without a break from attempt to attempt. Video frames are
 stamped on the same clock, so a listener's audio position maps to frame times by one
@@ -29,6 +33,7 @@ import attrs
 import trio
 
 from tuner.core.adts import ADTSSplitter
+from tuner.core.live_window import LiveWindow
 from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryKind
@@ -41,10 +46,11 @@ from tuner.core.retry import (
     watch,
 )
 from tuner.core.seek import MediaClock
-from tuner.core.source import Source
+from tuner.core.source import MediaInput, Source
 from tuner.egress_proxy import EgressProxy, child_environment
 from tuner.play.command import AUDIO_FRAME_MS, source_command, testcard_command
 from tuner.play.ffmpeg import Tool
+from tuner.play.live import WindowReadError, hls_input, read_window
 from tuner.play.resolver import ResolveError, Resolver
 from tuner.play.timeline import SessionTimeline
 from tuner.procs import run_in_own_group
@@ -120,6 +126,8 @@ class Session:
     seeking_to: float | None = None
     #: The source was read to its end; its clients play out what they hold.
     playing_out: bool = False
+    #: A live HLS stream's window, as its playlist was last read.
+    live: LiveWindow | None = None
 
     #: Called with the index of the first frame dropped when a retune cuts what lies
     #: ahead of the play head (the stage moves its viewers' cursors).
@@ -178,6 +186,27 @@ class Session:
             return self.seeking_to
         return self.media.position_at(self.timeline.now_ms())
 
+    def can_seek(self) -> bool:
+        """Whether a seek can move this session: a video of known length, or a live
+        stream whose playlist holds a window long enough."""
+        source = self.source
+        if source is None:
+            return False
+        if source.is_live:
+            return self.live is not None and self.live.seekable
+        return seekable(source)
+
+    def window_json(self) -> dict[str, float] | None:
+        """A seekable live stream's window now, for clients: ``start``, the oldest place
+        still held, and ``end``, the newest place a run can start (the live point)."""
+        if self.live is None or not self.can_seek():
+            return None
+        now = trio.current_time()
+        return {
+            "start": round(self.live.start_at(now), 3),
+            "end": round(self.live.live_point_at(now), 3),
+        }
+
 
 @attrs.define
 class _Attempt:
@@ -188,6 +217,8 @@ class _Attempt:
     last_progress: float
     preset: Preset
     mode: Mode
+    #: ``start_seconds`` is a known place in the source (not a live edge's).
+    placed: bool = False
     frames: int = 0
     video_ended: bool = False
     #: ffmpeg still ran after its video ended, and was stopped.
@@ -268,6 +299,8 @@ async def run_session(
                 position = (
                     resume_at.position if resume_at.seek else min(position, resume_at.position)
                 )
+            if source.is_live and (media := hls_input(source)) is not None:
+                await _read_live_window(session, media, playback)
             attempt = await _run_attempt(
                 session, ffmpeg, source, position, playback, hooks, resume_at
             )
@@ -373,6 +406,25 @@ def seekable(source: Source) -> bool:
     return not source.is_live and source.duration is not None
 
 
+async def _read_live_window(session: Session, media: MediaInput, playback: Playback) -> None:
+    """Read the live stream's playlist into the session's window; a read that fails
+    leaves the window as it was (the run starts at the edge without one)."""
+    # Its own name at the egress proxy: a problem there is not the run's.
+    proxy = playback.egress.url(f"{_egress_user(session)}-window") if playback.egress else None
+    window = session.live or LiveWindow()
+    try:
+        await read_window(window, media, proxy)
+    except WindowReadError as exc:
+        log.warning("session %s: cannot read the live playlist (%s)", session.id, exc)
+        return
+    if session.live is None:
+        log.info(
+            "session %s: the live playlist holds %.0f s%s", session.id, window.length,
+            "" if window.seekable else " (too little to seek in)",
+        )  # fmt: skip
+    session.live = window
+
+
 def _egress_user(session: Session) -> str:
     """The name this session's ffmpeg uses at the egress proxy."""
     return f"session-{session.id}"
@@ -387,7 +439,16 @@ async def _run_attempt(
     hooks: Hooks,
     resume_at: _Resume | None = None,
 ) -> _Attempt:
-    start_seconds = 0.0 if source.is_live else position
+    live_start_index = None
+    if not source.is_live:
+        start_seconds, placed = position, True
+    elif session.live is not None and session.live.seekable:
+        # A place that was played before (a reconnect, a retune, a seek), else the edge.
+        again = resume_at is not None or bool(session.media.anchors)
+        placement = session.live.locate(position if again else None)
+        live_start_index, start_seconds, placed = placement.index, placement.position, True
+    else:
+        start_seconds, placed = 0.0, False
     if resume_at is None:
         # Frames of this run start where the sound is, and never before the last frame.
         origin_ms = max(_sound_end(session), session.last_pts_ms + 1)
@@ -396,6 +457,7 @@ async def _run_attempt(
         origin_ms, sound_from_ms = resume_at.origin_ms, resume_at.sound_from_ms
     preset, mode = session.preset, session.mode
     attempt = _Attempt(origin_ms, start_seconds, trio.current_time(), preset, mode)
+    attempt.placed = placed
     attempt.sound_from_ms = sound_from_ms
     read_fd, write_fd = os.pipe()
     env = None
@@ -404,7 +466,13 @@ async def _run_attempt(
     else:
         proxy = playback.egress.url(_egress_user(session)) if playback.egress else None
         command = source_command(
-            ffmpeg.path, source, preset, mode, write_fd, start_seconds=start_seconds
+            ffmpeg.path,
+            source,
+            preset,
+            mode,
+            write_fd,
+            start_seconds=start_seconds,
+            live_start_index=live_start_index,
         )
         if proxy is not None:
             # Without no_proxy, which would let ffmpeg bypass the proxy.
@@ -476,9 +544,9 @@ async def _read_video(
                 attempt.frames += 1
                 attempt.last_progress = trio.current_time()
                 if attempt.frames == 1:
-                    if not (session.source is None or session.source.is_live):
+                    if attempt.placed:
                         session.media.mark(attempt.origin_ms, attempt.start_seconds)
-                        session.seeking_to = None
+                    session.seeking_to = None
                     on_first_frame()
                 elif attempt.suspected:
                     attempt.suspected = False

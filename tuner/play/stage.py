@@ -26,7 +26,7 @@ from tuner.core.presets import Preset
 from tuner.play.command import AUDIO_FRAME_MS
 from tuner.play.consumers import Listener, Viewer
 from tuner.play.fanout import Control
-from tuner.play.session import Session, seekable
+from tuner.play.session import Session
 from tuner.play.timeline import SessionTimeline
 
 
@@ -100,7 +100,8 @@ class Stage:
 
     def positioned(self, session: Session) -> None:
         """``session``'s run shows its first frame: viewers hear which place in the
-        source plays from when (nothing for a live stream, which has no place)."""
+        source plays from when (nothing for a live stream played at its edge, which has no
+        place)."""
         source = session.source
         if session is not self._session or source is None or not session.media.anchors:
             return
@@ -111,7 +112,8 @@ class Stage:
                 at_ms=round(anchor.at_ms),
                 position=round(anchor.position, 3),
                 duration=source.duration,
-                seekable=seekable(source),
+                seekable=session.can_seek(),
+                window=session.window_json(),
             )
         )
         for viewer in self.viewers_now:
@@ -140,8 +142,8 @@ class Stage:
     def _publish_hello(self, session: Session, chosen: Preset, adaptive: bool) -> None:
         preset = session.preset
         source = session.source
-        live = source is None or source.is_live
-        position = None if live else session.position()
+        placed = source is not None and (not source.is_live or session.can_seek())
+        position = session.position() if placed else None
         self._hello = Control(
             encode_control(
                 "hello",
@@ -157,7 +159,8 @@ class Stage:
                 audio_frame_ms=AUDIO_FRAME_MS,
                 position=None if position is None else round(position, 3),
                 duration=None if source is None else source.duration,
-                seekable=source is not None and seekable(source),
+                seekable=session.can_seek(),
+                window=session.window_json(),
             )
         )
         for viewer in self.viewers_now:

@@ -21,16 +21,17 @@ from tuner.core import state
 from tuner.core.adapt import Adapter, Report
 from tuner.core.adts import ADTSSplitter
 from tuner.core.health import Health, Level
+from tuner.core.live_window import MIN_WINDOW_SECONDS
 from tuner.core.presets import Mode, Preset
 from tuner.core.query import Query, QueryError, QueryKind, parse_query
-from tuner.core.seek import NotSeekableError, SeekRequest, seek_target
+from tuner.core.seek import NotSeekableError, SeekRequest, live_seek_target, seek_target
 from tuner.core.source import Source
 from tuner.core.state import State, Status
 from tuner.play.command import preroll_command
 from tuner.play.consumers import Viewer
 from tuner.play.ffmpeg import Tool
 from tuner.play.resolver import Resolver
-from tuner.play.session import Hooks, Playback, Session, SessionError, run_session, seekable
+from tuner.play.session import Hooks, Playback, Session, SessionError, run_session
 from tuner.play.stage import Stage
 from tuner.procs import run_captured
 
@@ -239,10 +240,15 @@ class Supervisor:
         source = session.source
         if source is None:
             raise NotSeekableError("the source is still being found: seek once it plays")
-        if not seekable(source):
-            raise NotSeekableError(_why_not_seekable(source))
+        if not session.can_seek():
+            raise NotSeekableError(_why_not_seekable(session, source))
         before = session.position()
-        target = seek_target(request, before, source.duration)
+        if session.live is not None and source.is_live:
+            now = trio.current_time()
+            earliest, edge = session.live.start_at(now), session.live.live_point_at(now)
+            target = live_seek_target(request, before, earliest, edge)
+        else:
+            target = seek_target(request, before, source.duration)
         at_ms = session.seek(target)
         log.info("session %s: seek from %s to %.1f s", session.id, _seconds(before),
                  target)  # fmt: skip
@@ -257,8 +263,14 @@ class Supervisor:
         """The status as the API shows it, with the position at the play head now."""
         status = self.status
         session = self._current
-        live = session is not None and session.source is not None and session.source.is_live
-        return {**status.to_json(), "position": None if live else self.position()}
+        if session is None or session.source is None:
+            return {**status.to_json(), "position": None, "window": None}
+        placed = not session.source.is_live or session.can_seek()
+        return {
+            **status.to_json(),
+            "position": self.position() if placed else None,
+            "window": session.window_json(),
+        }
 
     def report(self, viewer: Viewer, frames: int, late: int, render_ms: float) -> None:
         """A viewer's ``stats`` message: how it kept up since its last one."""
@@ -349,7 +361,7 @@ class Supervisor:
                 source.duration,
                 thumbnail=self._thumbnail_path(source.thumbnail),
                 channel=source.channel,
-                seekable=seekable(source),
+                seekable=session.can_seek(),
             )
 
     def _on_stalled(self, session: Session, sentence: str | None) -> None:
@@ -377,9 +389,14 @@ class Supervisor:
                 hook(session)
 
 
-def _why_not_seekable(source: Source) -> str:
+def _why_not_seekable(session: Session, source: Source) -> str:
     if source.is_live and not source.inputs:
         return "the test card cannot seek"
+    if source.is_live and session.live is not None:
+        return (
+            f"this live stream cannot seek: its playlist holds {session.live.length:.0f} s, "
+            f"and a window of at least {MIN_WINDOW_SECONDS:.0f} s is needed"
+        )
     if source.is_live:
         return "this live stream cannot seek: tuner plays it at its live edge"
     return "this source's length is not known, so tuner cannot seek in it"
