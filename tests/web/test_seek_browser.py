@@ -362,8 +362,8 @@ def test_controls_come_and_go_with_seekable(browser: Any) -> None:
     assert page.is_hidden("#seek")
     actions = page.evaluate("window.mediaActions")
     assert not any(actions.get(k) for k in ("seekto", "seekbackward", "seekforward"))
-    # A live stream's window opens (a position message says so): the steps, no bar
-    # (no length to map it to).
+    # It can seek now (a position message says so), with no window or length said:
+    # the steps, no bar (nothing to map it to).
     fake.sockets[-1].send(json.dumps({"type": "position", "at_ms": 0, "position": 5.0,
                                       "duration": None, "seekable": True}))  # fmt: skip
     page.wait_for_selector("#seek:not([hidden])")
@@ -372,6 +372,43 @@ def test_controls_come_and_go_with_seekable(browser: Any) -> None:
     fake.sockets[-1].send(json.dumps({"type": "position", "at_ms": 10, "position": 5.0,
                                       "duration": None, "seekable": False}))  # fmt: skip
     page.wait_for_selector("#seek", state="hidden")
+    fake.close()
+
+
+def test_a_live_window_is_a_bar_from_its_oldest_place_to_the_live_point(browser: Any) -> None:
+    window = {"start": 100.0, "end": 700.0}
+    status = {**STATUS, "is_live": True, "duration": None, "position": 640.0, "window": window}
+    hello = {**HELLO, "duration": None, "position": 640.0, "window": window}
+    fake = FakeTuner(browser, status, hello)
+    page = fake.page
+    page.goto("http://tuner.test/")
+    page.wait_for_selector("body[data-state=player]", state="attached")
+    wait_for(page, "window.tunerStats.framesDrawn >= 1")
+    fake.sockets[-1].send(json.dumps({"type": "position", "at_ms": 0, "position": 640.0,
+                                      "duration": None, "seekable": True,
+                                      "window": window}))  # fmt: skip
+    page.wait_for_selector("#seek:not([hidden])")
+    assert page.is_visible("#scrub")
+    # The time says how far behind live the picture is (the live point and the
+    # picture both move on with the clock).
+    wait_for(page, f"/^\\u2212(0:5\\d|1:0\\d)$/.test({TIME})")
+    # 640 s in a window from 100 s to 700 s: 90% of the bar.
+    assert fill_percent(page) == pytest.approx(90, abs=1)
+    box = track_box(page)
+    y = box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    touch(cdp, "touchStart", box["x"] + box["width"] * 0.5, y)
+    wait_for(page, "/^\\u22125:0\\d behind live$/.test("
+             "document.getElementById('scrub-time').textContent)")  # fmt: skip
+    # Past the end of the bar is the live point.
+    touch(cdp, "touchMove", box["x"] + box["width"] * 1.2, y)
+    wait_for(page, "document.getElementById('scrub-time').textContent === 'Live'")
+    touch(cdp, "touchMove", box["x"] + box["width"] * 0.5, y)
+    wait_for(page, "document.getElementById('scrub-time').textContent !== 'Live'")
+    touch(cdp, "touchEnd", 0, 0)
+    sent = fake.sent(1)
+    # Half way from the oldest place to the live point (which moved on a little).
+    assert 400 <= sent[0]["position"] <= 410, sent
     fake.close()
 
 

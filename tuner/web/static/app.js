@@ -287,7 +287,7 @@
     showStageText();
     if (!on) app.player.clearTime();
     if (on) showPickers(s);
-    if (on) app.seek.learn(s.session_id, s.seekable, s.duration);
+    if (on) app.seek.learn(s.session_id, s.seekable, s.duration, s.window);
 
     if (s.state === "error" && s.session_id !== toldError) {
       toldError = s.session_id;

@@ -84,8 +84,11 @@
   function renderTime() {
     var at = now();
     if (at === null) return;
+    // A live stream that can seek: how far behind its live point.
+    var behind = app.seek ? app.seek.behindLive(at.position) : null;
     var text = app.formatDuration(at.position);
-    if (at.duration) text += " / " + app.formatDuration(at.duration);
+    if (behind !== null) text = behind === 0 ? "Live" : "\u2212" + app.formatDuration(behind);
+    else if (at.duration) text += " / " + app.formatDuration(at.duration);
     if (el.time.textContent !== text) el.time.textContent = text;
     if (app.seek) app.seek.show(at);
   }
@@ -237,7 +240,7 @@
     // Also a retune (the same session at another preset or mode): its frames come
     // after a keyframe; the report window starts again with the new grid.
     activeSession = hello.session_id;
-    if (app.seek) app.seek.learn(hello.session_id, hello.seekable, hello.duration);
+    if (app.seek) app.seek.learn(hello.session_id, hello.seekable, hello.duration, hello.window);
     resetReport();
     sound.start(hello.session_id);
     sound.resume();
@@ -258,7 +261,7 @@
   function onPosition(message) {
     if (activeSession === null || typeof message.at_ms !== "number") return;
     mediaTime.mark(message.at_ms, message.position, message.duration);
-    if (app.seek) app.seek.learn(activeSession, message.seekable, message.duration, true);
+    if (app.seek) app.seek.learn(activeSession, message.seekable, message.duration, message.window);
     renderTime();
   }
 

@@ -10,6 +10,11 @@
  * server's "seek" message says when a seek took effect (player.js drops what it
  * voids, sound.js starts the sound there).
  *
+ * A live stream that can seek has a window instead of a length (the "window" of the
+ * status and the messages: its oldest place and its live point, in seconds): the bar
+ * spans it, its live end moving on with the clock, and the time says how far behind
+ * live the picture is.
+ *
  * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
  */
 (function () {
@@ -33,10 +38,14 @@
     track: $("scrub-track"), fill: $("scrub-fill"), thumb: $("scrub-thumb"), time: $("scrub-time")
   };
 
-  app.seek = { learn: learn, show: show, applied: applied, ask: ask };
+  // Closer than this to the live point is live.
+  var LIVE_S = 3;
 
-  // What is known of the session that plays: whether it can seek, and how long it is.
-  var info = { session: null, seekable: false, duration: null };
+  app.seek = { learn: learn, show: show, applied: applied, ask: ask, behindLive: behindLive };
+
+  // What is known of the session that plays: whether it can seek, how long it is, and
+  // a live stream's window ({start, end, at}: at is when it was told, on the page's clock).
+  var info = { session: null, seekable: false, duration: null, window: null };
   var shown = false;
   // The finger (or mouse) on the bar: {id, position}.
   var drag = null;
@@ -46,26 +55,52 @@
   var painted = "";
   var positionToldAt = -Infinity;
 
-  var seeks = new window.TunerSync.Seeks(send, duration);
+  var seeks = new window.TunerSync.Seeks(send, function () {
+    var range = span();
+    return range ? range.end : null;
+  });
 
-  // The status (app.js), a hello or a "position" message (player.js) says it.
-  function learn(session, seekable, mediaDuration) {
+  // The status (app.js), a hello or a "position" message (player.js) says it; a
+  // window that is null (not absent) is gone.
+  function learn(session, seekable, mediaDuration, window_) {
     if (!session) return;
-    if (info.session !== session) info = { session: session, seekable: false, duration: null };
+    if (info.session !== session) {
+      info = { session: session, seekable: false, duration: null, window: null };
+    }
     if (typeof seekable === "boolean") info.seekable = seekable;
     if (typeof mediaDuration === "number" && mediaDuration > 0) info.duration = mediaDuration;
+    if (window_ && typeof window_.start === "number" && typeof window_.end === "number") {
+      info.window = { start: window_.start, end: window_.end, at: window.performance.now() };
+    } else if (window_ === null) {
+      info.window = null;
+    }
     refresh();
   }
 
-  function duration() {
-    if (info.duration) return info.duration;
-    return last && last.duration ? last.duration : null;
+  // What the bar spans now: {start, end, live} in seconds, or null (no length known).
+  function span() {
+    var w = info.window;
+    if (w) {
+      var moved = Math.max(0, (window.performance.now() - w.at) / 1000);
+      return { start: w.start, end: w.end + moved, live: true };
+    }
+    var end = info.duration || (last && last.duration) || null;
+    return end ? { start: 0, end: end, live: false } : null;
+  }
+
+  // How far behind the live point ``position`` is (seconds, 0 when live), or null
+  // when the source is not a live stream that can seek.
+  function behindLive(position) {
+    var range = span();
+    if (!range || !range.live || typeof position !== "number") return null;
+    var behind = range.end - position;
+    return behind < LIVE_S ? 0 : behind;
   }
 
   function refresh() {
     var on = app.running(app.current) && app.current.session_id === info.session && info.seekable;
-    // No length known (a live stream's window): the steps, but no bar.
-    var scrubbable = !!duration();
+    // No length known (a source of unknown length): the steps, but no bar.
+    var scrubbable = !!span();
     if (bar.scrub.hidden === scrubbable) bar.scrub.hidden = !scrubbable;
     if (on === shown) return;
     shown = on;
@@ -103,10 +138,10 @@
     var to = typeof body.position === "number" ? body.position :
       (from === null ? null : from + body.delta);
     if (to !== null) {
-      var end = duration();
-      to = Math.max(0, end ? Math.min(to, end) : to);
+      var range = span();
+      to = range ? Math.max(range.start, Math.min(to, range.end)) : Math.max(0, to);
       target = { position: to, until: window.performance.now() + TARGET_MS };
-      paint(to, end);
+      paint(to, range);
     }
     seeks.ask(body);
   }
@@ -148,17 +183,28 @@
     if (target && (now > target.until || (at && Math.abs(at.position - target.position) < 2))) {
       target = null;
     }
-    var end = duration();
-    if (target) paint(target.position, end);
-    else if (at) paint(at.position, end);
-    if (at && end && now - positionToldAt >= POSITION_STATE_MS) {
+    var range = span();
+    if (target) paint(target.position, range);
+    else if (at) paint(at.position, range);
+    // A live stream has no length to tell the car's own bar.
+    if (at && range && !range.live && now - positionToldAt >= POSITION_STATE_MS) {
       positionToldAt = now;
-      tellPositionState(at.position, end);
+      tellPositionState(at.position, range.end);
     }
   }
 
-  function paint(position, end) {
-    var share = end ? Math.max(0, Math.min(1, position / end)) : 0;
+  // Where the bar says position is: the time, or how far behind live.
+  function label(position, range) {
+    if (range && range.live) {
+      var behind = behindLive(position);
+      return behind === 0 ? "Live" : "\u2212" + app.formatDuration(behind) + " behind live";
+    }
+    return app.formatDuration(position) + (range ? " / " + app.formatDuration(range.end) : "");
+  }
+
+  function paint(position, range) {
+    var length = range ? range.end - range.start : 0;
+    var share = length > 0 ? Math.max(0, Math.min(1, (position - range.start) / length)) : 0;
     var percent = (share * 100).toFixed(2) + "%";
     if (percent !== painted) {
       painted = percent;
@@ -168,12 +214,13 @@
     var value = String(Math.floor(position));
     if (bar.scrub.getAttribute("aria-valuenow") !== value) {
       bar.scrub.setAttribute("aria-valuenow", value);
-      bar.scrub.setAttribute("aria-valuemax", String(Math.floor(end || 0)));
-      bar.scrub.setAttribute("aria-valuetext", app.formatDuration(position) +
-        (end ? " of " + app.formatDuration(end) : ""));
+      bar.scrub.setAttribute("aria-valuemin", String(Math.floor(range ? range.start : 0)));
+      bar.scrub.setAttribute("aria-valuemax", String(Math.floor(range ? range.end : 0)));
+      bar.scrub.setAttribute("aria-valuetext", range && range.live ? label(position, range) :
+        app.formatDuration(position) + (range ? " of " + app.formatDuration(range.end) : ""));
     }
     if (drag) {
-      bar.time.textContent = app.formatDuration(position) + (end ? " / " + app.formatDuration(end) : "");
+      bar.time.textContent = label(position, range);
       bar.time.style.left = percent;
       // Kept over the bar at both ends.
       bar.time.style.transform = "translateX(-" + percent + ")";
@@ -192,12 +239,13 @@
   /* ---------- Dragging: pointer events, one finger or the mouse ---------- */
 
   function positionAt(clientX) {
-    var end = duration();
+    var range = span();
     var box = bar.track.getBoundingClientRect();
-    if (!end || box.width <= 0) return null;
+    if (!range || box.width <= 0) return null;
     var share = Math.max(0, Math.min(1, (clientX - box.left) / box.width));
-    // The server takes 0 <= position < duration.
-    return Math.round(Math.min(share * end, Math.max(0, end - 1)) * 10) / 10;
+    var at = range.start + share * (range.end - range.start);
+    // The server takes a position before the end (a live stream's edge moves on).
+    return Math.round(Math.max(range.start, Math.min(at, range.end - 1)) * 10) / 10;
   }
 
   bar.scrub.addEventListener("pointerdown", function (event) {
@@ -209,7 +257,7 @@
     try { bar.scrub.setPointerCapture(event.pointerId); } catch (e) { /* moves still come */ }
     bar.scrub.classList.add("dragging");
     bar.time.hidden = false;
-    paint(position, duration());
+    paint(position, span());
   });
 
   bar.scrub.addEventListener("pointermove", function (event) {
@@ -217,7 +265,7 @@
     var position = positionAt(event.clientX);
     if (position === null) return;
     drag.position = position;
-    paint(position, duration());
+    paint(position, span());
   });
 
   // Let go: the seek is sent now, once.
