@@ -162,36 +162,59 @@ def make_timecode_segments(ffmpeg: str, directory: Path) -> list[Path]:
     return paths
 
 
-@contextlib.contextmanager
-def simulated_live_hls(
-    directory: Path, *, published: int, window: int | None = None
-) -> Iterator[str]:
-    """A live HLS stream of :func:`make_timecode_segments`' segments in ``directory``
-    whose past is published already: at first its playlist ends with segment
-    ``published - 1``, and one more is published each second (until the last). An
-    event playlist of every segment from the first, or with ``window`` a sliding one
-    of that many. Served from a thread on a loopback port; yields the playlist's URL.
+@attrs.define
+class SimulatedLive:
+    """A live HLS stream of :func:`make_timecode_segments`' segments whose past is
+    published already (see :func:`simulated_live_hls`)."""
 
-    Segment ``n`` has media sequence number ``n`` and shows media time ``n`` s on.
-    """
-    started = time.monotonic()
+    url: str
+    published: int
+    window: int | None
+    every: float | None
+    started: float = attrs.field(factory=time.monotonic)
 
-    def playlist() -> str:
-        newest = min(published - 1 + int(time.monotonic() - started), LIVE_SEGMENTS - 1)
-        first = 0 if window is None else max(0, newest - window + 1)
+    def newest(self) -> int:
+        """The newest segment published now."""
+        grown = 0 if self.every is None else int((time.monotonic() - self.started) / self.every)
+        return min(self.published - 1 + grown, LIVE_SEGMENTS - 1)
+
+    def publish(self, count: int) -> None:
+        """Publish ``count`` more segments now (the window slides by as many)."""
+        self.published += count
+
+    def playlist(self) -> str:
+        """The playlist as a player reading it now gets it."""
+        newest = self.newest()
+        first = 0 if self.window is None else max(0, newest - self.window + 1)
         lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:1"]
         lines.append(f"#EXT-X-MEDIA-SEQUENCE:{first}")
-        if window is None:
+        if self.window is None:
             lines.append("#EXT-X-PLAYLIST-TYPE:EVENT")
         for n in range(first, newest + 1):
             lines += ["#EXTINF:1.000000,", f"seg{n:03d}.ts"]
         return "\n".join(lines) + "\n"
 
+
+@contextlib.contextmanager
+def simulated_live_hls(
+    directory: Path, *, published: int, window: int | None = None, every: float | None = 1.0
+) -> Iterator[SimulatedLive]:
+    """A live HLS stream of :func:`make_timecode_segments`' segments in ``directory``
+    whose past is published already: at first its playlist ends with segment
+    ``published - 1``, and one more is published ``every`` seconds (until the last;
+    ``None``: only when :meth:`SimulatedLive.publish` says). An event playlist of
+    every segment from the first, or with ``window`` a sliding one of that many.
+    Served from a thread on a loopback port.
+
+    Segment ``n`` has media sequence number ``n`` and shows media time ``n`` s on.
+    """
+    stream = SimulatedLive("", published, window, every)
+
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             name = self.path.lstrip("/").split("?")[0]
             if name == "live.m3u8":
-                body, kind = playlist().encode(), "application/vnd.apple.mpegurl"
+                body, kind = stream.playlist().encode(), "application/vnd.apple.mpegurl"
             elif re.fullmatch(r"seg\d{3}\.ts", name) and (directory / name).is_file():
                 body, kind = (directory / name).read_bytes(), "video/mp2t"
             else:
@@ -211,8 +234,9 @@ def simulated_live_hls(
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    stream.url = f"http://127.0.0.1:{server.server_address[1]}/live.m3u8"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/live.m3u8"
+        yield stream
     finally:
         server.shutdown()
         server.server_close()
