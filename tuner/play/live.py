@@ -79,6 +79,8 @@ async def _read(client: httpx.AsyncClient, url: str) -> tuple[str, Playlist]:
                 if len(body) > MAX_PLAYLIST_BYTES:
                     raise WindowReadError(f"a playlist of more than {MAX_PLAYLIST_BYTES} bytes")
             final = str(response.url)
+    except httpx.TimeoutException:
+        raise WindowReadError(f"no answer within {READ_TIMEOUT_SECONDS:g} s") from None
     except httpx.HTTPError as exc:
         raise WindowReadError(f"{type(exc).__name__}: {exc}") from None
     try:
