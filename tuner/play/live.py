@@ -37,8 +37,15 @@ def hls_input(source: Source) -> MediaInput | None:
     return next((i for i in inputs if i.has_video), inputs[0] if inputs else None)
 
 
-async def read_window(window: LiveWindow, media: MediaInput, proxy: str | None) -> None:
-    """Read ``media``'s playlist (a master playlist's first variant) into ``window``.
+async def read_window(
+    window: LiveWindow,
+    media: MediaInput,
+    proxy: str | None,
+    *,
+    patience: float = READ_TIMEOUT_SECONDS,
+) -> None:
+    """Read ``media``'s playlist (a master playlist's first variant) into ``window``,
+    each request answered within ``patience`` seconds.
 
     Raises:
         WindowReadError: no answer in time, an HTTP error, or not a media playlist.
@@ -50,21 +57,22 @@ async def read_window(window: LiveWindow, media: MediaInput, proxy: str | None) 
         trust_env=False,
         follow_redirects=True,
         max_redirects=5,
-        timeout=httpx.Timeout(READ_TIMEOUT_SECONDS),
+        timeout=httpx.Timeout(patience),
         headers=headers,
     ) as client:
-        with trio.move_on_after(READ_TIMEOUT_SECONDS * 2) as deadline:
-            url, playlist = await _read(client, media.url)
+        with trio.move_on_after(patience * 2) as deadline:
+            url, playlist = await _read(client, media.url, patience)
             if playlist.is_master:
-                url, playlist = await _read(client, urljoin(url, playlist.variants[0]))
+                variant = urljoin(url, playlist.variants[0])
+                url, playlist = await _read(client, variant, patience)
         if deadline.cancelled_caught:
-            raise WindowReadError(f"no playlist within {READ_TIMEOUT_SECONDS * 2:g} s")
+            raise WindowReadError(f"no playlist within {patience * 2:g} s")
     if playlist.is_master:
         raise WindowReadError("a master playlist whose first variant is a master playlist")
     window.update(playlist, trio.current_time())
 
 
-async def _read(client: httpx.AsyncClient, url: str) -> tuple[str, Playlist]:
+async def _read(client: httpx.AsyncClient, url: str, patience: float) -> tuple[str, Playlist]:
     if urlsplit(url).scheme not in ("http", "https"):
         raise WindowReadError(f"not an http(s) playlist: {url[:80]!r}")
     try:
@@ -80,7 +88,7 @@ async def _read(client: httpx.AsyncClient, url: str) -> tuple[str, Playlist]:
                     raise WindowReadError(f"a playlist of more than {MAX_PLAYLIST_BYTES} bytes")
             final = str(response.url)
     except httpx.TimeoutException:
-        raise WindowReadError(f"no answer within {READ_TIMEOUT_SECONDS:g} s") from None
+        raise WindowReadError(f"no answer within {patience:g} s") from None
     except httpx.HTTPError as exc:
         raise WindowReadError(f"{type(exc).__name__}: {exc}") from None
     try:
