@@ -292,8 +292,11 @@ async def test_a_resume_replaces_a_stream_still_open_and_a_seek_forgets_broken_o
     stage.audio_gone("car", new, ended=False)
     stage.leave(new)
 
-    stage.seeked(session, 0.0)  # what it was sent is void
+    still_open = stage.subscribe_audio(session_id=session.id, from_ms=0, token="van")
+    await _take(still_open, 3)
+    stage.seeked(session, 0.0)  # what they were sent is void, open or not
     assert isinstance(stage.resume_audio("car", session.id, 7), str)
+    assert isinstance(stage.resume_audio("van", session.id, 7), str)
     # A stream the server ended (a seek, its session's end) is forgotten at once.
     ended = stage.subscribe_audio(token="bus")
     stage.audio_gone("bus", ended, ended=True)

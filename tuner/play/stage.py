@@ -125,7 +125,7 @@ class Stage:
             if listener.timeline is session.timeline:
                 listener.close(1000, "seek")
         # What they were sent is void from the seek on, and the ring is cut there.
-        self._forget_gone(session.timeline)
+        self._forget_streams(session.timeline)
 
     def positioned(self, session: Session) -> None:
         """``session``'s run shows its first frame: viewers hear which place in the
@@ -156,7 +156,7 @@ class Stage:
         for listener in list(self.listeners_now):
             if listener.timeline is session.timeline:
                 listener.close(1000, reason)
-        self._forget_gone(session.timeline)
+        self._forget_streams(session.timeline)
         if session is not self._session:
             return
         self._session = None
@@ -347,9 +347,12 @@ class Stage:
             for token in gone[:excess]:
                 self._forget_stream(token)
 
-    def _forget_gone(self, timeline: SessionTimeline) -> None:
+    def _forget_streams(self, timeline: SessionTimeline) -> None:
+        """Forget every stream of ``timeline``, open or gone: none can be resumed (a
+        seek or the session's end; the open ones are being closed)."""
         for token, stream in list(self._streams.items()):
-            if stream.gone_at is not None and stream.timeline is timeline:
+            of = stream.listener.timeline if stream.gone_at is None else stream.timeline
+            if of is timeline:
                 self._forget_stream(token)
 
     def _forget_stream(self, token: str) -> None:
