@@ -198,3 +198,28 @@ async def test_a_resume_replaces_its_stream_and_what_it_cannot_serve_is_refused(
         assert isinstance(detail, str) and detail, (query, range_header)
     assert "from_ms" in answers[(f"session={session_id}&listener=nobody", "bytes=10000-")][1]
     assert fresh.status_code == 200
+
+
+async def test_after_a_seek_a_broken_stream_is_not_resumed_by_bytes(
+    tmp_path: Path, media: Media
+) -> None:
+    async with trio.open_nursery() as nursery:
+        daemon = await start_daemon(nursery, settings_for(tmp_path, lead_seconds=LEAD))
+        async with daemon.client() as client:
+            cookie = await daemon.login(client)
+            body = {"query": media.url_of("timecode.mp4"), "preset": "low", "mode": "mono"}
+            async with open_viewer(daemon.url, cookie) as ws:
+                session_id = (await client.post("/api/play", json=body)).json()["session_id"]
+                await next_control(ws, "position")
+                path = f"/audio?session={session_id}&listener=car"
+                await _read(client, path, cookie, 20_000)
+                headers = {"Cookie": cookie, "Range": "bytes=10000-"}
+                before = await _read(client, path, cookie, 20_001, 10_000)
+                seek = await client.post("/api/seek", json={"position": 12})
+                assert seek.status_code == 200, seek.text
+                await next_control(ws, "seek")
+                after = await client.get(path, headers=headers)
+        daemon.shutdown.set()
+    # Resumable before the seek; after it, the bytes it sent are void.
+    assert before[0].status_code == 206
+    assert after.status_code == 416 and "from_ms" in after.json()["detail"], after.text
