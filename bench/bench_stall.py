@@ -49,7 +49,34 @@ Goal (issue 17), at lead 10: 0 frames drawn late or skipped, 0 ``waiting``, A/V 
 Results
 =======
 
-On branch ``timeline`` at 7f8aa36 (the client's audio resume not in yet), this 2-CPU VM
+On branch ``range17`` (``/audio`` answers the element's own ``Range: bytes=N-`` with
+the rest of its stream, 206), this 2-CPU VM shared with other work (load average 4.5
+before), ``python bench/bench_stall.py --kinds cut``::
+
+    2 CPUs; load average before: 4.51, 4.65, 4.39
+    a 5 s stall of the page's link after 3 s of play, watched 15 s more
+                        skipped  dropped  drawn  flashes    audio  A/V p95  audio  clock
+                       (server)     late   late  missing  waiting after ms  loads  at end
+    cut, lead 10 s            0        0      0        0        0      6.8      0  audio (n=15)
+    cut, lead 0 s             9        0      0        5        1      7.2      0  audio (n=10)
+    cut, lead 10 s: late or skipped 0, waiting 0, A/V p95 6.8 ms; goal 0 / 0 / <= 60 ms: met
+
+Two runs before it (load 3.9 and 4.6): lead 10 the same (0 / 0 waiting, 16.4 and
+6.9 ms); lead 0 1 ``waiting`` each, A/V 101.1 ms (n=10) and 10.6 ms (n=8). The same
+command on main at 4d94184 a minute earlier (load 3.6)::
+
+    cut, lead 10 s            0        0      0        0        1     12.9      1  audio (n=15)
+    cut, lead 0 s             9        0      0        5        2     31.1      1  audio (n=10)
+    cut, lead 10 s: late or skipped 0, waiting 1, A/V p95 12.9 ms; goal 0 / 0 / <= 60 ms: NOT met
+
+What it says: the cut's one ``waiting`` was the page starting a new stream (``audio
+loads`` 1) after the daemon refused the element's retry by bytes; answered, the
+element plays on from what it held into the rest of the same stream (``audio loads``
+0), and the cut at lead 10 meets the goal. At lead 0 the element runs dry in the cut
+(one ``waiting`` either way), and the server skips the frames the viewer can no
+longer show in time; its A/V figure varies from run to run (7 to 101 ms here).
+
+Earlier, on branch ``timeline`` at 7f8aa36 (the client's audio resume not in yet), this 2-CPU VM
 (load average 6 before), ``python bench/bench_stall.py``::
 
     a 5 s stall of the page's link after 3 s of play, watched 15 s more

@@ -16,7 +16,7 @@ from tuner.core.presets import PRESETS, Mode
 from tuner.core.query import parse_query
 from tuner.core.source import Source
 from tuner.play.command import AUDIO_FRAME_MS
-from tuner.play.consumers import BURST_MS, BURST_WAIT_SECONDS
+from tuner.play.consumers import BURST_MS, BURST_WAIT_SECONDS, Listener, Viewer
 from tuner.play.fanout import Control, SubscriberClosed
 from tuner.play.session import Session
 from tuner.play.stage import Stage
@@ -223,3 +223,82 @@ async def test_sound_read_ahead_slowly_is_waited_for_rather_than_the_preroll(
         nursery.cancel_scope.cancel()
     assert first != b"p", "the preroll went first"
     assert BURST_WAIT_SECONDS < waited < 2 * BURST_WAIT_SECONDS, waited
+
+
+def _clocks(viewer: Viewer) -> list[str]:
+    """The listeners a new viewer is told about (its queued ``audio`` messages)."""
+    return [
+        str(message["listener"])
+        for message in (json.loads(c.text) for c in viewer._control)
+        if message["type"] == "audio"
+    ]
+
+
+async def _take(listener: Listener, count: int) -> bytes:
+    return b"".join([await listener.get() for _ in range(count)])
+
+
+async def test_a_broken_stream_is_named_and_resumed_by_bytes_while_its_sound_is_held() -> None:
+    stage = Stage(lead_seconds=0)
+    stage.preroll = (b"p1", b"p2")
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    for k in range(8):
+        session.timeline.add_sound((k - 1) * AUDIO_FRAME_MS, b"frame%d;" % k)
+    listener = stage.subscribe_audio(token="car")
+    sent = await _take(listener, 6)  # the preroll, then frames 1 to 4 (the play head's)
+    assert sent == b"p1p2frame1;frame2;frame3;frame4;"
+    stage.publish_audio_clock("car", listener)
+    # Its connection goes (not the server's doing): it stays known, and named.
+    stage.audio_gone("car", listener, ended=False)
+    stage.leave(listener)
+    assert stage.audio_listeners() == 0
+    assert _clocks(stage.subscribe_video()) == ["car"]
+
+    resumed = stage.resume_audio("car", session.id, len(sent) - 3)
+    assert isinstance(resumed, Listener) and stage.audio_listeners() == 1
+    # Mid-frame: the rest of frame 4, then on.
+    assert await _take(resumed, 3) == b"e4;frame5;frame6;"
+    assert resumed.start_ms() == listener.start_ms()
+    # Refused: another session's, a token not known, a byte never sent.
+    assert isinstance(stage.resume_audio("car", "other", 4), str)
+    assert isinstance(stage.resume_audio("bus", session.id, 4), str)
+    assert isinstance(stage.resume_audio("car", session.id, 10**6), str)
+
+    # Once the ring lets go of all it sent, it is forgotten, and named no more.
+    stage.audio_gone("car", resumed, ended=False)
+    stage.leave(resumed)
+    session.timeline.sound.trim(8)
+    assert _clocks(stage.subscribe_video()) == []
+    assert isinstance(stage.resume_audio("car", session.id, 4), str)
+
+
+async def test_a_resume_replaces_a_stream_still_open_and_a_seek_forgets_broken_ones() -> None:
+    stage = Stage(lead_seconds=0)
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    for k in range(8):
+        session.timeline.add_sound((k - 1) * AUDIO_FRAME_MS, b"frame%d;" % k)
+    old = stage.subscribe_audio(session_id=session.id, from_ms=0, token="car")
+    await _take(old, 3)
+    # The server has not seen it go: the resume is the same listener, not one more.
+    assert stage.audio_listeners(resuming="car") == 0
+    new = stage.resume_audio("car", session.id, 7)
+    assert isinstance(new, Listener) and stage.audio_listeners() == 1
+    with pytest.raises(SubscriberClosed):
+        await old.get()
+    # The old stream's end does not forget the new one's.
+    stage.audio_gone("car", old, ended=True)
+    assert await new.get() == b"frame2;"
+    stage.audio_gone("car", new, ended=False)
+    stage.leave(new)
+
+    still_open = stage.subscribe_audio(session_id=session.id, from_ms=0, token="van")
+    await _take(still_open, 3)
+    stage.seeked(session, 0.0)  # what they were sent is void, open or not
+    assert isinstance(stage.resume_audio("car", session.id, 7), str)
+    assert isinstance(stage.resume_audio("van", session.id, 7), str)
+    # A stream the server ended (a seek, its session's end) is forgotten at once.
+    ended = stage.subscribe_audio(token="bus")
+    stage.audio_gone("bus", ended, ended=True)
+    assert isinstance(stage.resume_audio("bus", session.id, 0), str)

@@ -17,6 +17,7 @@ import math
 
 import trio
 
+from tuner.core.resume import ResumePoint, SentLog
 from tuner.core.timeline import FrameCursor, SoundCursor
 from tuner.play.command import AUDIO_FRAME_MS
 from tuner.play.fanout import Control, SubscriberClosed
@@ -160,9 +161,18 @@ class Listener(_Consumer):
     the preroll always goes first.
     """
 
-    def __init__(self, preroll: tuple[bytes, ...], *, burst: bool = False) -> None:
+    def __init__(
+        self, preroll: tuple[bytes, ...], *, burst: bool = False, log: SentLog | None = None
+    ) -> None:
         super().__init__()
         self.preroll = preroll
+        #: What the stream sent, for a resume by bytes (a stream resumed goes on with
+        #: the log of the one it resumes).
+        self.log = SentLog(preroll) if log is None else log
+        #: A resumed stream's first bytes: the rest of the frame it broke in.
+        self._head = b""
+        #: Frames a resumed stream's first stream sent before it (see :meth:`resume`).
+        self._frames_before = 0
         self.cursor: SoundCursor | None = None
         self._preroll_left = collections.deque(preroll)
         self._first_index = 0
@@ -177,16 +187,21 @@ class Listener(_Consumer):
         """ADTS frames it did not get (it fell behind what the timeline holds)."""
         return self.cursor.skipped if self.cursor is not None else 0
 
-    def attach(self, timeline: SessionTimeline, from_ms: float | None = None) -> None:
-        """Read ``timeline``'s sound from ``from_ms`` (else the play head) on."""
+    def attach(
+        self, timeline: SessionTimeline, from_ms: float | None = None, *, index: int | None = None
+    ) -> None:
+        """Read ``timeline``'s sound from ``from_ms`` (else the play head) on, or from
+        the sound ring's ``index``."""
         self.detach()
         self.timeline = timeline
-        at = timeline.now_ms() if from_ms is None else from_ms
-        index = timeline.sound.index_at(at)
-        before = timeline.sound.get(index - 1)
-        if before is not None and before.start_ms + AUDIO_FRAME_MS > at:
-            index -= 1  # the frame that holds ``at``, not the one after it
+        if index is None:
+            at = timeline.now_ms() if from_ms is None else from_ms
+            index = timeline.sound.index_at(at)
+            before = timeline.sound.get(index - 1)
+            if before is not None and before.start_ms + AUDIO_FRAME_MS > at:
+                index -= 1  # the frame that holds ``at``, not the one after it
         self.cursor = SoundCursor(next=index)
+        self.log.started(index)
         self._first_index = self.cursor.next
         self._burst_deadline = math.inf
         self._first_sound = None
@@ -204,8 +219,16 @@ class Listener(_Consumer):
         """
         if self.cursor is None:
             return None
-        first = self._first_index + self.cursor.skipped - 1 - len(self.preroll)
-        return first * AUDIO_FRAME_MS
+        before = len(self.preroll) + self._frames_before
+        return (self._first_index + self.cursor.skipped - 1 - before) * AUDIO_FRAME_MS
+
+    def resume(self, timeline: SessionTimeline, point: ResumePoint) -> None:
+        """Go on with the stream of :attr:`log` (one that broke) from ``point``: its
+        bytes are those that stream would have sent from there, and it starts on the
+        session's clock where that one did."""
+        self.attach(timeline, index=point.next_index)
+        self._head = point.head
+        self._frames_before = point.frames_sent
 
     async def get(self) -> bytes:
         """The next ADTS frame: the preroll's, then the session's; waits for one.
@@ -220,14 +243,20 @@ class Listener(_Consumer):
                 with trio.move_on_at(self._burst_deadline):
                     await self._wait()
                 continue
+            if self._head:
+                head, self._head = self._head, b""
+                return head
             if self._preroll_left:
                 self.delivered += 1
-                return self._preroll_left.popleft()
+                preroll = self._preroll_left.popleft()
+                self.log.add_preroll(preroll)
+                return preroll
             timeline, cursor = self.timeline, self.cursor
             if timeline is not None and cursor is not None:
                 frame = cursor.take(timeline.sound)
                 if frame is not None:
                     self.delivered += 1
+                    self.log.add(cursor.next - 1, frame, timeline.sound.first)
                     return frame
             await self._wait()
 

@@ -12,7 +12,10 @@ long; the stage is what everyone watching sees of it:
 - the listeners (``/audio``): each reads the session's sound from a cursor of its
   own, from the play head (or where it asks), after the preroll when it comes while
   nothing plays (:class:`~tuner.play.consumers.Listener`); one that comes while
-  idle hears the next session from its start.
+  idle hears the next session from its start;
+- the streams a browser may ask for the rest of by bytes (``Range: bytes=N-``) after
+  its connection broke: by the listener's token, what each sent
+  (:class:`~tuner.core.resume.SentLog`), while the timeline holds it.
 
 The seam: a session writes only into the timeline :meth:`Stage.timeline_for_next`
 hands it; the supervisor tells the stage when a session enters, is retuned, cut and
@@ -21,6 +24,11 @@ exits; the web routes and ``/metrics`` read only through the stage.
 
 from __future__ import annotations
 
+import collections
+
+import attrs
+import trio
+
 from tuner.core.control import PROTOCOL_VERSION, encode_control
 from tuner.core.presets import Preset
 from tuner.play.command import AUDIO_FRAME_MS
@@ -28,6 +36,23 @@ from tuner.play.consumers import Listener, Viewer
 from tuner.play.fanout import Control
 from tuner.play.session import Session
 from tuner.play.timeline import SessionTimeline
+
+#: Streams kept for a resume by bytes at most (the oldest gone is forgotten first).
+MAX_RESUMABLE = 32
+#: How long a stream whose connection went may be resumed by bytes at most: a
+#: browser asks again within a second or two of its link coming back, and the
+#: timeline usually lets go of the stream's sound sooner.
+RESUMABLE_SECONDS = 60.0
+
+
+@attrs.define(eq=False)
+class _AudioStream:
+    """A listener's stream, by its token: who sends it now, and on which timeline."""
+
+    listener: Listener
+    timeline: SessionTimeline | None = None
+    #: When its connection went (None while it is open).
+    gone_at: float | None = None
 
 
 class Stage:
@@ -44,6 +69,8 @@ class Stage:
         self.preroll: tuple[bytes, ...] = ()
         #: Each audio listener's clock: its token, and the ``audio`` control message.
         self._audio_clocks: dict[str, Control] = {}
+        #: Each audio listener's stream by its token, open or resumable by bytes.
+        self._streams: collections.OrderedDict[str, _AudioStream] = collections.OrderedDict()
         self._hello: Control | None = None
         #: The newest ``position`` message: which place in the source plays when.
         self._position: Control | None = None
@@ -97,6 +124,8 @@ class Stage:
         for listener in list(self.listeners_now):
             if listener.timeline is session.timeline:
                 listener.close(1000, "seek")
+        # What they were sent is void from the seek on, and the ring is cut there.
+        self._forget_streams(session.timeline)
 
     def positioned(self, session: Session) -> None:
         """``session``'s run shows its first frame: viewers hear which place in the
@@ -129,6 +158,7 @@ class Stage:
         for listener in list(self.listeners_now):
             if listener.timeline is session.timeline:
                 listener.close(1000, reason)
+        self._forget_streams(session.timeline)
         if session is not self._session:
             return
         self._session = None
@@ -182,6 +212,9 @@ class Stage:
             viewer.put_control(self._hello)
         if self._position is not None:
             viewer.put_control(self._position)
+        # A stream that broke and can still be resumed is named: the page then leaves
+        # it to its element, whose own retry by bytes gets the rest.
+        self._prune_streams()
         for clock in self._audio_clocks.values():
             viewer.put_control(clock)
         session = self._session
@@ -226,12 +259,18 @@ class Stage:
             viewer.close(code, reason)
 
     def subscribe_audio(
-        self, *, session_id: str | None = None, from_ms: float | None = None
+        self,
+        *,
+        session_id: str | None = None,
+        from_ms: float | None = None,
+        token: str | None = None,
     ) -> Listener:
         """A listener on the current session's sound from the play head, or from
         ``from_ms`` when it names that session (a stream resumed); while idle, one
         that waits for the next session and hears it from its start. The
-        subscription ends with that session."""
+        subscription ends with that session. With ``token``, its stream can be
+        resumed by bytes (:meth:`resume_audio`); a stream under that token before
+        ends."""
         session = self._session
         resumed = session is not None and session_id == session.id and from_ms is not None
         listener = Listener(() if resumed else self.preroll, burst=self.lead_ms > 0)
@@ -240,11 +279,95 @@ class Stage:
             listener.attach(session.timeline, from_ms if resumed else None)
         elif self._refusing_listeners is not None:
             listener.close(*self._refusing_listeners)
+        if token is not None:
+            self._replace_stream(token, listener)
         return listener
 
-    def audio_listeners(self) -> int:
-        """How many ``/audio`` listeners there are now."""
-        return len(self.listeners_now)
+    def resume_audio(self, token: str, session_id: str | None, offset: int) -> Listener | str:
+        """The stream ``token`` of the session ``session_id`` again from its byte
+        ``offset``, as a new listener that sends exactly what the stream would have
+        sent from there (the old one, if still open, ends: it is the same listener);
+        or why not, a sentence: no such stream of the session playing now, or that
+        byte or the sound after it is no longer held."""
+        self._prune_streams()
+        session, stream = self._session, self._streams.get(token)
+        if session is None or session_id != session.id or stream is None:
+            return "no such stream of the session playing now"
+        old = stream.listener
+        timeline = old.timeline if stream.gone_at is None else stream.timeline
+        if timeline is not session.timeline:
+            return "no such stream of the session playing now"
+        point = old.log.rewind(offset, timeline.sound)
+        if point is None:
+            return f"byte {offset} of that stream, or the sound after it, is no longer held"
+        listener = Listener(point.preroll, log=old.log)
+        listener.resume(timeline, point)
+        self.listeners_now.add(listener)
+        self._replace_stream(token, listener)
+        return listener
+
+    def _replace_stream(self, token: str, listener: Listener) -> None:
+        old = self._streams.pop(token, None)
+        if old is not None and old.listener is not listener:
+            old.listener.close(1000, "replaced")
+            self.leave(old.listener)
+        self._streams[token] = _AudioStream(listener)
+        self._prune_streams()
+
+    def audio_gone(self, token: str, listener: Listener, *, ended: bool) -> None:
+        """The stream of ``listener`` (named ``token``) is over: ``ended`` by the
+        server (its session ended, a seek, shutdown), so forgotten, or its connection
+        went, so kept while it can be resumed by bytes. Call before :meth:`leave`."""
+        stream = self._streams.get(token)
+        if stream is None or stream.listener is not listener:
+            return  # replaced by a newer stream under the token: that one stays
+        if ended or listener.timeline is None:
+            self._forget_stream(token)
+        else:
+            stream.timeline = listener.timeline
+            stream.gone_at = trio.current_time()
+        self._prune_streams()
+
+    def _prune_streams(self) -> None:
+        """Forget the streams whose connection went that can no longer be resumed,
+        and the oldest of them past :data:`MAX_RESUMABLE`."""
+        now = trio.current_time()
+        session = self._session
+        for token, stream in list(self._streams.items()):
+            timeline = stream.timeline
+            if stream.gone_at is None:
+                continue  # open: its route forgets it when it ends
+            if (
+                session is None
+                or timeline is not session.timeline
+                or now - stream.gone_at > RESUMABLE_SECONDS
+                or not stream.listener.log.resumable(timeline.sound)
+            ):
+                self._forget_stream(token)
+        excess = len(self._streams) - MAX_RESUMABLE
+        if excess > 0:
+            gone = [token for token, stream in self._streams.items() if stream.gone_at is not None]
+            for token in gone[:excess]:
+                self._forget_stream(token)
+
+    def _forget_streams(self, timeline: SessionTimeline) -> None:
+        """Forget every stream of ``timeline``, open or gone: none can be resumed (a
+        seek or the session's end; the open ones are being closed)."""
+        for token, stream in list(self._streams.items()):
+            of = stream.listener.timeline if stream.gone_at is None else stream.timeline
+            if of is timeline:
+                self._forget_stream(token)
+
+    def _forget_stream(self, token: str) -> None:
+        self._streams.pop(token, None)
+        self.forget_audio_clock(token)
+
+    def audio_listeners(self, *, resuming: str | None = None) -> int:
+        """How many ``/audio`` listeners there are now; with ``resuming`` (a token),
+        besides that stream's own (which a resume replaces)."""
+        stream = self._streams.get(resuming) if resuming is not None else None
+        own = stream is not None and stream.listener in self.listeners_now
+        return len(self.listeners_now) - own
 
     def close_listeners(self, code: int, reason: str) -> None:
         """End every ``/audio`` stream now (they may come back)."""

@@ -143,36 +143,50 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             return error_response(
                 400, "bad listener token", "listener must be 1 to 64 letters, digits, - or _"
             )
+        offset = _range_start(request.headers.get("Range"))
+        if isinstance(offset, Response):
+            return offset
+        stage = ctx.supervisor.stage
         most = ctx.settings.max_listeners
-        if ctx.supervisor.stage.audio_listeners() >= most:
+        # A resume replaces its stream: it is that listener, not one more.
+        if stage.audio_listeners(resuming=token if offset else None) >= most:
             log.warning("refused a listener from %s: already %d", request.remote_addr, most)
             response = error_response(
                 503, "too many listeners", f"at most {most} audio streams at once"
             )
             response.headers["Retry-After"] = "10"
             return response
-        if _resumes_bytes(request.headers.get("Range")):
-            # A browser whose stream broke asks for the rest of the same URL by bytes
-            # (Chromium does, every half second): a live stream has no such bytes,
-            # and a new stream glued on at that offset would put its clock wrong.
-            # Refused, the element errors, and the page asks again with from_ms.
-            response = error_response(
-                416, "not a file", "an audio stream cannot resume by bytes: ask with from_ms"
-            )
-            response.headers["Content-Range"] = "bytes */*"
-            return response
         from_ms = _from_ms(request.args.get("from_ms"))
         if from_ms is _BAD:
             return error_response(
                 400, "bad from_ms", "from_ms must be a number of milliseconds, 0 or more"
             )
-        listener = ctx.supervisor.stage.subscribe_audio(
-            session_id=request.args.get("session"), from_ms=from_ms
-        )
+        session_id = request.args.get("session")
+        if offset:
+            # A browser whose stream broke asks for the rest of the same URL from the
+            # first byte it lacks (Chromium does, within a second of its link coming
+            # back) and glues it on: the same stream goes on from that byte, exact.
+            resumed = (
+                stage.resume_audio(token, session_id, offset)
+                if token is not None
+                else "a stream without a listener token cannot be resumed"
+            )
+            if isinstance(resumed, str):
+                # The element ends with what it holds, and the page asks with from_ms.
+                response = error_response(
+                    416, "cannot resume", f"{resumed}: ask again with from_ms"
+                )
+                response.headers["Content-Range"] = "bytes */*"
+                return response
+            listener = resumed
+            log.info("listener %s resumed at byte %d", token, offset)
+        else:
+            listener = stage.subscribe_audio(session_id=session_id, from_ms=from_ms, token=token)
         ctx.logins.hold(login_id, listener)
 
         async def body() -> AsyncIterator[bytes]:
             told: float | None = None
+            ended = False
             try:
                 while True:
                     frame = await listener.get()
@@ -185,29 +199,58 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
                         ctx.supervisor.stage.publish_audio_clock(token, listener)
                     yield frame
             except SubscriberClosed:
+                ended = True
                 return
             finally:
                 ctx.logins.release(login_id, listener)
-                ctx.supervisor.stage.leave(listener)
                 if token is not None:
-                    ctx.supervisor.stage.forget_audio_clock(token)
+                    # Its connection went (not the server's end): kept for a resume.
+                    stage.audio_gone(token, listener, ended=ended)
+                stage.leave(listener)
 
-        response = Response(
-            body(),
-            mimetype="audio/aac",
-            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
-        )
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        status = 200
+        if offset:
+            status = 206
+            # An endless stream has no last byte, but Chromium takes a 206 only with a
+            # number there (then reads on to the response's end).
+            headers["Content-Range"] = f"bytes {offset}-{max(offset, _ENDLESS_LAST)}/*"
+        response = Response(body(), status=status, mimetype="audio/aac", headers=headers)
         # Quart would cut an endless body after RESPONSE_TIMEOUT (60 s by default).
         response.timeout = None
         return response
 
 
-def _resumes_bytes(header: str | None) -> bool:
-    """Whether a ``Range`` header asks for bytes other than from the start."""
+#: The last byte position a resumed stream's ``Content-Range`` names (it has none).
+_ENDLESS_LAST = 2**53 - 1
+#: ``bytes=N-``: the only range an endless stream serves (what Chromium asks).
+_OPEN_RANGE = re.compile(r"(\d{1,15})-")
+#: Any other byte-range-set (RFC 9110 14.1.2): closed, suffix, several.
+_BYTE_RANGES = re.compile(r"(\d+-\d*|-\d+)(\s*,\s*(\d+-\d*|-\d+))*")
+
+
+def _range_start(header: str | None) -> int | Response:
+    """The byte a ``Range`` header asks a stream to start at (0 without one), or the
+    answer to a range this endless stream cannot serve (416) or a header that is not
+    a range (400)."""
     if header is None:
-        return False
-    unit, _, ranges = header.partition("=")
-    return unit.strip().lower() != "bytes" or ranges.strip() not in ("0-", "")
+        return 0
+    unit, equals, ranges = header.partition("=")
+    unit, ranges = unit.strip().lower(), ranges.strip()
+    if not equals or not unit:
+        return error_response(400, "bad Range", "Range must be bytes=N- (N a byte offset)")
+    start = _OPEN_RANGE.fullmatch(ranges)
+    if unit == "bytes" and start is not None:
+        return int(start.group(1))
+    if unit == "bytes" and not _BYTE_RANGES.fullmatch(ranges):
+        return error_response(400, "bad Range", f"not a byte range: {ranges[:40]!r}")
+    response = error_response(
+        416,
+        "cannot resume",
+        "an audio stream has no end: it resumes only from a byte on (bytes=N-)",
+    )
+    response.headers["Content-Range"] = "bytes */*"
+    return response
 
 
 def _whole(value: str | None) -> int | None:

@@ -12,11 +12,15 @@
  * see player.js).
  *
  * A drop (a tunnel) breaks the element's connection, and Chromium asks for the rest
- * by bytes, which tuner refuses (a stream has no bytes to resume): the element then
- * plays what it holds (up to the server's lead) and ends, silently; it fires no
- * error. So the page asks again itself: at once when it knows the server has ended
- * its stream (a new video socket after the drop does not name it, see player.js),
- * at once when the sound ends or runs dry, and after a growing wait while that fails.
+ * of the same URL by bytes (Range: bytes=N-) by itself, again and again while the
+ * link is down: tuner sends it (206) while it holds that stream's sound, and the
+ * element plays on with no gap and no new stream, so the page leaves it be. When
+ * tuner cannot (416: the stream is no longer held), the element plays what it holds
+ * (up to the server's lead) and ends, silently; it fires no error. So the page asks
+ * again itself, with from_ms: at once when it knows the server cannot resume its
+ * stream (a new video socket after the drop does not name it, see player.js), at
+ * once when the sound ends, after DRY_MS without data, and after a growing wait
+ * while that fails.
  *
  * Plain ES2019 for Chromium 79: no optional chaining, no ??, no class fields.
  */
@@ -32,9 +36,12 @@
   var HEALTHY_MS = 5000;
   // Sound that does not move this long while its session plays is a stalled stream.
   var STALL_MS = 5000;
-  // An element out of data (waiting) this long is fed again from where it stopped:
-  // its own retries (by bytes) cannot succeed.
-  var DRY_MS = 1000;
+  // An element out of data (waiting) this long is fed again from where it stopped.
+  // Longer than Chromium waits between its own retries by bytes (0.3 s, growing by
+  // 50 ms a failure to 1.75 s), so that one that can succeed (the link is back, the
+  // server holds the stream) does so first: it goes on without a new stream. A
+  // refused one ends the element at once ("ended" below).
+  var DRY_MS = 3000;
   var STALL_CHECK_MS = 1000;
   // Resumes remembered for the stats.
   var MAX_RESUMES = 20;
@@ -107,7 +114,8 @@
   }
 
   // A new video socket after a drop did not name this stream: the server ended it
-  // (the drop broke it), so what the element holds is all it will get. The sound is
+  // and cannot resume it by bytes (a stream that broke and can be resumed is still
+  // named), so what the element holds is all it will get. The sound is
   // asked for again now, from where it is, while the element still plays: the new
   // stream fills the lead again before the next tunnel (one short gap now rather
   // than at the end of what it holds). listener: the stream the socket was asked about.
@@ -212,8 +220,8 @@
   });
   // Out of data (a stalled link): the picture waits a while for the sound to go on
   // where it stopped, as at a start; then the wall clock runs (sync.js). Dry for
-  // DRY_MS, the stream is asked for again from there (the element's own retries by
-  // bytes are refused).
+  // DRY_MS (its own retries by bytes did not feed it), the stream is asked for
+  // again from there.
   el.audio.addEventListener("waiting", function () {
     if (sound.state !== "playing") return;
     app.player.clock.audioWaiting();
