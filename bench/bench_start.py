@@ -84,6 +84,51 @@ own sound once 3 s of it are held), load average 6 and rising to 12 with other w
 
 Too loaded a machine to say much beyond this: the real sound still comes ~1.8 s or
 more after the first picture at lead 10, so the goal is not met; rerun it on a quiet one.
+
+On branch ``start17`` (a listener sends all the sound it holds in one write, not an
+ADTS frame per write), this 2-CPU VM shared with other helpers' browser benchmarks
+(load average 4.3 before, 9.8 after), ``python bench/bench_start.py``::
+
+                                   arrived           drawn           sound    MOVING + SOUND
+    testcard, lead 10 s        484 (  963)     544 ( 1012)    1260 ( 1474)      1316 ( 1541)
+    testcard, lead 0 s         453 (  726)     524 (  763)    3181 ( 3233)      3226 ( 3280)
+    clip, lead 10 s           1717 ( 2100)    1773 ( 2142)    2748 ( 3384)      2785 ( 3437)
+    clip, lead 0 s            1261 ( 2266)    1308 ( 2289)    3367 ( 4534)      3422 ( 4578)
+    queued, lead 10 s          619 (  638)     658 (  814)    1632 ( 2247)      1668 ( 2287)
+    queued, lead 0 s           528 (  587)     554 (  647)    3248 ( 3503)      3289 ( 3545)
+
+    testcard: lead 10 s 1.32 s, lead 0 3.23 s, ratio 0.41; goal <= 0.8 s and <= 0.35x: NOT met
+    clip: lead 10 s 2.78 s, lead 0 3.42 s, ratio 0.81; goal <= 1.5 s and <= 0.35x: NOT met
+    queued: lead 10 s 1.67 s, lead 0 3.29 s, ratio 0.51; goal <= 0.8 s and <= 0.35x: NOT met
+    (benchmark took 220.0 s)
+
+The same code 15 minutes earlier at load 10 gave testcard 0.84 s, clip 3.01 s (the
+preroll went first: ffmpeg read the clip ahead too slowly to be waited for), queued
+1.41 s: on this machine the load decides the figures. What the change does, measured
+alone: with the daemon's own timestamps (a patched copy logging when ``/audio`` sent
+its first byte and its 32nd KB), the burst took 270-370 ms to leave before (one write
+per 256-byte ADTS frame, each waiting its turn behind the lead's frames on the event
+loop) and 0-2 ms after; Chromium's ``loadedmetadata`` follows the 32nd KB by 5-70
+ms. Tapping the test card 5 times each in the page, alternating a daemon of ``main``
+(4d94184) and of this branch, 3 rounds at load 4-9: median 1.40 s before, 0.97 s
+after.
+
+Where the rest goes (test card, lead 10, load 1-2, ms from the tap): ffmpeg is started
+at 15-35 (up to 300 under load: the daemon's thread waits for a CPU), its first frame
+comes at 150-300, 2.7 s of sound (one 32 KB block) at 410-830, and the burst leaves
+with 3 s 15-50 ms later; then ``loadedmetadata`` +5-70, ``playing`` +5, real sound
++10-20, and the first frame moving with it +45-60 (the second frame's time, 42 ms,
+on the audio clock). So ~2/3 of it is ffmpeg making its first 2.7 s of picture and sound (Chromium
+plays nothing before a 32 KB block, 2.7 s at 96 kbit/s), which alone takes ~0.25 s
+here, but shares the 2 CPUs with Chromium (0.7-1.7 CPUs in the first 0.4 s after a
+tap) and the daemon (0.3-0.7). ffmpeg 5.1 keeps its two outputs in step, so the
+sound cannot get ahead of the picture; the daemon does not hold ffmpeg back (its
+64 KB video pipe was full in 1-5 of ~140 reads). Tried, no gain beyond the noise:
+holding the read-ahead to 3.5 s + 1 s a second at a start, ``-probesize 32
+-analyzeduration 0`` on the test card's inputs. Not taken: ``-aac_coder fast`` makes
+the sound at half the CPU or less, but it codes the -90 dBFS noise at 9.7 KB/s instead of
+12.3, so 3 s of silence no longer fill Chromium's 32 KB block (the preroll's 3 s
+would not).
 """
 
 from __future__ import annotations

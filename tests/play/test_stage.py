@@ -145,6 +145,38 @@ async def test_with_a_lead_a_listener_starts_with_real_sound_when_enough_is_held
     assert listener.start_ms() == pytest.approx((first[0] - 1) * AUDIO_FRAME_MS)
 
 
+async def test_a_listener_hands_over_all_it_can_send_in_one_piece() -> None:
+    """The burst is one write: a frame at a time, each write waited its turn on an
+    event loop busy making the session's frames, and 3 s of sound took ~0.3 s to go."""
+    stage = Stage(lead_seconds=10)
+    stage.preroll = (b"p",)
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    _draw_a_frame(session)
+    held = round(BURST_MS / AUDIO_FRAME_MS) + 10
+    _hold_sound(session, held)
+    listener = stage.subscribe_audio()
+    burst = await listener.get_many()
+    # From the play head (the frame that holds 0 ms: frame 1) to the newest.
+    assert burst == bytes(k % 256 for k in range(1, held)), "not all the sound held, at once"
+    assert listener.delivered == held - 1
+    # Then what comes, as it comes; and never more than asked (beyond one frame).
+    session.timeline.add_sound((held - 1) * AUDIO_FRAME_MS, b"next")
+    assert await listener.get_many() == b"next"
+    for k in range(held, held + 5):
+        session.timeline.add_sound(k * AUDIO_FRAME_MS, b"ab")
+    assert await listener.get_many(most=3) == b"abab"
+    # The preroll, with nothing to burst, goes in one piece too.
+    real_time = Stage(lead_seconds=0)
+    real_time.preroll = (b"p1", b"p2", b"p3")
+    early = real_time.subscribe_audio()  # waits for the next session, from its start
+    other = _session(real_time)
+    real_time.enter(other, chosen=LOW, adaptive=False)
+    _draw_a_frame(other)
+    other.timeline.add_sound(-AUDIO_FRAME_MS, b"adts")
+    assert await early.get_many() == b"p1p2p3adts"
+
+
 async def test_with_a_lead_but_nothing_to_burst_the_preroll_comes_after_a_wait(
     autojump_clock: trio.abc.Clock,
 ) -> None:

@@ -34,6 +34,8 @@ BURST_MS = 3000.0
 #: cannot be read ahead: a live stream at its edge). One that does (a busy machine
 #: reading a video ahead slowly) is waited for: the preroll would cost 3 s more.
 BURST_WAIT_SECONDS = 1.0
+#: The most a listener sends in one write (more than Chromium's first block).
+SEND_BYTES = 64 * 1024
 #: Sound made this much faster than the wall clock is being read ahead.
 _AHEAD_RATE = 1.5
 
@@ -243,22 +245,52 @@ class Listener(_Consumer):
                 with trio.move_on_at(self._burst_deadline):
                     await self._wait()
                 continue
-            if self._head:
-                head, self._head = self._head, b""
-                return head
-            if self._preroll_left:
-                self.delivered += 1
-                preroll = self._preroll_left.popleft()
-                self.log.add_preroll(preroll)
-                return preroll
-            timeline, cursor = self.timeline, self.cursor
-            if timeline is not None and cursor is not None:
-                frame = cursor.take(timeline.sound)
-                if frame is not None:
-                    self.delivered += 1
-                    self.log.add(cursor.next - 1, frame, timeline.sound.first)
-                    return frame
+            frame = self._take()
+            if frame is not None:
+                return frame
             await self._wait()
+
+    async def get_many(self, most: int = SEND_BYTES) -> bytes:
+        """The next ADTS frames: all there are now, up to about ``most`` bytes (at
+        least one frame); waits for one.
+
+        A burst goes in one write: sent a frame at a time, each write waits its turn
+        on an event loop that is busy making the session's frames, and 3 s of sound
+        took ~0.3 s to leave at a start.
+
+        Raises:
+            SubscriberClosed: the stream ended.
+        """
+        frames = [await self.get()]
+        size = len(frames[0])
+        while size < most and self._closed is None:
+            frame = self._take()
+            if frame is None:
+                break
+            frames.append(frame)
+            size += len(frame)
+        return b"".join(frames)
+
+    def _take(self) -> bytes | None:
+        """The next piece of the stream if there is one now (once the preroll is
+        settled): the rest of the frame a resumed stream broke in, a preroll frame,
+        or the session's next ADTS frame."""
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        if self._preroll_left:
+            self.delivered += 1
+            preroll = self._preroll_left.popleft()
+            self.log.add_preroll(preroll)
+            return preroll
+        timeline, cursor = self.timeline, self.cursor
+        if timeline is not None and cursor is not None:
+            frame = cursor.take(timeline.sound)
+            if frame is not None:
+                self.delivered += 1
+                self.log.add(cursor.next - 1, frame, timeline.sound.first)
+                return frame
+        return None
 
     def _decide(self) -> bool:
         """Settle whether the preroll goes first; False while that is still open."""

@@ -189,7 +189,8 @@ def register(app: QuartTrio, ctx: WebContext) -> None:
             ended = False
             try:
                 while True:
-                    frame = await listener.get()
+                    # All there is, in one write (see Listener.get_many).
+                    frame = await listener.get_many()
                     if token is not None and listener.start_ms() != told:
                         # The client maps its audio clock to frame times with this:
                         # told before the first byte (the browser may start playing
