@@ -53,6 +53,7 @@ async def test_testcard_frames_arrive_at_the_presets_rate_in_real_time(
                 "position": None,
                 "duration": None,
                 "seekable": False,
+                "window": None,
             }
             received = await frames_for(ws, 3.0)
 
@@ -90,6 +91,7 @@ async def test_status_follows_play_and_stop(daemon: RunningDaemon) -> None:
             "duration": None,
             "seekable": False,
             "position": None,
+            "window": None,
             "preset": None,
             "fps": None,
             "chosen_preset": None,
