@@ -129,6 +129,34 @@ holding the read-ahead to 3.5 s + 1 s a second at a start, ``-probesize 32
 the sound at half the CPU or less, but it codes the -90 dBFS noise at 9.7 KB/s instead of
 12.3, so 3 s of silence no longer fill Chromium's 32 KB block (the preroll's 3 s
 would not).
+
+On ``main`` with both, and a viewer sent only 1 s ahead for a session's first second
+(then 8 s more per second played, ``tuner.core.timeline.send_ahead_ms``), this
+2-CPU VM alone (load average 2.7 before), ``python bench/bench_start.py``::
+
+                                   arrived           drawn           sound    MOVING + SOUND
+    testcard, lead 10 s        252 (  289)     293 (  320)     656 (  757)       700 (  812)
+    testcard, lead 0 s         271 (  284)     306 (  331)    3156 ( 3171)      3198 ( 3230)
+    clip, lead 10 s            700 ( 1217)     736 ( 1245)    1367 ( 1872)      1408 ( 1917)
+    clip, lead 0 s             915 ( 1015)     956 ( 1052)    3233 ( 3246)      3278 ( 3295)
+    queued, lead 10 s          247 (  336)     332 (  394)     860 ( 1172)       904 ( 1214)
+    queued, lead 0 s           293 (  530)     369 (  564)    3156 ( 3306)      3205 ( 3351)
+
+    testcard: lead 10 s 0.70 s, lead 0 3.20 s, ratio 0.22; goal <= 0.8 s and <= 0.35x: met
+    clip: lead 10 s 1.41 s, lead 0 3.28 s, ratio 0.43; goal <= 1.5 s and <= 0.35x: NOT met
+    queued: lead 10 s 0.90 s, lead 0 3.21 s, ratio 0.28; goal <= 0.8 s and <= 0.35x: NOT met
+    (benchmark took 136.2 s)
+
+The same command a few minutes before, without the 1 s hold (load 1.4 before, 4.3
+after): testcard 1.03 s, clip 1.81 s, queued 1.25 s. In the test card's page alone
+(``/work/scratch/page_timing.py``-style taps, 6 each), the hold took the median from
+~0.80 s to ~0.66 s: the frames of a whole lead, sent and decoded at once, took the CPU
+that ffmpeg needed for the sound. The clip and the queued item decode 1280x720 H.264:
+ffmpeg alone takes 0.33 s to make their first 32 KB of sound here (0.12 s of it
+starting up; ``-skip_loop_filter all`` and ``-flags2 fast`` took off 0-30 ms), in step
+with the picture. Tried and dropped: an ID3v2 tag of 32 KB of padding in front of a
+burst of 0.5 s (Chromium's first block full at once): queued 1.07 and 1.09 s against
+0.99 and 0.89 s without, so Chromium waits for sound, not for a block of bytes.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ from tuner.core.codec import Decoder, Encoder, MessageKind, parse_header
 from tuner.core.grid import LAYOUTS, Grid
 from tuner.core.presets import Mode
 from tuner.core.timeline import (
+    START_AHEAD_MS,
     START_EVERY_MS,
+    START_HOLD_MS,
     FrameCursor,
     Frames,
     FrameWriter,
@@ -23,6 +25,8 @@ from tuner.core.timeline import (
     SoundCursor,
     SoundEntry,
     lead_ms,
+    send_ahead_ms,
+    sendable_at_ms,
 )
 
 COLS, ROWS = 8, 4
@@ -293,3 +297,18 @@ def test_the_play_head_runs_with_the_wall_clock_but_waits_for_the_source() -> No
     assert head.at(20.0, newest_ms=3000) == 3000 and head.waits == 1
     assert head.at(21.0, newest_ms=9000) == pytest.approx(4000)
     assert lead_ms(4000, 9000) == 5000 and lead_ms(4000, None) == 0 and lead_ms(5, 1) == 0
+
+
+def test_at_a_start_viewers_are_sent_a_second_ahead_then_on_to_the_lead() -> None:
+    assert send_ahead_ms(0) == send_ahead_ms(START_HOLD_MS) == START_AHEAD_MS
+    assert send_ahead_ms(2000) == 9000  # at 2 s, 9 s ahead: 0.9 of a 10 s lead
+    assert send_ahead_ms(-50) == START_AHEAD_MS
+
+
+@given(st.floats(0, 600_000))
+def test_a_frame_may_be_sent_from_the_play_head_that_lets_it(pts_ms: float) -> None:
+    at = sendable_at_ms(pts_ms)
+    if at >= 0:
+        assert at + send_ahead_ms(at) == pytest.approx(pts_ms)
+    else:  # within the first second: at once
+        assert pts_ms <= START_AHEAD_MS

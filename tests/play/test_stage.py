@@ -15,6 +15,7 @@ from tuner.core.modes import MODE_SPECS, frame_view, render
 from tuner.core.presets import PRESETS, Mode
 from tuner.core.query import parse_query
 from tuner.core.source import Source
+from tuner.core.timeline import sendable_at_ms
 from tuner.play.command import AUDIO_FRAME_MS
 from tuner.play.consumers import BURST_MS, BURST_WAIT_SECONDS, Listener, Viewer
 from tuner.play.fanout import Control, SubscriberClosed
@@ -334,3 +335,34 @@ async def test_a_resume_replaces_a_stream_still_open_and_a_seek_forgets_broken_o
     ended = stage.subscribe_audio(token="bus")
     stage.audio_gone("bus", ended, ended=True)
     assert isinstance(stage.resume_audio("bus", session.id, 0), str)
+
+
+async def test_at_a_start_a_viewer_gets_a_second_ahead_then_the_rest_as_the_clock_runs(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The sound first: the first second's frames at once, the rest of the lead read
+    ahead as the play head moves (all 10 s of it by 2.1 s in), not all at once."""
+    stage = Stage(lead_seconds=10)
+    session = _session(stage)
+    stage.enter(session, chosen=LOW, adaptive=False)
+    spec = MODE_SPECS[Mode.MONO]
+    fps = 10
+    for k in range(10 * fps):
+        size = spec.frame_bytes(LOW.cols, LOW.rows)
+        pixels = bytes((i * 7 + k * 37) % 256 for i in range(size))  # each one new
+        grid = render(Mode.MONO, frame_view(Mode.MONO, pixels, LOW.cols, LOW.rows))
+        assert session.timeline.add_frame(grid, k, k * 1000 // fps) is not None
+    viewer = stage.subscribe_video()
+    assert _control(await viewer.get())["type"] == "hello"
+    started = trio.current_time()
+    got: list[tuple[float, int]] = []
+    while len(got) < 10 * fps:
+        message = await viewer.get()
+        assert isinstance(message, bytes)
+        got.append(((trio.current_time() - started) * 1000, len(got) * 1000 // fps))
+    for at_ms, pts_ms in got:
+        # Never before its time, and not later than it (a frame's time, rounded).
+        assert at_ms >= sendable_at_ms(pts_ms) - 1, (at_ms, pts_ms)
+        assert at_ms <= max(0.0, sendable_at_ms(pts_ms)) + 2, (at_ms, pts_ms)
+    assert [p for at, p in got if at == 0] == list(range(0, 1001, 1000 // fps))
+    assert got[-1][0] <= 2100

@@ -39,6 +39,29 @@ from tuner.core.grid import Grid
 START_EVERY_MS = 1000
 #: What is kept behind the play head for a consumer that fell behind or reconnects.
 KEEP_BEHIND_MS = 10_000
+#: At a session's start a viewer is sent frames at most this far ahead of the play
+#: head for :data:`START_HOLD_MS`, then :data:`START_AHEAD_GROWTH` ms further for each
+#: ms played, up to the lead (9 s ahead 2 s in): in the first second the CPU (the
+#: daemon's, ffmpeg's, the browser's, on a small machine all the same cores) goes to
+#: making and starting the sound that the picture waits for, not to frames that are
+#: shown seconds later.
+START_AHEAD_MS = 1000.0
+START_HOLD_MS = 1000.0
+START_AHEAD_GROWTH = 8.0
+
+
+def send_ahead_ms(play_head_ms: float) -> float:
+    """How far ahead of the play head a viewer may be sent frames now."""
+    return START_AHEAD_MS + START_AHEAD_GROWTH * max(0.0, play_head_ms - START_HOLD_MS)
+
+
+def sendable_at_ms(pts_ms: float) -> float:
+    """The play head from which a frame at ``pts_ms`` may be sent (the inverse of
+    :func:`send_ahead_ms`)."""
+    if pts_ms <= START_AHEAD_MS + START_HOLD_MS:
+        return pts_ms - START_AHEAD_MS
+    growth = START_AHEAD_GROWTH
+    return (pts_ms - START_AHEAD_MS + growth * START_HOLD_MS) / (1 + growth)
 
 
 @attrs.frozen

@@ -18,7 +18,7 @@ import math
 import trio
 
 from tuner.core.resume import ResumePoint, SentLog
-from tuner.core.timeline import FrameCursor, SoundCursor
+from tuner.core.timeline import FrameCursor, SoundCursor, send_ahead_ms, sendable_at_ms
 from tuner.play.command import AUDIO_FRAME_MS
 from tuner.play.fanout import Control, SubscriberClosed
 from tuner.play.timeline import SessionTimeline
@@ -82,6 +82,8 @@ class Viewer(_Consumer):
         super().__init__()
         self.cursor = FrameCursor()
         self._control: collections.deque[Control] = collections.deque()
+        #: The next frame is held until then (trio's clock): a session's start.
+        self._hold_until: float | None = None
 
     @property
     def resyncs(self) -> int:
@@ -129,12 +131,14 @@ class Viewer(_Consumer):
             if self._closed is not None:
                 raise self._closed
             timeline = self.timeline
+            self._hold_until = None
             if timeline is not None:
                 message = self._next_frame(timeline)
                 if message is not None:
                     self.delivered += 1
                     return message
-            await self._wait()
+            with trio.move_on_at(self._hold_until or math.inf):
+                await self._wait()
 
     def _next_frame(self, timeline: SessionTimeline) -> bytes | None:
         play_head = timeline.now_ms()
@@ -148,6 +152,13 @@ class Viewer(_Consumer):
                     cursor.resyncs += 1
                     cursor.skipped += start - cursor.next
                     cursor.restart()
+        if cursor.next is not None:
+            entry = frames.get(cursor.next)
+            if entry is not None and entry.pts_ms > play_head + send_ahead_ms(play_head):
+                # A session's first moments: the sound first (see send_ahead_ms).
+                wait_ms = sendable_at_ms(entry.pts_ms) - play_head
+                self._hold_until = trio.current_time() + max(wait_ms, 1.0) / 1000
+                return None
         return cursor.take(frames, play_head)
 
 
