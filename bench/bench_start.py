@@ -148,9 +148,9 @@ On ``main`` with both, and a viewer sent only 1 s ahead for a session's first se
     (benchmark took 136.2 s)
 
 The same command a few minutes before, without the 1 s hold (load 1.4 before, 4.3
-after): testcard 1.03 s, clip 1.81 s, queued 1.25 s. In the test card's page alone
-(``/work/scratch/page_timing.py``-style taps, 6 each), the hold took the median from
-~0.80 s to ~0.66 s: the frames of a whole lead, sent and decoded at once, took the CPU
+after): testcard 1.03 s, clip 1.81 s, queued 1.25 s. Tapping the test card in a page
+alone (6 taps each way, the figure as here), the hold took the median from ~0.80 s
+to ~0.66 s: the frames of a whole lead, sent and decoded at once, took the CPU
 that ffmpeg needed for the sound. The clip and the queued item decode 1280x720 H.264:
 ffmpeg alone takes 0.33 s to make their first 32 KB of sound here (0.12 s of it
 starting up; ``-skip_loop_filter all`` and ``-flags2 fast`` took off 0-30 ms), in step
