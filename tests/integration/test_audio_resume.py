@@ -162,7 +162,11 @@ async def test_a_resume_replaces_its_stream_and_what_it_cannot_serve_is_refused(
                         headers = {"Cookie": cookie, "Range": "bytes=10000-"}
                         async with second.stream("GET", path, headers=headers) as new:
                             assert new.status_code == 206
-                            async for _ in new.aiter_raw():
+                            # Held in a name: an iterator left behind by a break is
+                            # finalised at once, which closes the response (and the
+                            # daemon rightly counts the stream gone).
+                            new_chunks = new.aiter_raw()
+                            async for _ in new_chunks:
                                 break
                             assert await _listeners(client) == 1
                             async for _ in chunks:
