@@ -67,6 +67,17 @@ def _guards() -> set[int]:
     return found
 
 
+def _guarded(parent: int, group: int) -> bool:
+    """Whether ``parent`` has a guard of the group ``group`` running."""
+    for process in psutil.Process(parent).children():
+        try:
+            if process.cmdline()[-2:] == [GUARD_NAME, str(group)] and not _gone(process.pid):
+                return True
+        except psutil.Error:
+            pass
+    return False
+
+
 @pytest.fixture(autouse=True)
 def no_guard_left() -> Iterator[None]:
     """Every test here ends with no guard (so no child) of its own left running."""
@@ -236,6 +247,13 @@ def test_children_die_with_their_parent_even_when_stopped(tmp_path: Path) -> Non
             assert parent.poll() is None, "the parent failed"
             time.sleep(0.02)
         family = [int(pid) for pid in pids_file.read_text().split()]
+        # The guard is started just after the child (the child's number is its
+        # argument), and on a busy machine the child can write its pids first: a
+        # parent killed before its guard exists leaves no guard (a window of its own,
+        # milliseconds at the spawn). This is about what the guard does.
+        while not _guarded(parent.pid, family[0]):
+            assert time.monotonic() < deadline, "no guard"
+            time.sleep(0.01)
         for pid in family:
             os.kill(pid, signal.SIGSTOP)
         for pid in family:
