@@ -328,11 +328,18 @@ def test_the_threaded_relay_serves_a_synchronous_test_and_ends_with_it() -> None
             relay.stall(0.3)
             assert time.monotonic() - started >= 0.3 and not relay.paused
 
+            accepted = relay.accepted
             with socket.create_connection(("127.0.0.1", relay.port), timeout=20) as held:
                 held.sendall(b"GET /three HTTP/1.1\r\n")  # the request is never finished
                 deadline = time.monotonic() + 10
-                # Connected onwards too, or the cut would only reset the test's side.
-                while relay.linked < 1 and time.monotonic() < deadline:
+                # This connection, accepted and connected onwards (or the cut would only
+                # reset the test's side), and no other: the earlier ones' links end a
+                # little after their requests do, and a cut of one of those instead
+                # would leave this one waiting (a busy machine did).
+                while (
+                    not (relay.accepted > accepted and relay.open == relay.linked == 1)
+                    and time.monotonic() < deadline
+                ):
                     time.sleep(0.01)
                 assert relay.cut() == 1
                 with pytest.raises(ConnectionResetError):
