@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from tests.loopback import serve_threaded
 from tests.timecode import TIMECODE_AUDIO, TIMECODE_VIDEO
 
 _X264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30"]
@@ -230,17 +231,9 @@ def simulated_live_hls(
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    stream.url = f"http://127.0.0.1:{server.server_address[1]}/live.m3u8"
-    try:
+    with serve_threaded(Handler) as base:
+        stream.url = f"{base}/live.m3u8"
         yield stream
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @contextlib.contextmanager

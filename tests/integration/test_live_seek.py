@@ -9,12 +9,15 @@ went. Positions in a live stream count from the oldest segment tuner first saw.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import trio
+from trio_websocket import WebSocketConnection
 
 from tests.integration.conftest import settings_for, start_daemon
 from tests.integration.helpers import live_ffmpegs, open_viewer, wait_for_ffmpegs, wait_for_state
@@ -50,32 +53,39 @@ def _shown_from(frames: list[Any], start: float) -> None:
         assert shown is not None and abs(shown - expected) <= FRAME_SLACK, (shown, expected)
 
 
-async def test_a_live_stream_with_a_window_starts_at_its_edge_and_seeks_in_it(
-    tmp_path: Path, event_stream: str
-) -> None:
+@asynccontextmanager
+async def _playing(
+    tmp_path: Path, url: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, WebSocketConnection]]:
+    """A daemon playing ``url`` (``low``, ``mono``): a logged-in client and a viewer."""
     async with trio.open_nursery() as nursery:
         daemon = await start_daemon(nursery, settings_for(tmp_path, lead_seconds=LEAD))
         async with (
             daemon.client() as client,
             open_viewer(daemon.url, await daemon.login(client)) as ws,
         ):
-            body = {"query": event_stream, "preset": "low", "mode": "mono"}
+            body = {"query": url, "preset": "low", "mode": "mono"}
             assert (await client.post("/api/play", json=body)).status_code == 202
-            controls, frames = await _until(
-                ws, lambda c, f: _of_type(c, "position") and len(f) >= 6, timeout=30
-            )
-            status = (await client.get("/api/status")).json()
-            start = _of_type(controls, "position")[0]
-
-            back, seek, position, new = await _seek_and_read(client, ws, {"position": 5.5})
-            oldest, _, position_oldest, new_oldest = await _seek_and_read(
-                client, ws, {"delta": -600}
-            )
-            live, _, position_live, new_live = await _seek_and_read(client, ws, {"delta": 600})
-            past = await client.post("/api/seek", json={"position": 500})
-            after = (await client.get("/api/status")).json()
-            await wait_for_ffmpegs(1)
+            yield client, ws
         daemon.shutdown.set()
+
+
+async def test_a_live_stream_with_a_window_starts_at_its_edge_and_seeks_in_it(
+    tmp_path: Path, event_stream: str
+) -> None:
+    async with _playing(tmp_path, event_stream) as (client, ws):
+        controls, frames = await _until(
+            ws, lambda c, f: _of_type(c, "position") and len(f) >= 6, timeout=30
+        )
+        status = (await client.get("/api/status")).json()
+        start = _of_type(controls, "position")[0]
+
+        back, seek, position, new = await _seek_and_read(client, ws, {"position": 5.5})
+        oldest, _, position_oldest, new_oldest = await _seek_and_read(client, ws, {"delta": -600})
+        live, _, position_live, new_live = await _seek_and_read(client, ws, {"delta": 600})
+        past = await client.post("/api/seek", json={"position": 500})
+        after = (await client.get("/api/status")).json()
+        await wait_for_ffmpegs(1)
 
     # It starts a few segments back from the edge (those are there to read ahead),
     # and says so: a place, a window from the oldest segment to the live point.
@@ -110,24 +120,17 @@ async def test_a_sliding_window_keeps_its_places_as_it_slides(
     window = 32
     # It slides only when told: a slide between tuner's read of the playlist and
     # ffmpeg's would start ffmpeg a segment later than tuner asked (and says).
-    with simulated_live_hls(segments, published=PUBLISHED, window=window, every=None) as stream:
-        url = stream.url
-        async with trio.open_nursery() as nursery:
-            daemon = await start_daemon(nursery, settings_for(tmp_path, lead_seconds=LEAD))
-            async with (
-                daemon.client() as client,
-                open_viewer(daemon.url, await daemon.login(client)) as ws,
-            ):
-                body = {"query": url, "preset": "low", "mode": "mono"}
-                assert (await client.post("/api/play", json=body)).status_code == 202
-                controls, frames = await _until(
-                    ws, lambda c, f: _of_type(c, "position") and f, timeout=30
-                )
-                # The window slides on by two segments.
-                stream.publish(2)
-                _, _, position, new = await _seek_and_read(client, ws, {"position": 10})
-                status = await wait_for_state(client, "playing")
-            daemon.shutdown.set()
+    with (
+        simulated_live_hls(segments, published=PUBLISHED, window=window, every=None) as stream,
+    ):
+        async with _playing(tmp_path, stream.url) as (client, ws):
+            controls, frames = await _until(
+                ws, lambda c, f: _of_type(c, "position") and f, timeout=30
+            )
+            # The window slides on by two segments.
+            stream.publish(2)
+            _, _, position, new = await _seek_and_read(client, ws, {"position": 10})
+            status = await wait_for_state(client, "playing")
 
     # It started at the live point: three segments back from the newest (34), so 31,
     # which is 28 s from the oldest segment first seen (3).

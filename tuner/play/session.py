@@ -187,14 +187,23 @@ class Session:
         return self.media.position_at(self.timeline.now_ms())
 
     def can_seek(self) -> bool:
-        """Whether a seek can move this session: a video of known length, or a live
-        stream whose playlist holds a window long enough."""
+        """Whether a seek can move this session: a video of known length (a file,
+        HTTP media, a download, a YouTube video), or a live stream whose playlist
+        holds a window long enough; not the test card or another live stream."""
         source = self.source
         if source is None:
             return False
         if source.is_live:
             return self.live is not None and self.live.seekable
-        return seekable(source)
+        return source.duration is not None
+
+    def shown_position(self) -> float | None:
+        """:meth:`position`, for clients: only where the source has places (a video,
+        a live stream with a window), not for one played at its edge."""
+        source = self.source
+        if source is None or (source.is_live and not self.can_seek()):
+            return None
+        return self.position()
 
     def window_json(self) -> dict[str, float] | None:
         """A seekable live stream's window now, for clients: ``start``, the oldest place
@@ -398,12 +407,6 @@ async def _resolve(session: Session, resolver: Resolver | None) -> Source:
     if resolver is None:
         raise ResolveError("the resolver is not running")
     return await resolver.resolve(session.query)
-
-
-def seekable(source: Source) -> bool:
-    """Whether tuner can seek in ``source``: a video of known length (a file,
-    HTTP media, a download, a YouTube video); not a live stream or the test card."""
-    return not source.is_live and source.duration is not None
 
 
 async def _read_live_window(session: Session, media: MediaInput, playback: Playback) -> None:

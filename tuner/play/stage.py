@@ -172,8 +172,7 @@ class Stage:
     def _publish_hello(self, session: Session, chosen: Preset, adaptive: bool) -> None:
         preset = session.preset
         source = session.source
-        placed = source is not None and (not source.is_live or session.can_seek())
-        position = session.position() if placed else None
+        position = session.shown_position()
         self._hello = Control(
             encode_control(
                 "hello",

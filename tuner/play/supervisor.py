@@ -263,12 +263,11 @@ class Supervisor:
         """The status as the API shows it, with the position at the play head now."""
         status = self.status
         session = self._current
-        if session is None or session.source is None:
+        if session is None:
             return {**status.to_json(), "position": None, "window": None}
-        placed = not session.source.is_live or session.can_seek()
         return {
             **status.to_json(),
-            "position": self.position() if placed else None,
+            "position": session.shown_position(),
             "window": session.window_json(),
         }
 
